@@ -1,0 +1,5 @@
+"""Placeholder until the CLI lands (next commit)."""
+
+
+def main() -> int:
+    return 0

@@ -1,0 +1,27 @@
+"""The pure mutation engine: no I/O, no clock, no environment, no logging."""
+
+from webhook.core.engine import mutate, verify_patch
+from webhook.core.errors import InjectionError, InvalidObject, TemplateConflict, TemplateNotFound
+from webhook.core.model import (
+    AdmissionFacts,
+    InjectionPolicy,
+    MutationResult,
+    Template,
+    TemplateSet,
+)
+from webhook.core.workloads import SUPPORTED_KINDS
+
+__all__ = [
+    "SUPPORTED_KINDS",
+    "AdmissionFacts",
+    "InjectionError",
+    "InjectionPolicy",
+    "InvalidObject",
+    "MutationResult",
+    "Template",
+    "TemplateConflict",
+    "TemplateNotFound",
+    "TemplateSet",
+    "mutate",
+    "verify_patch",
+]

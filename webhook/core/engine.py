@@ -1,0 +1,120 @@
+"""mutate(): the whole injection decision for one object, as pure data in and data out."""
+
+from __future__ import annotations
+
+import jsonpatch
+
+from webhook.core.errors import InvalidObject, TemplateNotFound
+from webhook.core.jsontypes import JsonObject, PatchOp
+from webhook.core.merging import PodTemplateMerger, names_in
+from webhook.core.model import AdmissionFacts, InjectionPolicy, MutationResult, Template, TemplateSet
+from webhook.core.patching import PatchBuilder, describe
+from webhook.core.selection import Skip, render_status, select_templates
+from webhook.core.workloads import RUN_TO_COMPLETION_KINDS, locate_pod_template
+
+
+def mutate(
+    obj: JsonObject,
+    facts: AdmissionFacts,
+    templates: TemplateSet,
+    policy: InjectionPolicy,
+    *,
+    verify: bool = True,
+) -> MutationResult:
+    """Decide what to inject into ``obj`` and return the JSON patch that does it.
+
+    Raises an InjectionError subclass when the object must be refused (a malformed opted-in object,
+    or a missing template when the policy denies those). ``verify`` applies the patch to a copy and
+    checks the result, turning any builder bug into an exception instead of a broken pod.
+    """
+    if not isinstance(obj, dict):
+        raise InvalidObject("object", "expected a JSON object")
+    root = locate_pod_template(facts.kind)
+    pod_template = _walk_dict(obj, root) if root is not None else None
+    selection = select_templates(obj, pod_template if pod_template is not None else {}, facts, policy)
+    if isinstance(selection, Skip):
+        return MutationResult(skip_reason=selection.reason, warnings=selection.warnings)
+    assert root is not None  # select_templates skips kinds without a pod template
+    if pod_template is None:
+        raise InvalidObject(describe(root), "the pod template is missing or not an object")
+    _check_pod_spec(pod_template, root)
+
+    warnings = list(selection.warnings)
+    found: list[Template] = []
+    missing: list[str] = []
+    for name in selection.names:
+        template = templates.resolve(name, facts.namespace)
+        if template is None:
+            missing.append(name)
+        else:
+            found.append(template)
+    if missing:
+        error = TemplateNotFound(tuple(missing), facts.namespace)
+        if policy.deny_missing_templates:
+            raise error
+        warnings.append(f"{error.message}; admitted without them")
+    if not found:
+        return MutationResult(skip_reason=TemplateNotFound.reason, warnings=tuple(warnings))
+
+    builder = PatchBuilder(obj)
+    merger = PodTemplateMerger(builder, root)
+    for template in found:
+        merger.merge(template)
+        if facts.kind in RUN_TO_COMPLETION_KINDS and template.containers and not template.native_sidecars:
+            warnings.append(
+                f"template {template.name!r} adds regular sidecar containers to a {facts.kind}; its pods "
+                "will not complete while they run (use nativeSidecars: true on Kubernetes 1.29+)"
+            )
+    warnings.extend(merger.warnings)
+    status = {**selection.already_injected, **{t.name: t.revision for t in found}}
+    builder.put((*root, "metadata", "annotations"), policy.status_annotation, render_status(status))
+
+    patch = tuple(builder.ops)
+    if verify:
+        verify_patch(obj, patch, root)
+    return MutationResult(patch=patch, warnings=tuple(warnings), injected=tuple(t.name for t in found))
+
+
+def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, ...]) -> JsonObject:
+    """Apply the patch to a copy and check that the pod keeps unique container and volume names."""
+    patched: JsonObject = jsonpatch.apply_patch(obj, list(patch))
+    spec = _walk_dict(patched, (*root, "spec")) or {}
+    containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+    if len(names_in(containers)) != len(containers) or len(names_in(spec.get("volumes"))) != len(
+        spec.get("volumes") or []
+    ):
+        raise AssertionError("injection produced duplicate container or volume names")
+    return patched
+
+
+def _check_pod_spec(pod_template: JsonObject, root: tuple[str, ...]) -> None:
+    spec = pod_template.get("spec")
+    where = describe((*root, "spec"))
+    if not isinstance(spec, dict):
+        raise InvalidObject(where, "the pod spec is missing or not an object")
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        raise InvalidObject(f"{where}.containers", "expected a non-empty list of containers")
+    for field in ("containers", "initContainers", "volumes", "imagePullSecrets"):
+        items = spec.get(field)
+        if items is None:
+            continue
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise InvalidObject(f"{where}.{field}", "expected a list of objects")
+    for index, container in enumerate(containers):
+        for field in ("env", "volumeMounts"):
+            items = container.get(field)
+            if items is not None and not (
+                isinstance(items, list) and all(isinstance(i, dict) for i in items)
+            ):
+                raise InvalidObject(f"{where}.containers[{index}].{field}", "expected a list of objects")
+    metadata = pod_template.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidObject(describe((*root, "metadata")), "expected an object")
+
+
+def _walk_dict(obj: JsonObject, tokens: tuple[str, ...]) -> JsonObject | None:
+    node: object = obj
+    for token in tokens:
+        node = node.get(token) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None

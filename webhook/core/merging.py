@@ -1,0 +1,120 @@
+"""How one template merges into a pod template: the workload's own items always win.
+
+Rules (also in docs/design.md):
+- containers, initContainers and volumes are added by name; a name the pod already has (including one
+  added by an earlier template in the same request) is skipped with a warning;
+- env and volumeMounts go into each of the workload's own app containers; an env name or mountPath the
+  container already has is left as the application set it;
+- imagePullSecrets are added by name; pod annotations and labels only add keys that are absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from webhook.core.jsontypes import JsonObject
+from webhook.core.model import Template
+from webhook.core.patching import PatchBuilder, Tokens
+
+NATIVE_SIDECAR_RESTART_POLICY = "Always"
+
+
+def names_in(items: object) -> set[str]:
+    if not isinstance(items, list):
+        return set()
+    return {item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)}
+
+
+class PodTemplateMerger:
+    """Merges templates one after another into the pod template found at ``root``."""
+
+    def __init__(self, builder: PatchBuilder, root: Tokens) -> None:
+        self.builder = builder
+        self.metadata = (*root, "metadata")
+        self.spec = (*root, "spec")
+        pod_spec = builder.lookup(self.spec)
+        self.app_container_count = len(pod_spec.get("containers") or []) if isinstance(pod_spec, dict) else 0
+        self.container_names = names_in(builder.lookup((*self.spec, "containers"))) | names_in(
+            builder.lookup((*self.spec, "initContainers"))
+        )
+        self.volume_names = names_in(builder.lookup((*self.spec, "volumes")))
+        self.warnings: list[str] = []
+        self._keys: dict[Tokens, set[object]] = {}
+
+    def merge(self, template: Template) -> None:
+        self._add_named(template, (*self.spec, "initContainers"), template.init_containers, "init container")
+        if template.native_sidecars:
+            sidecars = (_as_native_sidecar(c) for c in template.containers)
+            self._add_named(template, (*self.spec, "initContainers"), sidecars, "native sidecar")
+        else:
+            self._add_named(template, (*self.spec, "containers"), template.containers, "container")
+        self._add_volumes(template)
+        for index in range(self.app_container_count):
+            container = (*self.spec, "containers", str(index))
+            self._add_keyed(container, "env", "name", template.env)
+            self._add_keyed(container, "volumeMounts", "mountPath", template.volume_mounts)
+        self._add_keyed(self.spec, "imagePullSecrets", "name", template.image_pull_secrets)
+        self._add_entries((*self.metadata, "annotations"), template.annotations)
+        self._add_entries((*self.metadata, "labels"), template.labels)
+
+    def _add_named(self, template: Template, target: Tokens, items: Iterable[JsonObject], what: str) -> None:
+        for item in items:
+            name = item["name"]
+            if name in self.container_names:
+                self.warnings.append(
+                    f"template {template.name!r}: {what} {name!r} not injected, "
+                    f"the pod already has a container named {name!r}"
+                )
+                continue
+            self.container_names.add(name)
+            self.builder.append(target, item)
+
+    def _add_volumes(self, template: Template) -> None:
+        for volume in template.volumes:
+            name = volume["name"]
+            if name in self.volume_names:
+                self.warnings.append(
+                    f"template {template.name!r}: volume {name!r} not injected, "
+                    f"the pod already has a volume named {name!r}; the pod's own volume is used"
+                )
+                continue
+            self.volume_names.add(name)
+            self.builder.append((*self.spec, "volumes"), volume)
+
+    def _add_keyed(self, owner: Tokens, field: str, key: str, items: tuple[JsonObject, ...]) -> None:
+        if not items:
+            return
+        taken = self._taken((*owner, field), key)
+        for item in items:
+            if item[key] in taken:
+                continue
+            taken.add(item[key])
+            self.builder.append((*owner, field), item)
+
+    def _add_entries(self, target: Tokens, entries: Mapping[str, str]) -> None:
+        if not entries:
+            return
+        taken = self._taken(target, None)
+        for key, value in entries.items():
+            if key in taken:
+                continue
+            taken.add(key)
+            self.builder.put(target, key, value)
+
+    def _taken(self, target: Tokens, key: str | None) -> set[object]:
+        """Keys already present at ``target``: read once from the object, then kept up to date here."""
+        if target not in self._keys:
+            present = self.builder.lookup(target)
+            if key is None:
+                self._keys[target] = set(present) if isinstance(present, dict) else set()
+            else:
+                items = present if isinstance(present, list) else []
+                self._keys[target] = {i.get(key) for i in items if isinstance(i, dict)}
+        return self._keys[target]
+
+
+def _as_native_sidecar(container: JsonObject) -> JsonObject:
+    """Kubernetes 1.29+: an init container that keeps running starts before, and stops after, the app."""
+    if container.get("restartPolicy") == NATIVE_SIDECAR_RESTART_POLICY:
+        return container
+    return {**container, "restartPolicy": NATIVE_SIDECAR_RESTART_POLICY}

@@ -1,0 +1,111 @@
+"""Builds RFC 6902 ``add`` operations that apply cleanly to the original object.
+
+Ops are built, not diffed: python-json-patch's ``make_patch`` has open bugs that produce patches
+which do not apply. The builder knows which containers the original object has and which the patch
+itself created, so a missing array or map is created exactly once and later items are appended with
+``/-`` (vault-k8s's bug was re-adding ``/spec/volumes`` and so dropping earlier items).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+from webhook.core.errors import InvalidObject
+from webhook.core.jsontypes import JsonObject, JsonValue, PatchOp
+
+Tokens = tuple[str, ...]
+_MISSING = object()
+
+
+def escape_token(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def pointer(tokens: Sequence[str]) -> str:
+    return "".join("/" + escape_token(t) for t in tokens)
+
+
+def describe(tokens: Sequence[str]) -> str:
+    return ".".join(tokens) or "(root)"
+
+
+class PatchBuilder:
+    """Accumulates ops against one original object; it never mutates that object."""
+
+    def __init__(self, original: JsonObject) -> None:
+        self._original = original
+        # What this patch created, as the builder's own copies, keyed by pointer tokens.
+        self._created: dict[Tokens, JsonValue] = {}
+        self.ops: list[PatchOp] = []
+
+    def lookup(self, tokens: Tokens) -> JsonValue:
+        """The value at ``tokens`` as the patch so far would leave it; _MISSING when absent or null."""
+        for depth in range(len(tokens), -1, -1):
+            base = self._created.get(tokens[:depth], _MISSING)
+            if base is not _MISSING:
+                return _walk(base, tokens[depth:])
+        return _walk(self._original, tokens)
+
+    def exists(self, tokens: Tokens) -> bool:
+        return self.lookup(tokens) is not _MISSING
+
+    def append(self, list_tokens: Tokens, item: JsonValue) -> None:
+        current = self.lookup(list_tokens)
+        if current is _MISSING:
+            self._create(list_tokens, [item])
+            return
+        if not isinstance(current, list):
+            raise InvalidObject(describe(list_tokens), f"expected a list, found {type(current).__name__}")
+        self._emit((*list_tokens, "-"), item)
+        if self._is_created(list_tokens):
+            current.append(copy.deepcopy(item))
+
+    def put(self, map_tokens: Tokens, key: str, value: JsonValue) -> None:
+        current = self.lookup(map_tokens)
+        if current is _MISSING:
+            self._create(map_tokens, {key: value})
+            return
+        if not isinstance(current, dict):
+            raise InvalidObject(describe(map_tokens), f"expected a map, found {type(current).__name__}")
+        self._emit((*map_tokens, key), value)
+        if self._is_created(map_tokens):
+            current[key] = copy.deepcopy(value)
+
+    def _is_created(self, tokens: Tokens) -> bool:
+        return any(tokens[:depth] in self._created for depth in range(len(tokens), -1, -1))
+
+    def _create(self, tokens: Tokens, value: JsonValue) -> None:
+        """Add the value at the deepest existing ancestor, nesting maps for the missing levels."""
+        depth = len(tokens) - 1
+        while depth > 0 and not self.exists(tokens[:depth]):
+            depth -= 1
+        if depth > 0:
+            parent = self.lookup(tokens[:depth])
+            if not isinstance(parent, dict):
+                raise InvalidObject(
+                    describe(tokens[:depth]), f"expected a map, found {type(parent).__name__}"
+                )
+        nested: JsonValue = value
+        for token in reversed(tokens[depth + 1 :]):
+            nested = {token: nested}
+        target = tokens[: depth + 1]
+        self._emit(target, nested)
+        self._created[target] = copy.deepcopy(nested)
+
+    def _emit(self, tokens: Tokens, value: JsonValue) -> None:
+        self.ops.append({"op": "add", "path": pointer(tokens), "value": value})
+
+
+def _walk(base: JsonValue, tokens: Sequence[str]) -> JsonValue:
+    node = base
+    for token in tokens:
+        if isinstance(node, dict):
+            node = node.get(token, _MISSING)
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return _MISSING
+        if node is None:
+            return _MISSING
+    return node

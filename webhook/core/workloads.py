@@ -1,0 +1,45 @@
+"""Where each supported kind keeps its pod template, and which objects must be left to their owners."""
+
+from __future__ import annotations
+
+from webhook.core.jsontypes import JsonObject
+
+# Pointer tokens from the object's root to the PodTemplateSpec-like object (metadata + spec).
+POD_TEMPLATE_TOKENS: dict[str, tuple[str, ...]] = {
+    "Pod": (),
+    "Deployment": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+
+SUPPORTED_KINDS = frozenset(POD_TEMPLATE_TOKENS)
+
+# A controller-owned child must not be mutated: changing its template makes the owner see drift
+# and roll out new children without end. Its pods are injected from the owner's template instead.
+_OWNER_KINDS_THAT_MANAGE = {"ReplicaSet": "Deployment", "Job": "CronJob"}
+
+# Kinds whose pods are expected to finish; a classic sidecar would keep them running forever.
+RUN_TO_COMPLETION_KINDS = frozenset({"Job", "CronJob"})
+
+
+def locate_pod_template(kind: str) -> tuple[str, ...] | None:
+    return POD_TEMPLATE_TOKENS.get(kind)
+
+
+def managing_owner(kind: str, obj: JsonObject) -> str | None:
+    """The kind of the controller that manages this object, when that owner's template is what counts."""
+    owner_kind = _OWNER_KINDS_THAT_MANAGE.get(kind)
+    if owner_kind is None:
+        return None
+    metadata = obj.get("metadata")
+    refs = metadata.get("ownerReferences") if isinstance(metadata, dict) else None
+    if not isinstance(refs, list):
+        return None
+    for ref in refs:
+        if isinstance(ref, dict) and ref.get("kind") == owner_kind and ref.get("controller") is True:
+            return owner_kind
+    return None

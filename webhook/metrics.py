@@ -1,0 +1,47 @@
+"""Prometheus metrics shared by every edge; the core stays free of them and returns reason tokens."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """One registry per process (tests build their own, so counts never leak between them)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.reviews = Counter(
+            "sidecar_injector_reviews",
+            "Admission reviews answered, by outcome (injected, skipped, denied, error, rejected) and reason.",
+            ["outcome", "reason"],
+            registry=self.registry,
+        )
+        self.injections = Counter(
+            "sidecar_injector_injections",
+            "Templates injected into objects.",
+            ["template"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "sidecar_injector_review_duration_seconds",
+            "Time from a parsed review to its encoded answer.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        self.template_loads = Counter(
+            "sidecar_injector_template_loads",
+            "Template documents loaded, by source and result (ok or error).",
+            ["source", "result"],
+            registry=self.registry,
+        )
+        self.templates_served = Gauge(
+            "sidecar_injector_templates",
+            "Templates currently in service.",
+            registry=self.registry,
+        )
+        self.template_sync_age = Gauge(
+            "sidecar_injector_template_source_last_sync_timestamp_seconds",
+            "Unix time of each template source's last successful full sync (staleness = now - this).",
+            ["source"],
+            registry=self.registry,
+        )

@@ -1,0 +1,175 @@
+"""Pure: ConfigMap manifests in, validated core Templates (or TemplateErrors naming the field) out.
+
+Two formats are recognised:
+- legacy Initializer: a ConfigMap named ``<name>-initializer`` whose key ``config`` holds YAML with
+  ``containers``, ``initContainers`` and ``volumes``; it serves the template ``<name>``;
+- native: a ConfigMap labelled ``sidecar-injector.io/template``; its key ``template`` holds one
+  template (the fields below) and it serves the template named like the ConfigMap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from webhook.core.model import DEFAULT_ANNOTATION_PREFIX, Template
+from webhook.templates.errors import TemplateError
+from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION, ITEM_SCHEMAS, schema_errors
+
+TEMPLATE_LABEL = f"{DEFAULT_ANNOTATION_PREFIX}/template"
+NATIVE_KEY = "template"
+LEGACY_SUFFIX = "-initializer"
+LEGACY_KEY = "config"
+
+LIST_FIELDS = tuple(ITEM_SCHEMAS)
+MAP_FIELDS = ("annotations", "labels")
+KNOWN_FIELDS = frozenset({*LIST_FIELDS, *MAP_FIELDS, "nativeSidecars"})
+# Names end up as container, volume and template names: DNS-1123 labels.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateDocument:
+    """Where one template comes from: enough to name it in every message."""
+
+    name: str
+    namespace: str | None
+    source: str
+    key: str
+    text: str
+
+
+def load_manifests(text: str, source: str) -> list[dict[str, Any]]:
+    """Every object in a multi-document YAML file, with ``kind: List`` flattened."""
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise TemplateError(source, "", "", f"not valid YAML: {_yaml_problem(exc)}") from exc
+    objects: list[dict[str, Any]] = []
+    for document in documents:
+        if document is None:
+            continue
+        if not isinstance(document, dict):
+            raise TemplateError(source, "", "", "every YAML document must be a Kubernetes object")
+        if document.get("kind") == "List" and isinstance(document.get("items"), list):
+            objects.extend(item for item in document["items"] if isinstance(item, dict))
+        else:
+            objects.append(document)
+    return objects
+
+
+def template_documents(
+    configmap: dict[str, Any], source: str, namespace: str | None, label: str = TEMPLATE_LABEL
+) -> Iterator[TemplateDocument]:
+    """The template documents a ConfigMap holds (none when it is not one of ours)."""
+    if configmap.get("kind") != "ConfigMap":
+        return
+    metadata = configmap.get("metadata") or {}
+    name = metadata.get("name")
+    data = configmap.get("data") or {}
+    if not isinstance(name, str) or not isinstance(data, dict):
+        return
+    labels = metadata.get("labels") or {}
+    if isinstance(labels, dict) and label in labels and isinstance(data.get(NATIVE_KEY), str):
+        yield TemplateDocument(name, namespace, source, NATIVE_KEY, data[NATIVE_KEY])
+    elif name.endswith(LEGACY_SUFFIX) and isinstance(data.get(LEGACY_KEY), str):
+        yield TemplateDocument(name[: -len(LEGACY_SUFFIX)], namespace, source, LEGACY_KEY, data[LEGACY_KEY])
+
+
+def parse_template(
+    document: TemplateDocument, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+) -> Template:
+    """Validate one template document; raises TemplateError naming the source, key and field."""
+
+    def fail(field: str, message: str) -> TemplateError:
+        return TemplateError(document.source, document.key, field, message)
+
+    if not _DNS_LABEL.match(document.name) or len(document.name) > 63:
+        raise fail("", f"template name {document.name!r} is not a valid DNS-1123 label")
+    try:
+        body = yaml.safe_load(document.text)
+    except yaml.YAMLError as exc:
+        raise fail("", f"not valid YAML: {_yaml_problem(exc)}") from exc
+    if not isinstance(body, dict):
+        raise fail("", "expected a mapping with containers, initContainers, volumes, ...")
+    unknown = sorted(set(body) - KNOWN_FIELDS)
+    if unknown:
+        raise fail(unknown[0], f"unknown field; expected one of {', '.join(sorted(KNOWN_FIELDS))}")
+
+    parts: dict[str, Any] = {}
+    for field in LIST_FIELDS:
+        items = body.get(field) or []
+        if not isinstance(items, list):
+            raise fail(field, "expected a list")
+        for path, message in schema_errors(field, items, kubernetes_version):
+            raise fail(path, message)
+        parts[field] = tuple(items)
+    for field in MAP_FIELDS:
+        entries = body.get(field) or {}
+        if not isinstance(entries, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in entries.items()
+        ):
+            raise fail(field, "expected a map of strings to strings")
+        parts[field] = dict(entries)
+    native = body.get("nativeSidecars", False)
+    if not isinstance(native, bool):
+        raise fail("nativeSidecars", "expected true or false")
+
+    _check_names(parts, fail)
+    if not any(parts[f] for f in (*LIST_FIELDS, *MAP_FIELDS)):
+        raise fail("", "the template injects nothing")
+    return Template(
+        name=document.name,
+        revision=content_revision(body),
+        containers=parts["containers"],
+        init_containers=parts["initContainers"],
+        volumes=parts["volumes"],
+        volume_mounts=parts["volumeMounts"],
+        env=parts["env"],
+        image_pull_secrets=parts["imagePullSecrets"],
+        annotations=parts["annotations"],
+        labels=parts["labels"],
+        native_sidecars=native,
+        namespace=document.namespace,
+        source=document.source,
+    )
+
+
+def content_revision(body: dict[str, Any]) -> str:
+    """A digest of the template's meaning, stable across replicas, re-lists and key order."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _check_names(parts: dict[str, Any], fail: Any) -> None:
+    seen: dict[str, str] = {}
+    for field in ("containers", "initContainers", "volumes"):
+        group = "volume" if field == "volumes" else "container"
+        for index, item in enumerate(parts[field]):
+            name = item.get("name", "")
+            if not _DNS_LABEL.match(name) or len(name) > 63:
+                raise fail(f"{field}[{index}].name", f"{name!r} is not a valid DNS-1123 label")
+            if f"{group}:{name}" in seen:
+                raise fail(f"{field}[{index}].name", f"duplicate {group} name {name!r}")
+            seen[f"{group}:{name}"] = field
+    for field in ("containers", "initContainers"):
+        for index, item in enumerate(parts[field]):
+            if not item.get("image"):
+                raise fail(f"{field}[{index}].image", "an injected container needs an image")
+    for field, key in (("env", "name"), ("volumeMounts", "mountPath")):
+        keys = [item.get(key) for item in parts[field]]
+        for index, value in enumerate(keys):
+            if value in keys[:index]:
+                raise fail(f"{field}[{index}].{key}", f"duplicate {key} {value!r}")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else str(problem)

@@ -1,0 +1,147 @@
+"""TemplateStore: the one place templates live, swapped whole so a request never sees half an update.
+
+Sources report their complete current state; the store keeps, per template document, the last good
+version when a new one is broken, and publishes a new immutable TemplateSet in one reference write.
+Readers (the request path) never lock: ``snapshot()`` is a plain attribute read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from webhook.core.model import Template, TemplateKey, TemplateSet
+from webhook.metrics import Metrics
+from webhook.templates.errors import TemplateError
+
+log = logging.getLogger(__name__)
+
+DocumentResult = Template | TemplateError
+
+
+@dataclass(slots=True)
+class DocumentStatus:
+    """What the store knows of one template document: the version served and the latest problem."""
+
+    source: str
+    document: str
+    serving: Template | None = None
+    error: TemplateError | None = None
+    updated: float = field(default_factory=time.time)
+
+
+class TemplateStore:
+    def __init__(
+        self,
+        expected_sources: Iterable[str] = (),
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._snapshot = TemplateSet()
+        self._documents: dict[tuple[str, str], DocumentStatus] = {}
+        self._synced: dict[str, float] = {}
+        self._expected = set(expected_sources)
+        self._write_lock = threading.Lock()
+        self._metrics = metrics
+        self._clock = clock
+        self.swaps = 0
+
+    def snapshot(self) -> TemplateSet:
+        return self._snapshot
+
+    def expect_source(self, source: str) -> None:
+        self._expected.add(source)
+
+    def ready(self) -> bool:
+        """True once every configured source has completed one full sync; outages later keep it true."""
+        return self._expected.issubset(self._synced)
+
+    def last_sync(self) -> Mapping[str, float]:
+        return dict(self._synced)
+
+    def replace_source(self, source: str, results: Mapping[str, DocumentResult]) -> None:
+        """Take ``results`` as the source's whole state: documents not in it are gone."""
+        with self._write_lock:
+            changed = False
+            for document, result in results.items():
+                changed |= self._record(source, document, result)
+            for key in [k for k in self._documents if k[0] == source and k[1] not in results]:
+                log.info("template document removed: %s", key[1])
+                del self._documents[key]
+                changed = True
+            self._mark_synced(source)
+            if changed:
+                self._publish()
+
+    def update_documents(self, source: str, results: Mapping[str, DocumentResult | None]) -> None:
+        """Apply a batch of changes from a watch: None removes a document."""
+        with self._write_lock:
+            changed = False
+            for document, result in results.items():
+                if result is None:
+                    if self._documents.pop((source, document), None) is not None:
+                        log.info("template document removed: %s", document)
+                        changed = True
+                else:
+                    changed |= self._record(source, document, result)
+            if changed:
+                self._publish()
+
+    def mark_synced(self, source: str) -> None:
+        with self._write_lock:
+            self._mark_synced(source)
+
+    def statuses(self) -> list[DocumentStatus]:
+        return sorted(self._documents.values(), key=lambda s: (s.source, s.document))
+
+    def _mark_synced(self, source: str) -> None:
+        now = self._clock()
+        self._synced[source] = now
+        if self._metrics is not None:
+            self._metrics.template_sync_age.labels(source).set(now)
+
+    def _record(self, source: str, document: str, result: DocumentResult) -> bool:
+        status = self._documents.get((source, document))
+        if status is None:
+            status = self._documents[(source, document)] = DocumentStatus(source, document)
+        if isinstance(result, TemplateError):
+            if self._metrics is not None:
+                self._metrics.template_loads.labels(source, "error").inc()
+            if status.error is not None and str(status.error) == str(result):
+                return False
+            status.error, status.updated = result, self._clock()
+            kept = f"keeping revision {status.serving.revision}" if status.serving else "nothing to keep"
+            log.warning("template rejected (%s): %s", kept, result)
+            return True
+        if self._metrics is not None:
+            self._metrics.template_loads.labels(source, "ok").inc()
+        if status.serving == result and status.error is None:
+            return False
+        status.serving, status.error, status.updated = result, None, self._clock()
+        log.info("template loaded: %s revision %s from %s", result.name, result.revision, document)
+        return True
+
+    def _publish(self) -> None:
+        templates: dict[TemplateKey, Template] = {}
+        for status in sorted(self._documents.values(), key=lambda s: (s.source, s.document)):
+            template = status.serving
+            if template is None:
+                continue
+            key = (template.namespace, template.name)
+            if key in templates:
+                # Deterministic: the first document (by source, then name) keeps the name.
+                log.warning(
+                    "template %r from %s ignored: %s already serves that name",
+                    template.name,
+                    status.document,
+                    templates[key].source,
+                )
+                continue
+            templates[key] = template
+        self.swaps += 1
+        self._snapshot = TemplateSet(templates, self._snapshot.generation + 1)
+        if self._metrics is not None:
+            self._metrics.templates_served.set(len(templates))
