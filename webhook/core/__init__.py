@@ -2,6 +2,7 @@
 
 from webhook.core.engine import mutate, verify_patch
 from webhook.core.errors import InjectionError, InvalidObject, TemplateConflict, TemplateNotFound
+from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.model import (
     AdmissionFacts,
     InjectionPolicy,
@@ -17,7 +18,9 @@ __all__ = [
     "InjectionError",
     "InjectionPolicy",
     "InvalidObject",
+    "JsonObject",
     "MutationResult",
+    "PatchOp",
     "Template",
     "TemplateConflict",
     "TemplateNotFound",

