@@ -1,0 +1,35 @@
+"""Every mutated object is checked against the real Kubernetes OpenAPI schema (strict: no unknown fields)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes_validate
+
+CURRENT_KUBERNETES = "1.35"
+
+
+def assert_valid(obj: dict[str, Any], version: str = CURRENT_KUBERNETES) -> None:
+    try:
+        kubernetes_validate.validate(obj, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.absolute_path)
+        raise AssertionError(f"{obj.get('kind')} invalid for Kubernetes {version} at {path}: "
+                             f"{exc.message}") from None
+    _assert_unique_names(obj)
+
+
+def _assert_unique_names(obj: dict[str, Any]) -> None:
+    from webhook.core.workloads import locate_pod_template
+
+    tokens = locate_pod_template(str(obj.get("kind")))
+    if tokens is None:
+        return
+    node: Any = obj
+    for token in tokens:
+        node = node[token]
+    spec = node["spec"]
+    containers = [c["name"] for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]]
+    volumes = [v["name"] for v in spec.get("volumes") or []]
+    assert len(set(containers)) == len(containers), f"duplicate container names: {containers}"
+    assert len(set(volumes)) == len(volumes), f"duplicate volume names: {volumes}"
