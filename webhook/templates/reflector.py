@@ -1,0 +1,233 @@
+"""Pure (sans-IO) list/watch state machine for one Kubernetes collection, as lightkube separates it.
+
+The driver (kube_source) does the I/O and feeds this module what the API server said; it answers
+with the changes to the local object map and what to do next. Nothing here reads a clock, a socket
+or the environment, so every transition is unit-testable and the driver stays a thin loop.
+
+Contract followed (https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes):
+
+- ``on_list`` takes a whole List response: the map is replaced and the list's
+  ``metadata.resourceVersion`` becomes the version to watch from.
+- ``on_event`` takes one watch event. ADDED/MODIFIED/DELETED update the map and the last seen
+  resourceVersion; BOOKMARK only moves the resourceVersion; ERROR with a Status of code 410
+  (Gone/Expired) forgets the resourceVersion and asks for a re-list; any other ERROR asks to resume
+  the watch from the last seen resourceVersion after a backoff.
+- ``on_stream_end`` (timeout or disconnect) resumes from the last seen resourceVersion: never a
+  re-list unless no resourceVersion is known.
+- ``on_watch_rejected`` handles an HTTP error status on the watch request itself (410 → re-list).
+
+An optional ``accept`` predicate filters objects client-side (used for the legacy
+``<name>-initializer`` ConfigMaps a label selector cannot find). An object that stops passing it is
+reported as gone, exactly as the API server reports an object leaving a label selector (DELETED).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+JsonObject = dict[str, Any]
+ObjectKey = tuple[str, str]
+"""(namespace, name); namespace is "" for cluster-scoped objects."""
+
+HTTP_GONE = 410
+
+
+class NextAction(enum.Enum):
+    NONE = "none"
+    """Keep reading the current stream."""
+    RELIST = "relist"
+    """Forget the resourceVersion, list again, then watch from the list's resourceVersion."""
+    RESUME = "resume"
+    """Open a new watch from the last seen resourceVersion (no list)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One object's new state; ``obj`` None means it is gone (deleted, or no longer selected)."""
+
+    key: ObjectKey
+    obj: JsonObject | None
+    event: str
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The reflector's answer to one input."""
+
+    changes: tuple[Change, ...] = ()
+    action: NextAction = NextAction.NONE
+    backoff: bool = False
+    """True when the next request should wait (the server reported a problem)."""
+    reason: str = ""
+
+
+class ProtocolViolation(ValueError):
+    """The server sent something that is not a List or a watch event; the caller should re-list."""
+
+
+def object_key(obj: Mapping[str, Any]) -> ObjectKey:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
+        raise ProtocolViolation("object without metadata.name")
+    namespace = metadata.get("namespace") or ""
+    if not isinstance(namespace, str):
+        raise ProtocolViolation("object with a non-string metadata.namespace")
+    return (namespace, metadata["name"])
+
+
+def resource_version_of(obj: Mapping[str, Any]) -> str | None:
+    """resourceVersions are opaque strings: compared for equality only, never ordered."""
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict):
+        version = metadata.get("resourceVersion")
+        if isinstance(version, str) and version:
+            return version
+    return None
+
+
+class Reflector:
+    """The local mirror of one collection plus its resourceVersion bookkeeping.
+
+    Not thread-safe: one driver thread owns it.
+    """
+
+    def __init__(self, accept: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
+        self._accept = accept or (lambda _obj: True)
+        self._objects: dict[ObjectKey, JsonObject] = {}
+        self.resource_version: str | None = None
+
+    @property
+    def objects(self) -> Mapping[ObjectKey, JsonObject]:
+        return self._objects
+
+    def on_list(self, body: Mapping[str, Any]) -> Mapping[ObjectKey, JsonObject]:
+        """Replace the whole map with a List response; returns the new map (already filtered)."""
+        version = resource_version_of(body)
+        items = body.get("items")
+        if version is None or not isinstance(items, list):
+            raise ProtocolViolation("a List needs metadata.resourceVersion and items")
+        objects: dict[ObjectKey, JsonObject] = {}
+        for item in items:
+            if isinstance(item, dict) and self._accept(item):
+                objects[object_key(item)] = item
+        self._objects = objects
+        self.resource_version = version
+        return objects
+
+    def on_line(self, line: bytes) -> Step:
+        """One newline-delimited JSON watch event as read off the wire."""
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return self._corrupt("a watch line is not JSON")
+        if not isinstance(event, dict):
+            return self._corrupt("a watch line is not a JSON object")
+        return self.on_event(event)
+
+    def on_event(self, event: Mapping[str, Any]) -> Step:
+        kind = event.get("type")
+        obj = event.get("object")
+        if not isinstance(obj, dict):
+            return self._corrupt(f"watch event {kind!r} without an object")
+        if kind == "ERROR":
+            return self._on_error(obj)
+        if kind == "BOOKMARK":
+            version = resource_version_of(obj)
+            if version is None:
+                return self._corrupt("BOOKMARK without metadata.resourceVersion")
+            self.resource_version = version
+            return Step(reason="bookmark")
+        if kind not in ("ADDED", "MODIFIED", "DELETED"):
+            return self._corrupt(f"unknown watch event type {kind!r}")
+        try:
+            key = object_key(obj)
+        except ProtocolViolation as exc:
+            return self._corrupt(str(exc))
+        version = resource_version_of(obj)
+        if version is not None:
+            self.resource_version = version
+        if kind != "DELETED" and self._accept(obj):
+            self._objects[key] = obj
+            return Step(changes=(Change(key, obj, kind),))
+        if self._objects.pop(key, None) is not None:
+            return Step(changes=(Change(key, None, kind),))
+        return Step()
+
+    def on_stream_end(self) -> Step:
+        """The server closed the stream (timeout) or the connection broke: resume, do not re-list."""
+        if self.resource_version is None:
+            return Step(action=NextAction.RELIST, reason="no resourceVersion to resume from")
+        return Step(action=NextAction.RESUME, reason="stream ended")
+
+    def on_watch_rejected(self, status: int) -> Step:
+        """The watch request itself failed with an HTTP status (no stream was opened)."""
+        if status == HTTP_GONE:
+            self.resource_version = None
+            return Step(action=NextAction.RELIST, reason="HTTP 410 Gone on the watch request")
+        action = NextAction.RESUME if self.resource_version is not None else NextAction.RELIST
+        return Step(action=action, backoff=True, reason=f"watch request failed with HTTP {status}")
+
+    def _on_error(self, status: Mapping[str, Any]) -> Step:
+        code = status.get("code")
+        message = status.get("message") or status.get("reason") or "no message"
+        if code == HTTP_GONE:
+            self.resource_version = None
+            return Step(action=NextAction.RELIST, reason=f"410 Gone: {message}")
+        action = NextAction.RESUME if self.resource_version is not None else NextAction.RELIST
+        return Step(action=action, backoff=True, reason=f"ERROR event (code {code}): {message}")
+
+    def _corrupt(self, reason: str) -> Step:
+        # The stream can no longer be trusted to have delivered every change, so only a fresh
+        # list restores a known state; the backoff keeps a misbehaving server from a tight loop.
+        self.resource_version = None
+        return Step(action=NextAction.RELIST, backoff=True, reason=reason)
+
+
+class LineBuffer:
+    """Splits a byte stream into complete lines; a trailing partial line waits for more bytes."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer.extend(data)
+        *lines, rest = self._buffer.split(b"\n")
+        self._buffer = bytearray(rest)
+        return [bytes(line) for line in lines if line.strip()]
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+
+class Backoff:
+    """Exponential backoff with jitter: ``initial`` doubling up to ``cap``, each delay scaled by a random
+    factor in [1 - jitter, 1] so replicas do not reconnect in lockstep. Never returns 0, so a caller
+    that waits for every delay can never spin."""
+
+    def __init__(
+        self,
+        initial: float = 0.2,
+        cap: float = 10.0,
+        factor: float = 2.0,
+        jitter: float = 0.5,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        if initial <= 0 or cap < initial or factor < 1 or not 0 <= jitter < 1:
+            raise ValueError("backoff needs 0 < initial <= cap, factor >= 1 and 0 <= jitter < 1")
+        self._initial, self._cap, self._factor, self._jitter, self._rng = initial, cap, factor, jitter, rng
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        base = min(self._cap, self._initial * self._factor**self.attempt)
+        if base < self._cap:  # stop growing the exponent once capped: no float overflow, ever
+            self.attempt += 1
+        return base * (1 - self._jitter * self._rng())
+
+    def reset(self) -> None:
+        self.attempt = 0
