@@ -14,8 +14,9 @@ def assert_valid(obj: dict[str, Any], version: str = CURRENT_KUBERNETES) -> None
         kubernetes_validate.validate(obj, version, strict=True)
     except kubernetes_validate.ValidationError as exc:
         path = ".".join(str(p) for p in exc.absolute_path)
-        raise AssertionError(f"{obj.get('kind')} invalid for Kubernetes {version} at {path}: "
-                             f"{exc.message}") from None
+        raise AssertionError(
+            f"{obj.get('kind')} invalid for Kubernetes {version} at {path}: {exc.message}"
+        ) from None
     _assert_unique_names(obj)
 
 

@@ -57,7 +57,7 @@ def test_every_case_has_exactly_its_expected_files() -> None:
     for name in CASES:
         folder = GOLDEN / name
         present = {p.name for p in folder.iterdir()}
-        assert INPUTS <= present, f"{name}: missing inputs {INPUTS - present}"
+        assert present >= INPUTS, f"{name}: missing inputs {INPUTS - present}"
         expected = INPUTS | (WITH_PATCH if (folder / "patch.json").exists() else WITHOUT_PATCH)
         assert present == expected, f"{name}: unexpected or missing files {present ^ expected}"
 
@@ -85,13 +85,18 @@ def test_golden_case(name: str, request: pytest.FixtureRequest) -> None:
     assert_valid(mutated)
 
     # Idempotency: the result, admitted again (reinvocation, or its pods), gains nothing.
-    again = mutate(mutated, _facts_for(mutated, case), template_set((folder / "templates.yaml").read_text()),
-                   InjectionPolicy(**case.get("policy", {})))
+    again = mutate(
+        mutated,
+        _facts_for(mutated, case),
+        template_set((folder / "templates.yaml").read_text()),
+        InjectionPolicy(**case.get("policy", {})),
+    )
     assert again.patch == ()
     assert again.skip_reason in ("already-injected", "template-not-found")
 
 
 def _facts_for(obj: dict[str, Any], case: dict[str, Any]) -> AdmissionFacts:
     request = case.get("request", {})
-    return AdmissionFacts("again", request.get("operation", "CREATE"), obj["kind"],
-                          request.get("namespace", "default"))
+    return AdmissionFacts(
+        "again", request.get("operation", "CREATE"), obj["kind"], request.get("namespace", "default")
+    )

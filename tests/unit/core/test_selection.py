@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from webhook.core import AdmissionFacts, InjectionPolicy
+from webhook.core.selection import (
+    Selection,
+    Skip,
+    parse_status,
+    render_status,
+    requested_names,
+    select_templates,
+)
+
+POLICY = InjectionPolicy()
+
+
+def facts(kind: str = "Pod", operation: str = "CREATE") -> AdmissionFacts:
+    return AdmissionFacts("u", operation, kind, "ns")
+
+
+def test_names_come_from_the_native_list_then_legacy_annotations_in_order() -> None:
+    annotations = {
+        "sidecar-injector.io/inject": " b, a ,,c",
+        "initializer.kubernetes.io/logging-agent": "True",
+        "initializer.kubernetes.io/off": "false",
+    }
+    assert requested_names(annotations, POLICY) == ["b", "a", "c", "logging-agent"]
+    assert requested_names(annotations, InjectionPolicy(legacy_annotations=False)) == ["b", "a", "c"]
+
+
+def test_templates_already_in_the_status_are_not_requested_again() -> None:
+    status = render_status({"a": "r1"})
+    pod = {
+        "metadata": {
+            "annotations": {"sidecar-injector.io/inject": "a,b", "sidecar-injector.io/status": status}
+        }
+    }
+    selection = select_templates(pod, pod, facts(), POLICY)
+    assert isinstance(selection, Selection)
+    assert selection.names == ("b",)
+    assert selection.already_injected == {"a": "r1"}
+
+
+def test_an_unreadable_status_is_reported_and_not_trusted() -> None:
+    assert parse_status("{not json")[0] == {}
+    assert parse_status("{not json")[1]
+
+
+def test_each_skip_has_a_stable_reason() -> None:
+    opted = {"metadata": {"annotations": {"sidecar-injector.io/inject": "a"}}}
+    assert select_templates(opted, opted, facts(operation="DELETE"), POLICY) == Skip("operation-not-handled")
+    assert select_templates(opted, opted, facts(kind="Service"), POLICY) == Skip("kind-not-handled")
+    assert select_templates(opted, opted, facts(operation="UPDATE"), POLICY) == Skip("pod-update")
+    assert select_templates({}, {}, facts(), POLICY) == Skip("not-requested")
+    deleting = {"metadata": {**opted["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"}}
+    assert select_templates(deleting, deleting, facts(), POLICY) == Skip("being-deleted")

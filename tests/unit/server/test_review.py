@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import base64
+import json
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from tests.support.asgi import AsgiClient
+from tests.support.reviews import opted_in_pod, review
+from tests.support.templates import template_set
+from webhook.core import InjectionPolicy
+from webhook.metrics import Metrics
+from webhook.server.app import Probes, create_app
+from webhook.server.handler import ReviewHandler
+from webhook.server.review import EnvelopeError, parse_review
+
+SEED = (
+    __import__("pathlib").Path(__file__).parents[3] / "examples" / "logging-agent-initializer.yaml"
+).read_text()
+TEMPLATES = template_set(SEED)
+
+
+def make_client(
+    max_body: int = 1024 * 1024, policy: InjectionPolicy | None = None
+) -> tuple[AsgiClient, Metrics]:
+    metrics = Metrics(CollectorRegistry())
+    handler = ReviewHandler(lambda: TEMPLATES, policy or InjectionPolicy(), metrics)
+    return AsgiClient(create_app(handler, Probes(), max_body)), metrics
+
+
+def post(client: AsgiClient, body: bytes, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
+    return client.post("/mutate", content=body, headers={"content-type": content_type})
+
+
+def test_an_opted_in_pod_gets_a_base64_json_patch_and_its_uid_back() -> None:
+    client, metrics = make_client()
+    sent = review(opted_in_pod())
+    answer = post(client, json.dumps(sent).encode())
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["apiVersion"] == "admission.k8s.io/v1" and body["kind"] == "AdmissionReview"
+    response = body["response"]
+    assert response["uid"] == sent["request"]["uid"]
+    assert response["allowed"] is True and response["patchType"] == "JSONPatch"
+    ops = json.loads(base64.b64decode(response["patch"]))
+    assert ops[0] == {
+        "op": "add",
+        "path": "/spec/containers/-",
+        "value": json.loads(json.dumps(ops[0]["value"])),
+    }
+    assert ops[0]["value"]["name"] == "logging-agent"
+    assert metrics.reviews.labels("injected", "injected")._value.get() == 1
+
+
+def test_a_denial_is_a_normal_review_with_status() -> None:
+    client, _ = make_client(policy=InjectionPolicy(deny_missing_templates=True))
+    answer = post(client, json.dumps(review(opted_in_pod("nope"))).encode())
+    response = answer.json()["response"]
+    assert answer.status_code == 200 and response["allowed"] is False
+    assert response["status"]["code"] == 403 and "'nope' not found" in response["status"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        (b"not json", 400, "not valid JSON"),
+        (b"\xff\xfe", 400, "not valid JSON"),
+        (b"[1,2]", 400, "JSON object"),
+        (
+            b'{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":{}}',
+            400,
+            "apiVersion",
+        ),
+        (b'{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1"}', 400, "request: missing"),
+        (orjson.dumps(review(opted_in_pod(), uid=7)), 400, "request.uid: expected a string"),
+        (orjson.dumps(review(opted_in_pod(), uid="")), 400, "request.uid: must not be empty"),
+        (orjson.dumps(review(None)), 400, "request.object"),
+        (orjson.dumps(review(opted_in_pod(), dryRun="yes")), 400, "request.dryRun"),
+        (orjson.dumps(review(opted_in_pod(), kind={"kind": 3})), 400, "request.kind.kind"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "not valid JSON"),
+        (b'{"a": 1e400}', 400, "not valid JSON"),
+        (b"x" * 2_000_000, 413, "exceeds"),
+    ],
+)
+def test_bad_envelopes_get_a_4xx_with_a_json_message(body: bytes, status: int, fragment: str) -> None:
+    client, _ = make_client()
+    answer = post(client, body)
+    assert answer.status_code == status
+    assert fragment in answer.json()["message"]
+    assert post(client, orjson.dumps(review(opted_in_pod()))).status_code == 200, "the next request is served"
+
+
+def test_a_wrong_content_type_is_415() -> None:
+    client, _ = make_client()
+    answer = post(client, orjson.dumps(review(opted_in_pod())), "text/plain")
+    assert answer.status_code == 415 and "Content-Type" in answer.json()["message"]
+
+
+def test_unknown_paths_and_methods_are_json_4xx() -> None:
+    client, _ = make_client()
+    assert client.get("/mutate").status_code == 405
+    assert client.get("/nope").json() == {"message": "Not Found"}
+
+
+def test_delete_reviews_may_carry_no_object() -> None:
+    parsed = parse_review(orjson.dumps(review(None, operation="DELETE")))
+    assert parsed.facts.operation == "DELETE" and parsed.object is None
+    with pytest.raises(EnvelopeError):
+        parse_review(orjson.dumps(review(None, operation="CREATE")))
+
+
+JSON = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=8),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+ENVELOPE_FIELDS = st.dictionaries(
+    st.sampled_from(["uid", "kind", "operation", "namespace", "object", "dryRun", "name"]), JSON, max_size=7
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    junk=st.one_of(
+        st.binary(max_size=200),
+        JSON.map(lambda v: json.dumps(v).encode()),
+        ENVELOPE_FIELDS.map(
+            lambda request: json.dumps(
+                {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+            ).encode()
+        ),
+    )
+)
+def test_arbitrary_junk_gets_4xx_or_a_review_never_5xx(junk: bytes) -> None:
+    client, _ = make_client()
+    answer = post(client, junk)
+    assert answer.status_code in (200, 400, 413)
+    if answer.status_code == 200:
+        assert answer.json()["kind"] == "AdmissionReview"
+    else:
+        assert isinstance(answer.json()["message"], str)

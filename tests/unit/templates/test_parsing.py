@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from webhook.templates import TemplateError
+from webhook.templates.parsing import TemplateDocument, load_manifests, parse_template, template_documents
+
+SEED = Path(__file__).parents[4] / "shared" / "seed"
+EXAMPLES = Path(__file__).parents[3] / "examples"
+
+
+def document(text: str, name: str = "t") -> TemplateDocument:
+    return TemplateDocument(name, None, "ConfigMap ns/t", "template", text)
+
+
+def test_the_examples_are_the_seed_verbatim() -> None:
+    for name in ("logging-agent-initializer.yaml", "helloworld-with-annotation.yaml"):
+        assert yaml.safe_load((EXAMPLES / name).read_text()) == yaml.safe_load((SEED / name).read_text())
+
+
+def test_the_legacy_initializer_configmap_serves_the_template_named_before_its_suffix() -> None:
+    [configmap] = load_manifests((SEED / "logging-agent-initializer.yaml").read_text(), "seed")
+    [doc] = template_documents(configmap, "seed", None)
+    template = parse_template(doc)
+    assert (template.name, doc.key) == ("logging-agent", "config")
+    assert [c["name"] for c in template.containers] == ["logging-agent"]
+    assert [v["name"] for v in template.volumes] == ["varlog", "config-volume"]
+    assert template.containers[0]["env"] == [
+        {"name": "FLUENTD_ARGS", "value": "-c /etc/fluentd-config/fluentd.conf"}
+    ]
+
+
+def test_configmaps_that_are_not_templates_are_ignored() -> None:
+    plain = {"kind": "ConfigMap", "metadata": {"name": "app-config"}, "data": {"config": "x: 1"}}
+    labelled_without_key = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "x", "labels": {"sidecar-injector.io/template": "true"}},
+        "data": {},
+    }
+    deployment = {"kind": "Deployment", "metadata": {"name": "a-initializer"}}
+    for obj in (plain, labelled_without_key, deployment):
+        assert list(template_documents(obj, "s", None)) == []
+
+
+def test_a_list_and_several_documents_are_read() -> None:
+    text = "kind: List\nitems:\n- {kind: ConfigMap, metadata: {name: a}}\n---\n---\nkind: ConfigMap\nmetadata: {name: b}\n"
+    assert [m["metadata"]["name"] for m in load_manifests(text, "f")] == ["a", "b"]
+
+
+def test_the_revision_is_a_content_hash_independent_of_key_order() -> None:
+    a = parse_template(document("containers: [{name: x, image: i}]\nvolumes: [{name: v, emptyDir: {}}]"))
+    b = parse_template(document("volumes: [{emptyDir: {}, name: v}]\ncontainers: [{image: i, name: x}]"))
+    c = parse_template(document("containers: [{name: x, image: j}]"))
+    assert a.revision == b.revision != c.revision
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("containers: [{name: x, image: i, bogus: 1}]", "containers[0]", "'bogus' was unexpected"),
+        (
+            "containers: [{name: x, image: i, resources: {limits: {cpu: [1]}}}]",
+            "containers[0].resources.limits.cpu",
+            "not valid",
+        ),
+        ("volumes: [{name: v, hostPath: {}}]", "volumes[0].hostPath", "'path' is a required property"),
+        ("containers: [{name: Bad_Name, image: i}]", "containers[0].name", "DNS-1123"),
+        ("containers: [{name: x}]", "containers[0].image", "needs an image"),
+        (
+            "containers: [{name: x, image: i}, {name: x, image: j}]",
+            "containers[1].name",
+            "duplicate container",
+        ),
+        ("env: [{name: A, value: '1'}, {name: A, value: '2'}]", "env[1].name", "duplicate name"),
+        ("containers: {name: x}", "containers", "expected a list"),
+        ("sidecars: []", "sidecars", "unknown field"),
+        ("annotations: {a: 1}", "annotations", "map of strings"),
+        ("nativeSidecars: 'yes'\ncontainers: [{name: x, image: i}]", "nativeSidecars", "true or false"),
+        ("{}", "", "injects nothing"),
+        ("- a list", "", "expected a mapping"),
+        ("containers: [{name: x, image: i}", "", "not valid YAML"),
+    ],
+)
+def test_a_broken_template_names_the_source_key_and_field(text: str, field: str, message: str) -> None:
+    with pytest.raises(TemplateError) as caught:
+        parse_template(document(text))
+    assert caught.value.field == field
+    assert message in caught.value.message
+    assert str(caught.value).startswith("ConfigMap ns/t, key 'template': ")
