@@ -21,6 +21,7 @@ from webhook.tls.errors import (
 )
 from webhook.tls.files import BundlePaths, write_bundle
 from webhook.tls.issuing import (
+    CLOCK_SKEW_ALLOWANCE,
     CertificateAuthority,
     CertificateBundle,
     CertificateInfo,
@@ -41,6 +42,7 @@ from webhook.tls.sources import (
 )
 
 __all__ = [
+    "CLOCK_SKEW_ALLOWANCE",
     "DEFAULT_POLL_INTERVAL",
     "TLS12_CIPHERS",
     "BundlePaths",

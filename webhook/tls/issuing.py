@@ -117,13 +117,19 @@ def issue_serving_certificate(
     now: datetime,
     days: int = 365,
     ip_addresses: Sequence[str] = (),
+    common_name: str | None = None,
 ) -> CertificateBundle:
-    """A serverAuth leaf for ``dns_names`` (and IPs), signed by ``ca``; the CN is the first DNS name."""
+    """A serverAuth leaf for ``dns_names`` (and IPs), signed by ``ca``.
+
+    Clients match the SANs; the CN (default: the first DNS name) is only for people reading logs.
+    """
     if not dns_names:
         raise ValueError("a serving certificate needs at least one DNS name")
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
-    return _issue_leaf(ca, dns_names[0], sans, ExtendedKeyUsageOID.SERVER_AUTH, now=now, days=days)
+    return _issue_leaf(
+        ca, common_name or dns_names[0], sans, ExtendedKeyUsageOID.SERVER_AUTH, now=now, days=days
+    )
 
 
 def issue_client_certificate(
@@ -150,7 +156,9 @@ def issue_bundle(
     """
     ca = issue_ca(now=now, days=ca_days if ca_days is not None else days * 10)
     names = [*service_dns_names(service, namespace), *extra_dns_names]
-    return issue_serving_certificate(ca, names, now=now, days=days, ip_addresses=ip_addresses)
+    return issue_serving_certificate(
+        ca, names, now=now, days=days, ip_addresses=ip_addresses, common_name=f"{service}.{namespace}.svc"
+    )
 
 
 def describe_certificate(pem: bytes) -> CertificateInfo:
