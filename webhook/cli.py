@@ -233,10 +233,26 @@ def _inject(args: argparse.Namespace) -> int:
 
 
 def _certs_generate(args: argparse.Namespace) -> int:
-    from webhook.tls.issuing import issue_for_service
-    from webhook.tls.sources import write_bundle
+    import ipaddress
+    from datetime import UTC, datetime
 
-    bundle = issue_for_service(args.service, args.namespace, days=args.days, extra_names=args.extra_name)
+    from webhook.tls.files import write_bundle
+    from webhook.tls.issuing import issue_bundle
+
+    ips, dns = [], []
+    for name in args.extra_name:
+        try:
+            ips.append(str(ipaddress.ip_address(name)))
+        except ValueError:
+            dns.append(name)
+    bundle = issue_bundle(
+        args.service,
+        args.namespace,
+        now=datetime.now(UTC),
+        days=args.days,
+        extra_dns_names=dns,
+        ip_addresses=ips,
+    )
     write_bundle(bundle, args.out)
     print(f"wrote {args.out / 'ca.crt'}, {args.out / 'tls.crt'}, {args.out / 'tls.key'}", file=sys.stderr)
     print("caBundle for the MutatingWebhookConfiguration:", file=sys.stderr)

@@ -45,3 +45,19 @@ class Metrics:
             ["source"],
             registry=self.registry,
         )
+        self.certificate_not_after = Gauge(
+            "sidecar_injector_certificate_expiry_timestamp_seconds",
+            "Unix time at which the serving certificate in use expires.",
+            registry=self.registry,
+        )
+        self.certificate_reloads = Counter(
+            "sidecar_injector_certificate_reloads",
+            "Certificate reload attempts, by result (ok or error; on error the previous one stays).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "sidecar_injector_ready",
+            "1 while /readyz answers 200.",
+            registry=self.registry,
+        )

@@ -1,0 +1,264 @@
+"""Composition root: Settings → template store and sources → TLS → app → uvicorn; signals and drain.
+
+The only module that wires every package together (and the only one importing uvicorn). Shutdown
+follows what kube-apiserver needs: on SIGTERM readiness fails at once so endpoints stop routing to
+us, requests keep being served for ``drain_seconds``, then the servers stop accepting, finish what
+is in flight, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from prometheus_client import disable_created_metrics, make_asgi_app
+
+from webhook.logconfig import configure_logging
+from webhook.metrics import Metrics
+from webhook.server.app import Probes, create_app
+from webhook.server.handler import ReviewHandler
+from webhook.settings import Settings
+from webhook.templates.errors import TemplateError
+from webhook.templates.file_source import FolderTemplateSource
+from webhook.templates.store import TemplateStore
+from webhook.tls.context import ReloadableContext, install_into_uvicorn_config
+from webhook.tls.errors import CertificateError
+from webhook.tls.issuing import CertificateBundle
+from webhook.tls.sources import (
+    CertificateReloader,
+    CertificateSource,
+    FileCertificateSource,
+    GeneratedCertificateSource,
+)
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal capture: the runtime owns SIGTERM (drain first)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Runtime:
+    """Everything one serving process holds; built from Settings, started by ``run()``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.store = TemplateStore(metrics=self.metrics)
+        self.draining = False
+        self.folder_sources = [
+            FolderTemplateSource(
+                self.store,
+                folder,
+                kubernetes_version=settings.kubernetes_version,
+                poll_seconds=settings.template_poll_seconds,
+            )
+            for folder in settings.effective_template_dirs
+        ]
+        self.kube_source: Any = None
+        if settings.kube:
+            self.kube_source = _build_kube_source(self.store, settings)
+        self.cert_source, bundle = _certificate_source(settings)
+        client_ca = settings.client_ca_file.read_bytes() if settings.client_ca_file else None
+        self.tls = ReloadableContext.from_bundle(bundle, client_ca_pem=client_ca)
+        self.metrics.certificate_not_after.set(self.tls.not_after.timestamp())
+        self.reloader = CertificateReloader(
+            self.cert_source,
+            self.tls,
+            interval=settings.cert_poll_seconds,
+            on_change=self._certificate_changed,
+            current_digest=bundle.digest(),
+        )
+        self.ca_file: Path | None = None
+        if isinstance(self.cert_source, GeneratedCertificateSource):
+            self.ca_file = Path(tempfile.mkdtemp(prefix="sidecar-injector-")) / "ca.crt"
+            self.ca_file.write_bytes(bundle.ca_pem)
+        handler = ReviewHandler(
+            self.store.snapshot,
+            settings.policy,
+            self.metrics,
+            allow_on_internal_error=settings.allow_on_internal_error,
+        )
+        probes = Probes(readiness=self.readiness, template_status=self.template_status)
+        self.app = create_app(handler, probes, settings.max_body_bytes)
+
+    def readiness(self) -> tuple[bool, str]:
+        if self.draining:
+            reason, ready = "shutting down", False
+        elif not self.store.ready():
+            reason, ready = "templates not loaded yet", False
+        elif not self.tls.healthy:
+            reason, ready = f"certificate reload failed: {self.tls.last_error}", False
+        else:
+            reason, ready = "ready", True
+        self.metrics.ready.set(1 if ready else 0)
+        return ready, reason
+
+    def template_status(self) -> list[dict[str, Any]]:
+        rows = []
+        for status in self.store.statuses():
+            template = status.serving
+            rows.append(
+                {
+                    "document": status.document,
+                    "source": status.source,
+                    "name": template.name if template else None,
+                    "namespace": template.namespace if template else None,
+                    "revision": template.revision if template else None,
+                    "serving": template is not None,
+                    "lastError": str(status.error) if status.error else None,
+                    "updated": datetime.fromtimestamp(status.updated).isoformat(),
+                }
+            )
+        return rows
+
+    def _certificate_changed(self, ok: bool, not_after: datetime | None) -> None:
+        self.metrics.certificate_reloads.labels("ok" if ok else "error").inc()
+        if not_after is not None:
+            self.metrics.certificate_not_after.set(not_after.timestamp())
+
+    def load_templates(self) -> None:
+        """First synchronous load, so a local run is ready the moment it listens."""
+        for source in self.folder_sources:
+            try:
+                source.sync()
+            except TemplateError as exc:
+                log.error("template folder %s not loaded: %s", source.folder, exc)
+
+    async def run(self) -> int:
+        settings = self.settings
+        config = uvicorn.Config(
+            self.app,
+            host=settings.host,
+            port=settings.port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=max(int(settings.drain_seconds), 5),
+        )
+        install_into_uvicorn_config(config, self.tls)
+        servers = [_Server(config)]
+        if settings.metrics_port:
+            metrics_config = uvicorn.Config(
+                make_asgi_app(self.metrics.registry),
+                host=settings.host,
+                port=settings.metrics_port,
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+            )
+            servers.append(_Server(metrics_config))
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._begin_shutdown, servers, stop)
+
+        for source in self.folder_sources:
+            source.start()
+        if self.kube_source is not None:
+            self.kube_source.start()
+        reloader = asyncio.create_task(self.reloader.run(stop))
+        serving = [asyncio.create_task(server.serve()) for server in servers]
+        await asyncio.sleep(0)
+        self._announce()
+        await asyncio.gather(*serving)
+        stop.set()
+        await reloader
+        for source in self.folder_sources:
+            source.stop()
+        if self.kube_source is not None:
+            self.kube_source.stop()
+        log.info("stopped")
+        return 0
+
+    def _begin_shutdown(self, servers: list[_Server], stop: asyncio.Event) -> None:
+        if self.draining:
+            for server in servers:
+                server.force_exit = True
+            return
+        self.draining = True
+        self.readiness()
+        log.info("shutdown requested: unready now, serving for %.1f s more", self.settings.drain_seconds)
+        loop = asyncio.get_running_loop()
+
+        def stop_servers() -> None:
+            for server in servers:
+                server.should_exit = True
+
+        loop.call_later(self.settings.drain_seconds, stop_servers)
+
+    def _announce(self) -> None:
+        settings = self.settings
+        where = (
+            f"https://{'localhost' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
+        )
+        folders = ", ".join(str(s.folder) for s in self.folder_sources) or "-"
+        log.info("serving admission reviews on %s/mutate (templates: %s)", where, folders)
+        if self.ca_file is not None:
+            sample = Path(__file__).parent / "bundled" / "sample-review.json"
+            print(
+                f"\nsidecar-injector is listening on {where} with a self-signed certificate.\n"
+                f"Try it:\n  curl --cacert {self.ca_file} -H 'Content-Type: application/json' "
+                f"--data @{sample} {where}/mutate\n",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _certificate_source(settings: Settings) -> tuple[CertificateSource, CertificateBundle]:
+    source: CertificateSource
+    if settings.cert_file is not None and settings.key_file is not None:
+        source = FileCertificateSource(settings.cert_file, settings.key_file)
+    else:
+        service = "sidecar-injector"
+        names = [
+            "localhost",
+            service,
+            f"{service}.{settings.namespace}",
+            f"{service}.{settings.namespace}.svc",
+        ]
+        source = GeneratedCertificateSource(names, days=365, ip_addresses=["127.0.0.1", "::1"])
+    return source, source.load()
+
+
+def _build_kube_source(store: TemplateStore, settings: Settings) -> Any:
+    from webhook.templates.kube_source import KubeTemplateSource
+
+    namespaces = None if settings.watch_all_namespaces else [settings.namespace, *settings.watch_namespaces]
+    return KubeTemplateSource(
+        store,
+        namespaces=list(dict.fromkeys(namespaces)) if namespaces is not None else None,
+        own_namespace=settings.namespace,
+        shared_namespaces=frozenset(settings.shared_template_namespaces),
+        kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
+        kubernetes_version=settings.kubernetes_version,
+    )
+
+
+def serve(settings: Settings) -> int:
+    configure_logging(settings.log_level, settings.log_format)
+    # *_created series double the exposition size and no dashboard uses them.
+    disable_created_metrics()
+    try:
+        runtime = Runtime(settings)
+    except (CertificateError, OSError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    runtime.load_templates()
+    return asyncio.run(runtime.run())
