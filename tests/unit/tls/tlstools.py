@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,3 +122,20 @@ class KubeletSecretVolume:
 
     def write_bundle(self, bundle: CertificateBundle) -> None:
         self.write({"tls.crt": bundle.cert_pem, "tls.key": bundle.key_pem, "ca.crt": bundle.ca_pem})
+
+
+def swap_after_read(
+    volume: KubeletSecretVolume, new: CertificateBundle, after: int = 1
+) -> Callable[[str | os.PathLike[str]], bytes]:
+    """A replacement for ``sources._read`` that lets the kubelet swap the volume right after read ``after``."""
+    calls = 0
+
+    def read(path: str | os.PathLike[str]) -> bytes:
+        nonlocal calls
+        calls += 1
+        data = Path(path).read_bytes()
+        if calls == after:
+            volume.write_bundle(new)
+        return data
+
+    return read
