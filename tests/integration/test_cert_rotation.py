@@ -1,0 +1,265 @@
+"""Certificate rotation on a live uvicorn server: files swapped the kubelet's way, no request lost.
+
+uvicorn has no reload hook; these tests are the proof that ``install_into_uvicorn_config`` plus the
+reloader's SNI-callback swap change the served certificate for new connections while requests keep flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from cryptography import x509
+
+from webhook.tls import (
+    CertificateAuthority,
+    CertificateBundle,
+    CertificateReloader,
+    FileCertificateSource,
+    ReloadableContext,
+    install_into_uvicorn_config,
+    issue_ca,
+    issue_serving_certificate,
+    service_dns_names,
+)
+
+pytestmark = pytest.mark.integration
+
+WAIT = 10.0  # seconds: a functional deadline, not a performance claim
+POLL = 0.05
+
+
+async def hello(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+class UvicornTlsServer:
+    """uvicorn on 127.0.0.1 in a background thread, wired exactly as runtime wires it."""
+
+    def __init__(self, reloadable: ReloadableContext, reloader: CertificateReloader | None = None) -> None:
+        self._reloadable = reloadable
+        self._reloader = reloader
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            hello, log_level="warning", lifespan="off", ws="none", http="h11", loop="asyncio"
+        )
+        install_into_uvicorn_config(config, reloadable)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+
+    async def _main(self) -> None:
+        stop = asyncio.Event()
+        reloading = asyncio.create_task(self._reloader.run(stop)) if self._reloader else None
+        try:
+            await self._server.serve(sockets=[self._sock])
+        finally:
+            stop.set()
+            if reloading is not None:
+                await reloading
+
+    def __enter__(self) -> UvicornTlsServer:
+        self._thread.start()
+        deadline = time.monotonic() + WAIT
+        while not self._server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            assert self._thread.is_alive(), "uvicorn exited during start-up"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(WAIT)
+        self._sock.close()
+        assert not self._thread.is_alive(), "uvicorn did not stop"
+
+
+class KubeletSecretVolume:
+    """Updates files exactly as the kubelet's AtomicWriter does: new ``..<timestamp>`` dir, ``..data_tmp``
+    symlink to it renamed over ``..data``, user-visible names linking through ``..data``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._n = 0
+
+    def write(self, files: dict[str, bytes]) -> None:
+        self._n += 1
+        new_dir = self.root / f"..2026_11_27_12_00_{self._n:02d}.{self._n:09d}"
+        new_dir.mkdir()
+        for name, data in files.items():
+            (new_dir / name).write_bytes(data)
+        data_link = self.root / "..data"
+        old = os.readlink(data_link) if data_link.is_symlink() else None
+        os.symlink(new_dir.name, self.root / "..data_tmp")
+        os.rename(self.root / "..data_tmp", data_link)
+        for name in files:
+            if not (self.root / name).is_symlink():
+                os.symlink(f"..data/{name}", self.root / name)
+        if old is not None:
+            for child in (self.root / old).iterdir():
+                child.unlink()
+            (self.root / old).rmdir()
+
+    def write_bundle(self, bundle: CertificateBundle) -> None:
+        self.write({"tls.crt": bundle.cert_pem, "tls.key": bundle.key_pem, "ca.crt": bundle.ca_pem})
+
+
+def serial(pem: bytes) -> int:
+    return x509.load_pem_x509_certificate(pem).serial_number
+
+
+@pytest.fixture(scope="module")
+def ca() -> CertificateAuthority:
+    return issue_ca(now=datetime.now(UTC))
+
+
+def leaf(ca: CertificateAuthority, *, now: datetime | None = None, days: int = 30) -> CertificateBundle:
+    names = [*service_dns_names("injector", "sidecars"), "localhost"]
+    return issue_serving_certificate(
+        ca, names, now=now or datetime.now(UTC), days=days, ip_addresses=["127.0.0.1"]
+    )
+
+
+class Rig:
+    def __init__(self, tmp_path: Path, ca: CertificateAuthority) -> None:
+        self.volume = KubeletSecretVolume(tmp_path / "secret")
+        self.volume.root.mkdir()
+        self.first = leaf(ca)
+        self.volume.write_bundle(self.first)
+        self.ca_file = self.volume.root / "ca.crt"
+        source = FileCertificateSource(self.volume.root / "tls.crt", self.volume.root / "tls.key")
+        self.reloadable = ReloadableContext.from_bundle(source.load())
+        self.events: list[bool] = []
+        self.reloader = CertificateReloader(
+            source,
+            self.reloadable,
+            interval=POLL,
+            on_change=lambda ok, _: self.events.append(ok),
+            current_digest=source.fingerprint(),
+        )
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def served_serial(self, port: int, host: str = "localhost") -> int:
+        """Serial of the leaf a fresh, verifying connection is given (SNI sent for names, not for IPs)."""
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=WAIT) as raw,
+            self.client_context().wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+        assert der is not None
+        return x509.load_der_x509_certificate(der).serial_number
+
+    def wait_for(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while not condition():
+            assert time.monotonic() < deadline, f"not within {WAIT} s: {what}"
+            time.sleep(POLL)
+
+
+@pytest.fixture
+def rig(tmp_path: Path, ca: CertificateAuthority) -> Iterator[Rig]:
+    yield Rig(tmp_path, ca)
+
+
+def test_a_rotated_certificate_is_served_to_new_connections(rig: Rig, ca: CertificateAuthority) -> None:
+    with UvicornTlsServer(rig.reloadable, rig.reloader) as server:
+        assert rig.served_serial(server.port) == serial(rig.first.cert_pem)
+        second = leaf(ca)
+        rig.volume.write_bundle(second)
+        rig.wait_for(
+            lambda: rig.served_serial(server.port) == serial(second.cert_pem), "new certificate served"
+        )
+        # A client that sends no SNI (an IP address) is switched too.
+        assert rig.served_serial(server.port, host="127.0.0.1") == serial(second.cert_pem)
+        assert rig.events == [True]
+        assert rig.reloadable.healthy
+
+
+def test_no_request_fails_while_certificates_rotate_under_load(rig: Rig, ca: CertificateAuthority) -> None:
+    rotations = [leaf(ca) for _ in range(3)]
+    results: list[int] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def hammer(port: int, host: str) -> None:
+        # No keep-alive: every request is a new TCP connection and a full handshake, the case a swap
+        # could break. Bounded by count as well as by the rotation finishing.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(verify=rig.client_context(), limits=limits, timeout=WAIT) as client:
+            for _ in range(2000):
+                if done.is_set():
+                    return
+                try:
+                    status = client.get(f"https://{host}:{port}/").status_code
+                except httpx.HTTPError as exc:
+                    with lock:
+                        failures.append(exc)
+                    return
+                with lock:
+                    results.append(status)
+
+    with UvicornTlsServer(rig.reloadable, rig.reloader) as server:
+        hosts = ["localhost", "127.0.0.1", "localhost", "127.0.0.1"]
+        threads = [threading.Thread(target=hammer, args=(server.port, h)) for h in hosts]
+        for t in threads:
+            t.start()
+        try:
+            for bundle in rotations:
+                rig.wait_for(lambda: len(results) >= 20 or bool(failures), "load is flowing")
+                before = len(results)
+                rig.volume.write_bundle(bundle)
+                rig.wait_for(
+                    lambda b=bundle: rig.served_serial(server.port) == serial(b.cert_pem), "rotation"
+                )
+                rig.wait_for(lambda n=before: len(results) >= n + 20 or bool(failures), "load after rotation")
+        finally:
+            done.set()
+            for t in threads:
+                t.join(WAIT)
+    assert failures == []
+    assert results
+    assert set(results) == {200}
+    assert rig.events == [True, True, True]
+
+
+def test_a_mismatched_pair_or_an_expired_certificate_keeps_the_old_one_in_service(
+    rig: Rig, ca: CertificateAuthority
+) -> None:
+    other = leaf(ca)
+    with UvicornTlsServer(rig.reloadable, rig.reloader) as server:
+        rig.volume.write({"tls.crt": other.cert_pem, "tls.key": rig.first.key_pem, "ca.crt": ca.cert_pem})
+        rig.wait_for(lambda: not rig.reloadable.healthy, "mismatch detected")
+        assert rig.served_serial(server.port) == serial(rig.first.cert_pem)
+
+        expired = leaf(ca, now=datetime.now(UTC) - timedelta(days=2), days=1)
+        rig.volume.write_bundle(expired)
+        rig.wait_for(lambda: rig.events == [False, False], "expired certificate rejected")
+        assert not rig.reloadable.healthy
+        assert rig.reloadable.last_error is not None
+        assert rig.reloadable.last_error.reason == "certificate-not-valid-now"
+        assert rig.served_serial(server.port) == serial(rig.first.cert_pem)
+        with httpx.Client(verify=rig.client_context()) as client:
+            assert client.get(f"https://localhost:{server.port}/").status_code == 200
+
+        rig.volume.write_bundle(other)
+        rig.wait_for(lambda: rig.reloadable.healthy, "recovery")
+        assert rig.served_serial(server.port) == serial(other.cert_pem)
+        assert rig.events == [False, False, True]
