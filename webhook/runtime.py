@@ -254,7 +254,7 @@ def _build_kube_source(store: TemplateStore, settings: Settings) -> Any:
 def serve(settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     # *_created series double the exposition size and no dashboard uses them.
-    disable_created_metrics()
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
     try:
         runtime = Runtime(settings)
     except (CertificateError, OSError) as exc:

@@ -82,7 +82,11 @@ def test_a_denial_is_a_normal_review_with_status() -> None:
         (orjson.dumps(review(opted_in_pod(), dryRun="yes")), 400, "request.dryRun"),
         (orjson.dumps(review(opted_in_pod(), kind={"kind": 3})), 400, "request.kind.kind"),
         (b"[" * 100_000 + b"]" * 100_000, 400, "not valid JSON"),
-        (b'{"a": 1e400}', 400, "not valid JSON"),
+        (b'{"a": 1e400}', 400, "out of range"),
+        (b'{"kind": "AdmissionReview", "kind": "Other"}', 400, "duplicate key 'kind'"),
+        (b'{"apiVersion": NaN}', 400, "NaN is not JSON"),
+        (b'{"n": ' + b"9" * 5000 + b"}", 400, "not valid JSON"),
+        (b'"\xed\xa0\x80"', 400, "not valid JSON"),
         (b"x" * 2_000_000, 413, "exceeds"),
     ],
 )
