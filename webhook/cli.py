@@ -10,6 +10,7 @@ from pathlib import Path
 
 from webhook import __version__
 from webhook.core import InjectionPolicy, TemplateSet
+from webhook.core.security import LEVELS, TemplateSecurityPolicy
 from webhook.server.review import DEFAULT_MAX_BODY_BYTES
 from webhook.settings import SERVICE_ACCOUNT_NAMESPACE, Settings
 from webhook.templates import TemplateError
@@ -117,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     templates = commands.add_parser("templates", help="template tooling").add_subparsers(title="templates")
     validate = templates.add_parser("validate", help="check template ConfigMaps; non-zero exit on errors")
     validate.add_argument("folders", nargs="+", type=Path)
-    validate.add_argument("--kubernetes-version", default=DEFAULT_KUBERNETES_VERSION)
+    _add_template_flags(validate)
     validate.set_defaults(run=_templates_validate)
     return parser
 
@@ -134,10 +135,43 @@ def _add_policy_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ignore initializer.kubernetes.io/<name> annotations",
     )
+    _add_template_flags(parser)
+
+
+def _add_template_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kubernetes-version",
         default=DEFAULT_KUBERNETES_VERSION,
         help="validate templates against this Kubernetes version's schema",
+    )
+    security = parser.add_argument_group("template security policy (checked when templates load)")
+    security.add_argument("--forbid-privileged", action="store_true")
+    security.add_argument("--forbid-host-ports", action="store_true")
+    security.add_argument("--forbid-host-path", action="store_true")
+    security.add_argument("--forbid-added-capabilities", action="store_true")
+    security.add_argument(
+        "--allowed-registry",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="images must start with PREFIX/ (repeatable; default: any registry)",
+    )
+    security.add_argument(
+        "--max-template-level",
+        choices=LEVELS,
+        default="privileged",
+        help="reject templates that need a more permissive Pod Security level",
+    )
+
+
+def _security(args: argparse.Namespace) -> TemplateSecurityPolicy:
+    return TemplateSecurityPolicy(
+        allow_privileged=not args.forbid_privileged,
+        allow_host_ports=not args.forbid_host_ports,
+        allow_host_path=not args.forbid_host_path,
+        allow_added_capabilities=not args.forbid_added_capabilities,
+        allowed_registries=tuple(args.allowed_registry),
+        maximum_level=args.max_template_level,
     )
 
 
@@ -177,6 +211,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         port=args.port,
         metrics_port=args.metrics_port,
         policy=_policy(args),
+        template_security=_security(args),
         allow_on_internal_error=args.on_internal_error == "allow",
         max_body_bytes=args.max_body_bytes,
         drain_seconds=args.drain_seconds,
@@ -193,13 +228,15 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(settings_from_args(args))
 
 
-def _load_template_set(folders: Sequence[Path], version: str) -> tuple[TemplateSet, list[TemplateError]]:
+def _load_template_set(
+    folders: Sequence[Path], version: str, security: TemplateSecurityPolicy
+) -> tuple[TemplateSet, list[TemplateError]]:
     from webhook.templates.store import TemplateStore
 
     store = TemplateStore()
     errors: list[TemplateError] = []
     for folder in folders:
-        results = {f"{folder}#{i}": r for i, r in enumerate(load_templates(folder, version))}
+        results = {f"{folder}#{i}": r for i, r in enumerate(load_templates(folder, version, security))}
         errors.extend(r for r in results.values() if isinstance(r, TemplateError))
         store.replace_source(f"folder:{folder}", results)
     return store.snapshot(), errors
@@ -211,7 +248,7 @@ def _inject(args: argparse.Namespace) -> int:
     from webhook.core import InjectionError
     from webhook.offline import dump_documents, inject_documents
 
-    templates, errors = _load_template_set(args.templates, args.kubernetes_version)
+    templates, errors = _load_template_set(args.templates, args.kubernetes_version, _security(args))
     for error in errors:
         print(f"warning: template not loaded: {error}", file=sys.stderr)
     text = sys.stdin.read() if args.filename == "-" else Path(args.filename).read_text()
@@ -264,7 +301,7 @@ def _templates_validate(args: argparse.Namespace) -> int:
     failed = 0
     for folder in args.folders:
         try:
-            results = load_templates(folder, args.kubernetes_version)
+            results = load_templates(folder, args.kubernetes_version, _security(args))
         except TemplateError as exc:
             print(f"error: {exc}")
             failed += 1

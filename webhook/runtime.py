@@ -65,6 +65,7 @@ class Runtime:
                 folder,
                 kubernetes_version=settings.kubernetes_version,
                 poll_seconds=settings.template_poll_seconds,
+                security=settings.template_security,
             )
             for folder in settings.effective_template_dirs
         ]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webhook.core import InjectionPolicy
+from webhook.core.security import TemplateSecurityPolicy
 from webhook.server.review import DEFAULT_MAX_BODY_BYTES
 from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 
@@ -33,6 +34,7 @@ class Settings:
     port: int = 8443
     metrics_port: int = 9090
     policy: InjectionPolicy = field(default_factory=InjectionPolicy)
+    template_security: TemplateSecurityPolicy = field(default_factory=TemplateSecurityPolicy)
     allow_on_internal_error: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     drain_seconds: float = 5.0

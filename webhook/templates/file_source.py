@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from webhook.core.security import TemplateSecurityPolicy
 from webhook.templates.errors import TemplateError
 from webhook.templates.parsing import load_manifests, parse_template, template_documents
 from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
@@ -54,6 +55,7 @@ def parse_folder(
     contents: Mapping[str, str],
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
     previous: Mapping[str, list[str]] | None = None,
+    security: TemplateSecurityPolicy | None = None,
 ) -> tuple[dict[str, DocumentResult], dict[str, list[str]]]:
     """Every template document in the files, keyed by a stable id, plus the ids each file produced.
 
@@ -80,7 +82,7 @@ def parse_folder(
                 doc_id = f"{source} key {document.key}"
                 ids.append(doc_id)
                 try:
-                    results[doc_id] = parse_template(document, kubernetes_version)
+                    results[doc_id] = parse_template(document, kubernetes_version, security)
                 except TemplateError as exc:
                     results[doc_id] = exc
         produced[name] = ids
@@ -88,10 +90,12 @@ def parse_folder(
 
 
 def load_templates(
-    folder: Path, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    folder: Path,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    security: TemplateSecurityPolicy | None = None,
 ) -> list[DocumentResult]:
     """One-shot read for the offline CLI: every template or error found in the folder."""
-    results, _ = parse_folder(folder, read_folder(folder), kubernetes_version)
+    results, _ = parse_folder(folder, read_folder(folder), kubernetes_version, security=security)
     return list(results.values())
 
 
@@ -107,11 +111,13 @@ class FolderTemplateSource:
         poll_seconds: float = 1.0,
         settle_seconds: float = 0.1,
         sleep: Callable[[float], bool] | None = None,
+        security: TemplateSecurityPolicy | None = None,
     ) -> None:
         self.store = store
         self.folder = folder
         self.source_id = f"folder:{folder}"
         self._version = kubernetes_version
+        self._security = security
         self._poll = poll_seconds
         self._settle = settle_seconds
         self._stop = threading.Event()
@@ -135,7 +141,9 @@ class FolderTemplateSource:
         if current == self._digest:
             self.store.mark_synced(self.source_id)
             return False
-        results, self._produced = parse_folder(self.folder, contents, self._version, self._produced)
+        results, self._produced = parse_folder(
+            self.folder, contents, self._version, self._produced, self._security
+        )
         self.store.replace_source(self.source_id, results)
         self._digest = current
         return True

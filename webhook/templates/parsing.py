@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from webhook.core.model import DEFAULT_ANNOTATION_PREFIX, Template
+from webhook.core.security import TemplateSecurityPolicy, policy_violations
 from webhook.templates.errors import TemplateError
 from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION, ITEM_SCHEMAS, schema_errors
 
@@ -83,9 +84,15 @@ def template_documents(
 
 
 def parse_template(
-    document: TemplateDocument, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    document: TemplateDocument,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    security: TemplateSecurityPolicy | None = None,
 ) -> Template:
-    """Validate one template document; raises TemplateError naming the source, key and field."""
+    """Validate one template document; raises TemplateError naming the source, key and field.
+
+    Templates from a tenant's namespace (``document.namespace`` set) must also meet the restricted
+    Pod Security level, whatever the administrator's policy for cluster-wide templates says.
+    """
 
     def fail(field: str, message: str) -> TemplateError:
         return TemplateError(document.source, document.key, field, message)
@@ -124,7 +131,7 @@ def parse_template(
     _check_names(parts, fail)
     if not any(parts[f] for f in (*LIST_FIELDS, *MAP_FIELDS)):
         raise fail("", "the template injects nothing")
-    return Template(
+    template = Template(
         name=document.name,
         revision=content_revision(body),
         containers=parts["containers"],
@@ -139,6 +146,12 @@ def parse_template(
         namespace=document.namespace,
         source=document.source,
     )
+    if document.namespace is not None:
+        registries = security.allowed_registries if security else ()
+        security = TemplateSecurityPolicy.restricted(registries)
+    for violation in policy_violations(template, security) if security else ():
+        raise fail(violation.field, f"{violation.message}: forbidden by the template security policy")
+    return template
 
 
 def content_revision(body: dict[str, Any]) -> str:

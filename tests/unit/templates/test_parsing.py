@@ -90,3 +90,22 @@ def test_a_broken_template_names_the_source_key_and_field(text: str, field: str,
     assert caught.value.field == field
     assert message in caught.value.message
     assert str(caught.value).startswith("ConfigMap ns/t, key 'template': ")
+
+
+def test_the_security_policy_rejects_templates_at_load_time() -> None:
+    from webhook.core.security import TemplateSecurityPolicy
+
+    text = "containers: [{name: x, image: i, securityContext: {privileged: true}}]"
+    parse_template(document(text))  # the default policy allows it
+    with pytest.raises(
+        TemplateError, match=r"containers\[0\]\.securityContext\.privileged: privileged container"
+    ):
+        parse_template(document(text), security=TemplateSecurityPolicy(allow_privileged=False))
+
+
+def test_templates_from_a_tenant_namespace_must_be_restricted() -> None:
+    text = "volumes: [{name: logs, hostPath: {path: /var/log}}]"
+    parse_template(document(text))
+    tenant = TemplateDocument("t", "team-a", "ConfigMap team-a/t", "template", text)
+    with pytest.raises(TemplateError, match="hostPath volume: forbidden"):
+        parse_template(tenant)
