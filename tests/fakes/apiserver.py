@@ -315,16 +315,17 @@ class _Handler(BaseHTTPRequestHandler):
             if deadline is not None and now >= deadline:
                 self._end_stream()
                 return
+
+            def woken(since: int = cursor) -> bool:
+                return (
+                    state.rv > since
+                    or state.drop_generation != drop_generation
+                    or state.server_generation != self.server.generation
+                )
+
             with state.lock:
                 wake = min(t for t in (deadline, next_bookmark, now + _POLL) if t is not None)
-                state.lock.wait_for(
-                    lambda since=cursor: (
-                        state.rv > since
-                        or state.drop_generation != drop_generation
-                        or state.server_generation != self.server.generation
-                    ),
-                    timeout=max(0.0, wake - now),
-                )
+                state.lock.wait_for(woken, timeout=max(0.0, wake - now))
                 if (
                     state.drop_generation != drop_generation
                     or state.server_generation != self.server.generation

@@ -402,7 +402,7 @@ def _hammer(
 def test_concurrent_readers_never_see_a_partial_set_during_store_swaps() -> None:
     store = TemplateStore()
 
-    def batch(version: int) -> dict[str, Template | TemplateError | None]:
+    def batch(version: int) -> dict[str, Template | TemplateError]:
         return {f"doc-{i}": Template(name=f"t{i}", revision=f"v{version}") for i in range(20)}
 
     store.replace_source("src", batch(0))

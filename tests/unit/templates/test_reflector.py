@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -203,7 +204,7 @@ names = st.sampled_from(["a", "b", "c", "d-initializer"])
 operations = st.lists(st.tuples(st.sampled_from(["put", "delete"]), names, st.booleans()), max_size=40)
 
 
-def _accept(obj: dict[str, Any]) -> bool:
+def _accept(obj: Mapping[str, Any]) -> bool:
     return "t" in (obj["metadata"].get("labels") or {}) or obj["metadata"]["name"].endswith("-initializer")
 
 

@@ -1,0 +1,209 @@
+"""How fast a ConfigMap change reaches the template store, and what 1,000 templates cost.
+
+Run from the repository root:  python -m bench.propagation [--templates 1000] [--changes 50]
+
+The fake apiserver runs in a child process (driven through a pipe), so the RSS reported is the
+injector side alone: kubernetes client, reflector mirror, parsed templates and the store. Measured:
+
+- propagation: time from a ConfigMap update at the API to the store serving the new template,
+  over ``--changes`` sequential updates (median, p90, max); it includes the coalescing window;
+- full reload: from start() to a ready store serving every template (list + parse + one swap), and a
+  forced re-list (history compacted, stream cut → 410 → list) of the same set;
+- RSS of this process once the templates are loaded.
+
+Numbers go to the README, never to assertions. ``main()`` is importable for other benchmark drivers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import multiprocessing.connection
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+TEMPLATE_LABEL = "sidecar-injector.io/template"
+NAMESPACE = "injector"
+
+
+def _template(image: str) -> dict[str, str]:
+    return {
+        "template": (
+            "containers:\n"
+            "- name: sidecar\n"
+            f"  image: {image}\n"
+            "  args: [--port=15000]\n"
+            "  resources: {requests: {cpu: 10m, memory: 16Mi}}\n"
+            "volumes:\n"
+            "- name: sidecar-config\n"
+            "  emptyDir: {}\n"
+        )
+    }
+
+
+def _serve_fake(conn: multiprocessing.connection.Connection) -> None:
+    """Child process: run the fake apiserver and execute (method, args) commands from the pipe."""
+    from tests.fakes import FakeApiServer
+
+    with FakeApiServer(bookmark_interval=1.0) as fake:
+        conn.send(fake.port)
+        while True:
+            method, args, kwargs = conn.recv()
+            if method == "stop":
+                break
+            conn.send(getattr(fake, method)(*args, **kwargs))
+    conn.close()
+
+
+class _RemoteFake:
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve_fake, args=(child,), daemon=True)
+        self._process.start()
+        self.port: int = self._conn.recv()
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        self._conn.send((method, args, kwargs))
+        return self._conn.recv()
+
+    def close(self) -> None:
+        self._conn.send(("stop", (), {}))
+        self._process.join(10)
+        self._conn.close()
+
+
+@dataclass(frozen=True)
+class Results:
+    templates: int
+    changes: int
+    coalesce_quiet: float
+    delays: tuple[float, ...]
+    initial_load: float
+    relist: float
+    rss_before: int
+    rss_after: int
+
+
+def _rss_kib() -> int:
+    """Current resident set size (VmRSS), in KiB; Linux /proc, else the peak from getrusage."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _wait(predicate: Callable[[], bool], within: float = 120.0) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the store did not catch up")
+        time.sleep(0.0005)
+
+
+def measure(templates: int = 1000, changes: int = 50, coalesce_quiet: float = 0.1) -> Results:
+    import kubernetes.client
+
+    from webhook.templates.kube_source import KubeTemplateSource, Timings
+    from webhook.templates.store import TemplateStore
+
+    fake = _RemoteFake()
+    try:
+        for index in range(templates):
+            fake.call("create", NAMESPACE, f"tpl-{index}", _template("img:0"), {TEMPLATE_LABEL: "true"})
+        rss_before = _rss_kib()
+        store = TemplateStore()
+        configuration = kubernetes.client.Configuration(host=f"http://127.0.0.1:{fake.port}")
+        timings = replace(Timings(), coalesce_quiet=coalesce_quiet)
+        source = KubeTemplateSource(
+            store, own_namespace=NAMESPACE, configuration=configuration, timings=timings
+        )
+        started = time.perf_counter()
+        source.start()
+        try:
+            _wait(lambda: store.ready() and len(store.snapshot()) == templates)
+            initial_load = time.perf_counter() - started
+            rss_after = _rss_kib()
+
+            def image(index: int) -> str | None:
+                found = store.snapshot().resolve(f"tpl-{index}", NAMESPACE)
+                return None if found is None else str(found.containers[0]["image"])
+
+            delays = []
+            for change in range(1, changes + 1):
+                index = change % templates
+                wanted = f"img:{change}"
+                began = time.perf_counter()
+                fake.call("update", NAMESPACE, f"tpl-{index}", data=_template(wanted))
+
+                def served(index: int = index, wanted: str = wanted) -> bool:
+                    return image(index) == wanted
+
+                _wait(served)
+                delays.append(time.perf_counter() - began)
+
+            lists = source.lists
+            fake.call("refuse_connections", 0.0)  # cut the stream; the port reopens at once
+            fake.call("update", NAMESPACE, "tpl-0", data=_template("img:relist"))
+            fake.call("compact")
+            began = time.perf_counter()
+            _wait(lambda: source.lists > lists and image(0) == "img:relist")
+            relist = time.perf_counter() - began
+        finally:
+            source.stop()
+    finally:
+        fake.close()
+    return Results(
+        templates, changes, coalesce_quiet, tuple(delays), initial_load, relist, rss_before, rss_after
+    )
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def render(results: Results) -> str:
+    delays = sorted(results.delays)
+    p90 = delays[max(0, round(0.9 * len(delays)) - 1)]
+    rows = [
+        ("Propagation, median", _ms(statistics.median(delays))),
+        ("Propagation, p90", _ms(p90)),
+        ("Propagation, max", _ms(delays[-1])),
+        (f"Initial list + parse, {results.templates} templates", _ms(results.initial_load)),
+        (f"Re-list after 410, {results.templates} templates", _ms(results.relist)),
+        ("RSS before the source started", f"{results.rss_before / 1024:.1f} MiB"),
+        (f"RSS with {results.templates} templates loaded", f"{results.rss_after / 1024:.1f} MiB"),
+    ]
+    lines = [
+        f"Kube template source: {results.changes} sequential changes, coalescing quiet period "
+        f"{_ms(results.coalesce_quiet)}, Python {sys.version.split()[0]}",
+        "",
+        "| Measure | Value |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in rows),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--templates", type=int, default=1000, help="template ConfigMaps to load")
+    parser.add_argument("--changes", type=int, default=50, help="sequential updates to time")
+    parser.add_argument("--coalesce", type=float, default=0.1, help="coalescing quiet period, seconds")
+    args = parser.parse_args(argv)
+    print(render(measure(args.templates, args.changes, args.coalesce)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
