@@ -35,8 +35,19 @@ FAST = Timings(
 )
 
 
-def template(image: str, container: str = "sidecar") -> dict[str, str]:
-    return {"template": f"containers:\n- name: {container}\n  image: {image}\n"}
+RESTRICTED = (
+    "  securityContext:\n"
+    "    runAsNonRoot: true\n"
+    "    allowPrivilegeEscalation: false\n"
+    "    capabilities: {drop: [ALL]}\n"
+    "    seccompProfile: {type: RuntimeDefault}\n"
+)
+
+
+def template(image: str, *, restricted: bool = False) -> dict[str, str]:
+    """A one-container template; tenant namespaces only accept the ``restricted`` kind."""
+    body = f"containers:\n- name: sidecar\n  image: {image}\n"
+    return {"template": body + (RESTRICTED if restricted else "")}
 
 
 def legacy(image: str) -> dict[str, str]:
@@ -199,8 +210,9 @@ def test_tenant_templates_resolve_only_in_their_own_namespace(
 ) -> None:
     apiserver.create(OWN, "mesh", template("envoy:1"), LABELS)
     apiserver.create("platform", "common", template("otel:1"), LABELS)
-    apiserver.create("team-a", "tenant-agent", template("agent:a"), LABELS)
-    apiserver.create("team-a", "mesh", template("evil:1"), LABELS)  # a tenant cannot shadow it
+    apiserver.create("team-a", "tenant-agent", template("agent:a", restricted=True), LABELS)
+    apiserver.create("team-a", "mesh", template("evil:1", restricted=True), LABELS)  # cannot shadow
+    apiserver.create("team-b", "loose", template("root:1"), LABELS)  # tenants are held to restricted
     namespaces = None if all_namespaces else [OWN, "platform", "team-a", "team-b"]
     store, source = start_source(namespaces=namespaces, shared_namespaces=frozenset({"platform"}))
     started(store, source)
@@ -210,6 +222,8 @@ def test_tenant_templates_resolve_only_in_their_own_namespace(
     tenant = snapshot.resolve("tenant-agent", "team-a")
     assert tenant is not None and tenant.namespace == "team-a"
     assert snapshot.resolve("tenant-agent", "team-b") is None
+    (loose,) = [s for s in store.statuses() if "team-b/loose" in s.document]
+    assert loose.serving is None and "security policy" in str(loose.error)
     for namespace in ("team-a", "team-b", OWN):
         assert image_of(store, "mesh", namespace) == "envoy:1"
         assert image_of(store, "common", namespace) == "otel:1"

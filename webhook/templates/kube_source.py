@@ -32,7 +32,8 @@ the scope anyway; a second, labelled watch would only duplicate the labelled one
 ``legacy=False`` the watch uses the label selector and the server does the filtering.
 
 Scoping: ConfigMaps in ``own_namespace`` and ``shared_namespaces`` serve cluster-wide templates;
-those from any other namespace serve templates confined to that namespace.
+those from any other namespace serve templates confined to that namespace (and parsing holds those
+to the restricted security level, whatever ``security`` allows cluster-wide templates).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ import kubernetes.config
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from webhook.core.security import TemplateSecurityPolicy
 from webhook.templates.errors import TemplateError
 from webhook.templates.parsing import (
     LEGACY_SUFFIX,
@@ -144,12 +146,14 @@ class KubeTemplateSource:
         configuration: kubernetes.client.Configuration | None = None,
         kubeconfig: str | None = None,
         kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+        security: TemplateSecurityPolicy | None = None,
         timings: Timings = Timings(),
     ) -> None:
         self._store = store
         self._cluster_wide = frozenset({own_namespace, *shared_namespaces})
         self._legacy = legacy
         self._kubernetes_version = kubernetes_version
+        self._security = security
         self._timings = timings
         self._api_client, self._owns_client = _build_client(api_client, configuration, kubeconfig)
         self._api = kubernetes.client.CoreV1Api(self._api_client)
@@ -443,7 +447,7 @@ class _Applier:
         for document in template_documents(obj, label, scope):
             try:
                 results[f"{label} key {document.key}"] = parse_template(
-                    document, self.owner._kubernetes_version
+                    document, self.owner._kubernetes_version, self.owner._security
                 )
             except TemplateError as exc:
                 results[f"{label} key {document.key}"] = exc
