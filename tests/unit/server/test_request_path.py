@@ -1,0 +1,104 @@
+"""The request path does no file or network I/O and counts every review exactly once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry
+
+from tests.support.asgi import AsgiClient
+from tests.support.reviews import opted_in_pod, review
+from tests.support.templates import template_set
+from webhook.core import InjectionPolicy
+from webhook.metrics import Metrics
+from webhook.server.app import Probes, create_app
+from webhook.server.handler import ReviewHandler
+
+SEED = (Path(__file__).parents[3] / "examples" / "logging-agent-initializer.yaml").read_text()
+IO_EVENTS = ("open", "os.", "socket.", "subprocess.", "shutil.", "urllib.", "http.client", "ctypes.")
+_recording: list[str] = []
+_active = False
+
+
+def _hook(event: str, args: Any) -> None:
+    if _active and event.startswith(IO_EVENTS) and event not in ("os.getcwd",):
+        _recording.append(f"{event} {args!r:.120}")
+
+
+sys.addaudithook(_hook)  # audit hooks cannot be removed; it records only while _active is set
+
+
+def test_handling_reviews_opens_no_file_and_no_socket() -> None:
+    global _active
+    metrics = Metrics(CollectorRegistry())
+    snapshot = template_set(SEED)
+    handler = ReviewHandler(lambda: snapshot, InjectionPolicy(), metrics)
+    bodies = [
+        orjson.dumps(review(opted_in_pod())),
+        orjson.dumps(review(opted_in_pod("missing"))),
+        orjson.dumps(
+            review({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": []}})
+        ),
+        b"{not json",
+    ]
+    handler.handle(bodies[0])  # warm up lazy imports, which legitimately open files once
+    _recording.clear()
+    _active = True
+    try:
+        for _ in range(20):
+            for body in bodies:
+                handler.handle(body)
+    finally:
+        _active = False
+    assert _recording == []
+
+
+def test_the_metrics_count_every_review_exactly_once_by_outcome_and_reason() -> None:
+    metrics = Metrics(CollectorRegistry())
+    snapshot = template_set(SEED)
+    app = create_app(
+        ReviewHandler(lambda: snapshot, InjectionPolicy(deny_missing_templates=True), metrics),
+        Probes(),
+        1 << 20,
+    )
+    client = AsgiClient(app)
+    plain = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "a", "image": "b"}]},
+    }
+    sent = {"injected": 7, "denied": 3, "skipped": 5, "rejected": 2}
+    for _ in range(sent["injected"]):
+        client.post(
+            "/mutate",
+            content=json.dumps(review(opted_in_pod())),
+            headers={"content-type": "application/json"},
+        )
+    for _ in range(sent["denied"]):
+        client.post(
+            "/mutate",
+            content=json.dumps(review(opted_in_pod("nope"))),
+            headers={"content-type": "application/json"},
+        )
+    for _ in range(sent["skipped"]):
+        client.post(
+            "/mutate", content=json.dumps(review(plain)), headers={"content-type": "application/json"}
+        )
+    for _ in range(sent["rejected"]):
+        client.post("/mutate", content=b"[]", headers={"content-type": "application/json"})
+
+    def value(name: str, **labels: str) -> float:
+        result = metrics.registry.get_sample_value(name, labels)
+        return result or 0.0
+
+    assert value("sidecar_injector_reviews_total", outcome="injected", reason="injected") == 7
+    assert value("sidecar_injector_reviews_total", outcome="denied", reason="template-not-found") == 3
+    assert value("sidecar_injector_reviews_total", outcome="skipped", reason="not-requested") == 5
+    assert value("sidecar_injector_reviews_total", outcome="rejected", reason="bad-envelope") == 2
+    assert value("sidecar_injector_injections_total", template="logging-agent") == 7
+    assert value("sidecar_injector_review_duration_seconds_count") == 15
