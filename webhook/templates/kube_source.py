@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import logging
 import queue
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,7 +276,7 @@ class _Reader:
         """One list (when needed) and one watch; True when the watch was healthy."""
         if self.reflector.resource_version is None and not self._list():
             return False
-        return self._watch()
+        return self.owner._stopping.is_set() or self._watch()
 
     def _list(self) -> bool:
         timings = self.owner._timings
@@ -327,6 +328,10 @@ class _Reader:
             return False
         self.watches += 1
         self._response = response
+        if self.owner._stopping.is_set():  # stop() may have looked for a response just before this one
+            self._response = None
+            response.close()
+            return True
         self._mark_synced()
         log.debug("kube template source %s: watching from resourceVersion %s", self.source, version)
         try:
@@ -378,35 +383,44 @@ class _Applier:
         self.owner = owner
         self.documents: dict[str, dict[ObjectKey, set[str]]] = {}
         self.pending: dict[str, dict[ObjectKey, Change]] = {}
+        self.first = self.last = 0.0  # when the pending burst began and when it last grew
 
     def run(self) -> None:
         timings = self.owner._timings
         source_queue = self.owner._queue
-        first = last = 0.0
         while True:
             timeout = None
             if self.pending:
-                due = min(last + timings.coalesce_quiet, first + timings.coalesce_max)
+                due = min(self.last + timings.coalesce_quiet, self.first + timings.coalesce_max)
                 timeout = max(0.0, due - time.monotonic())
             try:
                 message = source_queue.get(timeout=timeout)
             except queue.Empty:
-                self._flush()
+                self._guarded(self._flush)  # the burst is over (or has lasted coalesce_max)
                 continue
-            if isinstance(message, _Changes):
-                last = time.monotonic()
-                if not self.pending:
-                    first = last
-                batch = self.pending.setdefault(message.source, {})
-                batch.update((change.key, change) for change in message.changes)
-            elif isinstance(message, _Replace):
-                self.pending.pop(message.source, None)  # older than the list that supersedes them
-                self._replace(message.source, message.objects)
-            elif isinstance(message, _Synced):
-                self.owner._store.mark_synced(message.source)
-            else:
-                self._flush()
+            if message is _STOP:
+                self._guarded(self._flush)
                 return
+            self._guarded(functools.partial(self._handle, message))
+
+    def _guarded(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception:  # a bug must not stop template updates for good: log it and carry on
+            log.exception("kube template source: failed to apply changes")
+
+    def _handle(self, message: object) -> None:
+        if isinstance(message, _Changes):
+            self.last = time.monotonic()
+            if not self.pending:
+                self.first = self.last
+            batch = self.pending.setdefault(message.source, {})
+            batch.update((change.key, change) for change in message.changes)
+        elif isinstance(message, _Replace):
+            self.pending.pop(message.source, None)  # older than the list that supersedes them
+            self._replace(message.source, message.objects)
+        elif isinstance(message, _Synced):
+            self.owner._store.mark_synced(message.source)
 
     def _replace(self, source: str, objects: Mapping[ObjectKey, JsonObject]) -> None:
         results: dict[str, DocumentResult] = {}
