@@ -29,6 +29,7 @@ from webhook.server.handler import ReviewHandler
 from webhook.settings import Settings
 from webhook.templates.errors import TemplateError
 from webhook.templates.file_source import FolderTemplateSource
+from webhook.templates.kube_source import KubeTemplateSource
 from webhook.templates.store import TemplateStore
 from webhook.tls.context import ReloadableContext, install_into_uvicorn_config
 from webhook.tls.errors import CertificateError
@@ -69,7 +70,7 @@ class Runtime:
             )
             for folder in settings.effective_template_dirs
         ]
-        self.kube_source: Any = None
+        self.kube_source: KubeTemplateSource | None = None
         if settings.kube:
             self.kube_source = _build_kube_source(self.store, settings)
         self.cert_source, bundle = _certificate_source(settings)
@@ -184,7 +185,7 @@ class Runtime:
         for source in self.folder_sources:
             source.stop()
         if self.kube_source is not None:
-            self.kube_source.stop()
+            await asyncio.to_thread(self.kube_source.stop)
         log.info("stopped")
         return 0
 
@@ -238,9 +239,7 @@ def _certificate_source(settings: Settings) -> tuple[CertificateSource, Certific
     return source, source.load()
 
 
-def _build_kube_source(store: TemplateStore, settings: Settings) -> Any:
-    from webhook.templates.kube_source import KubeTemplateSource
-
+def _build_kube_source(store: TemplateStore, settings: Settings) -> KubeTemplateSource:
     namespaces = None if settings.watch_all_namespaces else [settings.namespace, *settings.watch_namespaces]
     return KubeTemplateSource(
         store,
@@ -249,6 +248,8 @@ def _build_kube_source(store: TemplateStore, settings: Settings) -> Any:
         shared_namespaces=frozenset(settings.shared_template_namespaces),
         kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
         kubernetes_version=settings.kubernetes_version,
+        security=settings.template_security,
+        legacy=settings.policy.legacy_annotations,
     )
 
 
