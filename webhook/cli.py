@@ -87,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="after SIGTERM: report unready and keep serving this long before stopping",
     )
+    serve.add_argument(
+        "--request-timeout",
+        type=float,
+        default=10.0,
+        help="a started request must arrive whole within this many seconds",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=120.0,
+        help="close connections idle this long (keep above the client's own, 90 s for Go)",
+    )
     serve.add_argument("--log-format", choices=("text", "json"), default="text")
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
@@ -215,6 +227,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         allow_on_internal_error=args.on_internal_error == "allow",
         max_body_bytes=args.max_body_bytes,
         drain_seconds=args.drain_seconds,
+        request_timeout=args.request_timeout,
+        idle_timeout=args.idle_timeout,
         kubernetes_version=args.kubernetes_version,
         log_format=args.log_format,
         log_level=args.log_level,

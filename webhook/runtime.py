@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from typing import Any
 import uvicorn
 from prometheus_client import disable_created_metrics, make_asgi_app
 
+from webhook.connection_guard import guarded_protocol
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
 from webhook.server.app import Probes, create_app
@@ -150,7 +152,8 @@ class Runtime:
             log_config=None,
             access_log=False,
             server_header=False,
-            timeout_keep_alive=30,
+            http=guarded_protocol(settings.request_timeout, settings.idle_timeout),
+            timeout_keep_alive=int(settings.idle_timeout),
             timeout_graceful_shutdown=max(int(settings.drain_seconds), 5),
         )
         install_into_uvicorn_config(config, self.tls)
@@ -253,8 +256,17 @@ def _build_kube_source(store: TemplateStore, settings: Settings) -> KubeTemplate
     )
 
 
+def _raise_open_file_limit() -> None:
+    """Idle keep-alive connections cost a descriptor each; allow as many as the hard limit does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def serve(settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
+    _raise_open_file_limit()
     # *_created series double the exposition size and no dashboard uses them.
     disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
     try:

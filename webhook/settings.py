@@ -38,6 +38,8 @@ class Settings:
     allow_on_internal_error: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     drain_seconds: float = 5.0
+    request_timeout: float = 10.0
+    idle_timeout: float = 120.0
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     log_format: str = "text"
     log_level: str = "INFO"

@@ -1,0 +1,92 @@
+"""Hundreds of idle and slowloris connections neither starve normal reviews nor stay open forever."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import cli, https_request, running_server
+from tests.support.reviews import opted_in_pod, review
+
+pytestmark = pytest.mark.integration
+IDLE, SLOW = 200, 200
+
+
+def test_idle_and_slow_connections_do_not_starve_reviews_and_are_closed(tmp_path: Path) -> None:
+    cli(
+        "certs",
+        "generate",
+        "--service",
+        "s",
+        "--namespace",
+        "n",
+        "--out",
+        str(tmp_path),
+        "--extra-name",
+        "localhost",
+    )
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    args = [
+        "--templates",
+        "examples",
+        "--cert",
+        str(tmp_path / "tls.crt"),
+        "--key",
+        str(tmp_path / "tls.key"),
+        "--request-timeout",
+        "2",
+        "--idle-timeout",
+        "4",
+    ]
+    body = json.dumps(review(opted_in_pod())).encode()
+    with running_server(args, tmp_path, context) as server:
+        idle: list[ssl.SSLSocket] = []
+        slow: list[ssl.SSLSocket] = []
+        try:
+            for group, count in ((idle, IDLE), (slow, SLOW)):
+                for _ in range(count):
+                    raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+                    group.append(context.wrap_socket(raw, server_hostname="localhost"))
+            for conn in slow:  # a request that starts and never finishes
+                conn.sendall(
+                    b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                )
+
+            for _ in range(20):
+                answer = https_request(
+                    "POST",
+                    f"https://127.0.0.1:{server.port}/mutate",
+                    context,
+                    "localhost",
+                    content=body,
+                    headers={"content-type": "application/json"},
+                    timeout=5,
+                )
+                assert answer.status_code == 200 and answer.json()["response"]["allowed"] is True
+
+            time.sleep(1.0)
+            for conn in slow:  # keep trickling: each byte used to reset uvicorn's only timer
+                conn.sendall(b"X")
+            time.sleep(2.5)
+            assert all(closed_by_server(conn) for conn in slow), "slow requests outlived the request timeout"
+            time.sleep(1.5)
+            assert all(closed_by_server(conn) for conn in idle), "idle connections outlived the idle timeout"
+        finally:
+            for conn in idle + slow:
+                conn.close()
+        assert server.stop() == 0
+
+
+def closed_by_server(conn: ssl.SSLSocket) -> bool:
+    conn.settimeout(2)
+    try:
+        return conn.recv(1024) == b""
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
