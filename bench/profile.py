@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""Where the time goes: py-spy on the real server under wrk load, plus the handler alone in-process.
+
+    python bench/profile.py                  # scenarios 1 and 4, 15 s of samples each
+    python bench/profile.py --duration 30 --no-native
+
+For each scenario it starts ``sidecar-injector serve`` exactly as bench/run.py does (server on core 0,
+wrk and py-spy on core 1, 8 connections), attaches ``py-spy record`` (root/ptrace needed; py-spy is
+pip-installed into this environment if missing) twice: once for a flamegraph SVG, once for raw
+collapsed stacks, which this script summarises: top functions by self time, and a breakdown by
+layer (TLS, HTTP parsing, Starlette/FastAPI, envelope JSON, engine, patch verification, logging,
+metrics, event loop). ``--native`` (default) also unwinds C frames, so time inside OpenSSL, uvloop,
+httptools and orjson is visible instead of being charged to the Python caller.
+
+Then it times ``ReviewHandler.handle()`` in-process (no HTTP, no TLS) as the server builds it, and
+with per-review logging off and with patch verification off, to separate the application's cost
+from the HTTP/TLS layer's. Output: bench/results/profile.md (+ profile-<scenario>.svg/.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import redirect_stderr
+from pathlib import Path
+
+import run as bench  # bench/run.py: same directory, on sys.path when this file is run as a script
+
+PROFILED = ("1-pod-rs", "4-pod-not-opted-in")
+
+# Layer of a sample. The first five (application) layers win when any frame of the stack matches, in
+# this order, so JSON encoding inside a log call counts as logging. Otherwise the frame nearest the leaf
+# that matches a transport layer decides: OpenSSL under a response write is TLS, httptools parsing
+# called from asyncio's TLS protocol is HTTP.
+APP_LAYERS = 5
+LAYERS: list[tuple[str, re.Pattern[str]]] = [
+    ("logging (per-review line, JSON formatter)", re.compile(r"\(logging/|webhook/logconfig\.py")),
+    ("metrics (prometheus_client)", re.compile(r"prometheus_client")),
+    (
+        "engine: patch verification (jsonpatch apply + deepcopy)",
+        re.compile(r"verify_patch|jsonpatch|jsonpointer"),
+    ),
+    ("engine: selection, merge, patch building", re.compile(r"webhook/core/")),
+    (
+        "envelope: JSON parse/encode + handler",
+        re.compile(r"webhook/server/(handler|review)\.py|_json\.c|json/|orjson"),
+    ),
+    ("TLS (asyncio sslproto, _ssl, OpenSSL)", re.compile(r"sslproto\.py|\(ssl\.py|_ssl\.c|libssl|libcrypto")),
+    (
+        "socket syscalls (send/recv)",
+        re.compile(r"socketmodule\.c|selector_events\.py|^(send|recv|write|read) \(libc"),
+    ),
+    (
+        "FastAPI/Starlette (middleware, routing, route)",
+        re.compile(r"starlette/|fastapi/|webhook/server/app\.py|webhook/connection_guard\.py"),
+    ),
+    (
+        "HTTP parsing/protocol (uvicorn, httptools)",
+        re.compile(r"uvicorn/|httptools|llhttp|parser\.c|url_parser"),
+    ),
+    ("event loop (asyncio)", re.compile(r"asyncio/|_asynciomodule|uvloop")),
+]
+# A sample whose thread waits (poll thread sleeping, loop in epoll, a thread waiting for the GIL) is idle.
+IDLE = re.compile(r"^(Event\.wait|Condition\.wait|EpollSelector\.select|epoll_wait|take_gil) \(")
+FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+
+def short_file(path: str) -> str:
+    for marker in ("site-packages/", "/lib/python3.11/", str(bench.REPO) + "/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
+
+
+def frame_key(frame: str) -> str:
+    match = FRAME.match(frame.strip())
+    if not match:
+        return frame.strip()
+    func = "[unresolved]" if match["func"].startswith("0x") else match["func"]
+    return f"{func} ({short_file(match['file'])})"
+
+
+def parse_raw(path: Path) -> tuple[list[tuple[list[str], int]], int]:
+    """Busy stacks (leaf last) with their sample counts, and the number of idle samples left out."""
+    stacks, idle = [], 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        if any(IDLE.match(frame) for frame in frames):
+            idle += int(count)
+        else:
+            stacks.append((frames, int(count)))
+    return stacks, idle
+
+
+def layer_of(frames: Sequence[str]) -> str:
+    for name, pattern in LAYERS[:APP_LAYERS]:
+        if any(pattern.search(frame) for frame in frames):
+            return name
+    for frame in reversed(frames):
+        for name, pattern in LAYERS[APP_LAYERS:]:
+            if pattern.search(frame):
+                return name
+    return "other"
+
+
+def inclusive(stacks: Sequence[tuple[list[str], int]], pattern: str) -> int:
+    rx = re.compile(pattern)
+    return sum(count for frames, count in stacks if any(rx.search(f) for f in frames))
+
+
+def summarise(key: str, raw: Path, top: int, rate: int, seconds: float) -> list[str]:
+    stacks, idle = parse_raw(raw)
+    total = sum(count for _, count in stacks) or 1
+    self_time: Counter[str] = Counter()
+    layers: Counter[str] = Counter()
+    for frames, count in stacks:
+        self_time[frame_key(frames[-1])] += count
+        layers[layer_of(frames)] += count
+    busy = 100 * total / (rate * seconds)
+    out = [
+        f"### {key}: {total:,} busy samples ({busy:.0f}% of one core; {idle:,} idle samples left out)",
+        "",
+        f"Top {top} functions by self time:",
+        "",
+        "| # | function (file) | self % |",
+        "|---:|---|---:|",
+    ]
+    for rank, (name, count) in enumerate(self_time.most_common(top), 1):
+        out.append(f"| {rank} | `{name.replace('|', '/')}` | {100 * count / total:.1f} |")
+    out += [
+        "",
+        "By layer (each sample counted once: application layers first, else the layer nearest the leaf):",
+        "",
+    ]
+    out += ["| layer | % |", "|---|---:|"]
+    for name, _ in [*LAYERS, ("other", re.compile(""))]:
+        out.append(f"| {name} | {100 * layers[name] / total:.1f} |")
+    marks = {
+        "FastAPI.__call__ (the whole ASGI app)": r"^FastAPI\.__call__ \(",
+        "mutate_route (the route body)": r"mutate_route \(",
+        "ReviewHandler.handle (all application work)": r"^ReviewHandler\.handle \(",
+        "mutate (engine incl. verification)": r"^mutate \(.*webhook/core/engine",
+        "verify_patch (jsonpatch apply of the patch)": r"^verify_patch \(",
+        "parse_review (JSON decode + envelope checks)": r"^parse_review \(",
+        "encode_review + allow (JSON encode, base64)": r"^(encode_review|allow) \(.*review\.py",
+        "Logger.info (the per-review log line)": r"^Logger\.info \(",
+        "prometheus_client": r"prometheus_client",
+        "TLS (sslproto/_ssl/OpenSSL)": r"sslproto\.py|_ssl\.c|libssl|libcrypto",
+    }
+    out += ["", "Inclusive time of key functions:", "", "| function | incl. % |", "|---|---:|"]
+    for label, pattern in marks.items():
+        out.append(f"| {label} | {100 * inclusive(stacks, pattern) / total:.1f} |")
+    return [*out, ""]
+
+
+def find_py_spy() -> str:
+    candidates = [Path(sys.executable).parent / "py-spy"]
+    which = shutil.which("py-spy")
+    if which:
+        candidates.append(Path(which))
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    print("profile: installing py-spy (pip install py-spy)", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "py-spy"], check=True)
+    return str(candidates[0])
+
+
+def record(
+    py_spy: str, pid: int, fmt: str, output: Path, seconds: float, rate: int, native: bool, pinned: bool
+) -> None:
+    command = [py_spy, "record", "--pid", str(pid), "--rate", str(rate), "--duration", f"{seconds:g}"]
+    command += ["--format", fmt, "--output", str(output)]
+    # Native unwinding needs the target paused per sample; Python-only sampling need not pause it.
+    command.append("--native" if native else "--nonblocking")
+    if pinned:
+        command = ["taskset", "-c", "1", *command]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
+    if result.returncode != 0 or not output.exists():
+        raise bench.BenchError(f"py-spy failed: {' '.join(command)}\n{result.stdout}{result.stderr}")
+
+
+def profile_server(
+    env: bench.Env, scenario: bench.Scenario, py_spy: str, args: argparse.Namespace
+) -> tuple[list[str], int]:
+    pinned = env.can_pin
+    with bench.running(env, [bench.EXAMPLES], pinned=pinned) as (server, _ready):
+        bench.check_answer(server, scenario)
+        bench.run_wrk(env, server, scenario, args.conns, 1, 2.0, pinned)  # warm-up
+        length = 2 * args.duration + 6
+        command = [env.wrk, "-t1", f"-c{args.conns}", f"-d{length:g}s", "--timeout", "10s", "-s"]
+        command += [str(bench.LUA), f"https://127.0.0.1:{server.port}/mutate", "--"]
+        command += [str(env.bodies[scenario.key]), scenario.uid, scenario.expect]
+        if pinned:
+            command = ["taskset", "-c", "1", *command]
+        wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(1.0)
+        svg = bench.RESULTS / f"profile-{scenario.key}.svg"
+        raw = bench.RESULTS / f"profile-{scenario.key}.txt"
+        bench.progress(f"profile {scenario.key}: flamegraph ({args.duration:g} s)")
+        record(py_spy, server.pid, "flamegraph", svg, args.duration, args.rate, args.native, pinned)
+        bench.progress(f"profile {scenario.key}: raw stacks ({args.duration:g} s)")
+        record(py_spy, server.pid, "raw", raw, args.duration, args.rate, args.native, pinned)
+        output, _ = wrk.communicate(timeout=length + 60)
+    line = next((ln for ln in output.splitlines() if ln.startswith("BENCH ")), "")
+    values = {k: float(v) for k, v in (pair.split("=") for pair in line.split()[1:])}
+    failures = int(sum(values.get(k, 0) for k in ("bad", *bench.SOCKET_KEYS))) if values else 1
+    rps = values["requests"] / (values["duration_us"] / 1e6) if values else 0.0
+    lines = summarise(scenario.key, raw, args.top, args.rate, args.duration)
+    note = f"wrk under the profiler: {rps:,.0f}/s at {args.conns} connections, {failures} failures."
+    return [
+        *lines,
+        note,
+        f"Files: `{svg.relative_to(bench.REPO)}`, `{raw.relative_to(bench.REPO)}`.",
+        "",
+    ], failures
+
+
+def time_handler(scenarios: dict[str, bench.Scenario], iterations: int) -> list[str]:
+    """µs per ReviewHandler.handle() in this process, built like webhook.runtime builds it."""
+    import orjson
+
+    from webhook.core import InjectionPolicy
+    from webhook.logconfig import configure_logging
+    from webhook.metrics import Metrics
+    from webhook.server.handler import ReviewHandler
+    from webhook.templates.file_source import FolderTemplateSource
+    from webhook.templates.store import TemplateStore
+
+    if (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {0})
+    metrics = Metrics()
+    store = TemplateStore(metrics=metrics)
+    FolderTemplateSource(store, bench.EXAMPLES).sync()
+    sink = open(os.devnull, "w")  # noqa: SIM115 - the log handler writes to it until exit
+    with redirect_stderr(sink):
+        configure_logging("INFO", "json")  # the handler binds sys.stderr, i.e. /dev/null
+
+    def timed(call: Callable[[bytes], object], body: bytes, n: int) -> float:
+        for _ in range(max(n // 10, 5)):
+            call(body)
+        started = time.perf_counter()
+        for _ in range(n):
+            call(body)
+        return (time.perf_counter() - started) * 1e6 / n
+
+    variants = [
+        ("as served (verify on, JSON log line at INFO)", True, logging.INFO),
+        ("per-review log line off (level WARNING)", True, logging.WARNING),
+        ("patch verification off (verify_patches=False)", False, logging.INFO),
+        ("both off", False, logging.WARNING),
+    ]
+    keys = [*PROFILED, "2-pod-large"]
+    counts = {key: iterations if key != "2-pod-large" else max(iterations // 30, 20) for key in keys}
+    out = [
+        f"### ReviewHandler.handle() in-process, no HTTP/TLS (µs per call; {iterations:,} calls, "
+        f"{counts['2-pod-large']} for the large pod; pinned to core 0)",
+        "",
+        "| variant | " + " | ".join(keys) + " |",
+        "|---|" + "---:|" * len(keys),
+    ]
+    for label, verify, level in variants:
+        handler = ReviewHandler(store.snapshot, InjectionPolicy(), metrics, verify_patches=verify)
+        logging.getLogger().setLevel(level)
+        cells = [f"{timed(handler.handle, scenarios[k].body, counts[k]):,.0f}" for k in keys]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    logging.getLogger().setLevel(logging.INFO)
+    cells = [f"{timed(orjson.loads, scenarios[k].body, counts[k]):,.0f}" for k in keys]
+    out.append("| orjson.loads(body) alone | " + " | ".join(cells) + " |")
+    return [*out, ""]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of samples per recording")
+    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--conns", type=int, default=8)
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--iterations", type=int, default=3000, help="in-process handler calls per cell")
+    parser.add_argument("--no-native", dest="native", action="store_false", help="Python frames only")
+    args = parser.parse_args(argv)
+    try:
+        env, scenarios = bench.prepare()
+        py_spy = find_py_spy()
+        bench.RESULTS.mkdir(exist_ok=True)
+        sections = [
+            "# sidecar-injector profile",
+            "",
+            f"- command: `python {' '.join(['bench/profile.py', *(argv or sys.argv[1:])])}`;"
+            f" commit {bench.machine_meta(env, sys.argv)['commit']}",
+            f"- py-spy record --rate {args.rate} {'--native' if args.native else '--nonblocking'},"
+            f" {args.duration:g} s per recording; wrk -t1 -c{args.conns}; server pinned to core 0,"
+            " wrk and py-spy to core 1; --templates examples, JSON logs at INFO",
+            "",
+        ]
+        failures = 0
+        for key in PROFILED:
+            lines, failed = profile_server(env, scenarios[key], py_spy, args)
+            sections += lines
+            failures += failed
+        bench.progress("in-process handler timing")
+        iterations = args.iterations
+        sections += time_handler(scenarios, iterations)
+        shutil.rmtree(env.work, ignore_errors=True)
+    except (bench.BenchError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        print(f"profile: failed: {exc}", file=sys.stderr)
+        return 2
+    text = "\n".join(sections)
+    (bench.RESULTS / "profile.md").write_text(text)
+    print(text)
+    print(f"(written to {bench.RESULTS / 'profile.md'})")
+    if failures:
+        print(f"profile: {failures} bad answers or socket errors under load", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
