@@ -15,7 +15,7 @@ import resource
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -275,4 +275,14 @@ def serve(settings: Settings) -> int:
         log.error("cannot start: %s", exc)
         return 1
     runtime.load_templates()
-    return asyncio.run(runtime.run())
+    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        return runner.run(runtime.run())
+
+
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (uvicorn[standard] brings it): its I/O path is several times cheaper."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

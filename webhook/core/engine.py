@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jsonpatch
 
 from webhook.core.errors import InvalidObject, TemplateNotFound
@@ -76,8 +78,26 @@ def mutate(
 
 
 def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, ...]) -> JsonObject:
-    """Apply the patch to a copy and check that the pod keeps unique container and volume names."""
-    patched: JsonObject = jsonpatch.apply_patch(obj, list(patch))
+    """Apply the patch with jsonpatch (an independent implementation) and check unique names.
+
+    Only the containers on the ops' paths are copied (jsonpatch copies the ops' values itself);
+    everything else is shared with ``obj``, so checking a 200 KiB pod costs no deep copy of it.
+    """
+    patched: JsonObject = dict(obj)
+    copied = {id(patched)}
+    for op in patch:
+        node: Any = patched
+        for token in _unescape(op["path"])[:-1]:
+            key: Any = int(token) if isinstance(node, list) else token
+            if isinstance(node, dict) and key not in node:
+                break  # created by an earlier op; jsonpatch inserts copies of op values
+            child = node[key]
+            if id(child) not in copied:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                copied.add(id(child))
+                node[key] = child
+            node = child
+    patched = jsonpatch.apply_patch(patched, list(patch), in_place=True)
     spec = _walk_dict(patched, (*root, "spec")) or {}
     containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
     if len(names_in(containers)) != len(containers) or len(names_in(spec.get("volumes"))) != len(
@@ -85,6 +105,10 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
     ):
         raise AssertionError("injection produced duplicate container or volume names")
     return patched
+
+
+def _unescape(path: str) -> list[str]:
+    return [token.replace("~1", "/").replace("~0", "~") for token in path.split("/")[1:]]
 
 
 def _check_pod_spec(pod_template: JsonObject, root: tuple[str, ...]) -> None:

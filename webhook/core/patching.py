@@ -59,7 +59,7 @@ class PatchBuilder:
             raise InvalidObject(describe(list_tokens), f"expected a list, found {type(current).__name__}")
         self._emit((*list_tokens, "-"), item)
         if self._is_created(list_tokens):
-            current.append(copy.deepcopy(item))
+            current.append(item)
 
     def put(self, map_tokens: Tokens, key: str, value: JsonValue) -> None:
         current = self.lookup(map_tokens)
@@ -70,7 +70,7 @@ class PatchBuilder:
             raise InvalidObject(describe(map_tokens), f"expected a map, found {type(current).__name__}")
         self._emit((*map_tokens, key), value)
         if self._is_created(map_tokens):
-            current[key] = copy.deepcopy(value)
+            current[key] = value
 
     def _is_created(self, tokens: Tokens) -> bool:
         return any(tokens[:depth] in self._created for depth in range(len(tokens), -1, -1))
@@ -86,15 +86,20 @@ class PatchBuilder:
                 raise InvalidObject(
                     describe(tokens[:depth]), f"expected a map, found {type(parent).__name__}"
                 )
-        nested: JsonValue = value
-        for token in reversed(tokens[depth + 1 :]):
-            nested = {token: nested}
         target = tokens[: depth + 1]
-        self._emit(target, nested)
-        self._created[target] = copy.deepcopy(nested)
+        self._emit(target, _nest(value, tokens[depth + 1 :]))
+        # The builder's own view gets fresh containers (the items inside are shared and never
+        # changed), so later appends and puts do not alter the op already emitted.
+        self._created[target] = _nest(copy.copy(value), tokens[depth + 1 :])
 
     def _emit(self, tokens: Tokens, value: JsonValue) -> None:
         self.ops.append({"op": "add", "path": pointer(tokens), "value": value})
+
+
+def _nest(value: JsonValue, tokens: Sequence[str]) -> JsonValue:
+    for token in reversed(tokens):
+        value = {token: value}
+    return value
 
 
 def _walk(base: JsonValue, tokens: Sequence[str]) -> JsonValue:
