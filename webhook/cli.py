@@ -88,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="after SIGTERM: report unready and keep serving this long before stopping",
     )
     serve.add_argument(
+        "--max-inflight", type=int, default=256, help="reviews in progress at once; beyond, an immediate 503"
+    )
+    serve.add_argument(
+        "--max-buffered-bytes",
+        type=int,
+        default=4 * DEFAULT_MAX_BODY_BYTES,
+        help="request bodies being read at once, all connections together; beyond, 503",
+    )
+    serve.add_argument(
         "--request-timeout",
         type=float,
         default=10.0,
@@ -228,6 +237,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_body_bytes=args.max_body_bytes,
         drain_seconds=args.drain_seconds,
         request_timeout=args.request_timeout,
+        max_inflight=args.max_inflight,
+        max_buffered_bytes=args.max_buffered_bytes,
         idle_timeout=args.idle_timeout,
         kubernetes_version=args.kubernetes_version,
         log_format=args.log_format,

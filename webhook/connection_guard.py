@@ -15,8 +15,11 @@ the admission port, so this protocol adds two deadlines:
 from __future__ import annotations
 
 import asyncio
+import time
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from webhook.server.app import ARRIVAL
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -24,6 +27,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     idle_timeout: float = 120.0
     _deadline: asyncio.TimerHandle | None = None
     _receiving = False
+    _arrival = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -32,8 +36,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if not self._receiving:
             self._receiving = True
+            self._arrival = time.monotonic()
             self._arm(self.request_timeout)
         super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        # The app honours kube-apiserver's ?timeout= from the moment the request started to arrive,
+        # which only the protocol knows: time spent queued behind other requests counts too.
+        extensions: dict[str, object] = dict(self.scope.get("extensions") or {})
+        extensions[ARRIVAL] = self._arrival
+        self.scope["extensions"] = extensions  # type: ignore[typeddict-item]
+        super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._receiving = False

@@ -26,7 +26,7 @@ from prometheus_client import disable_created_metrics, make_asgi_app
 from webhook.connection_guard import guarded_protocol
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
-from webhook.server.app import Probes, create_app
+from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
 from webhook.settings import Settings
 from webhook.templates.errors import TemplateError
@@ -97,7 +97,8 @@ class Runtime:
             allow_on_internal_error=settings.allow_on_internal_error,
         )
         probes = Probes(readiness=self.readiness, template_status=self.template_status)
-        self.app = create_app(handler, probes, settings.max_body_bytes)
+        limits = Limits(settings.max_body_bytes, settings.max_buffered_bytes, settings.max_inflight)
+        self.app = create_app(handler, probes, limits)
 
     def readiness(self) -> tuple[bool, str]:
         if self.draining:

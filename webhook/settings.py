@@ -39,6 +39,8 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     drain_seconds: float = 5.0
     request_timeout: float = 10.0
+    max_inflight: int = 256
+    max_buffered_bytes: int = 4 * DEFAULT_MAX_BODY_BYTES
     idle_timeout: float = 120.0
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     log_format: str = "text"

@@ -61,6 +61,8 @@ def running_server(
     executable: Sequence[str] | None = None,
 ) -> Iterator[RunningServer]:
     port, metrics_port = free_port(), free_port()
+    if "--drain-seconds" not in args:  # tests that do not study shutdown need not wait for a drain
+        args = [*args, "--drain-seconds", "0.2"]
     log_path = tmp_path / f"server-{port}.log"
     command = [
         *(executable or [sys.executable, "-m", "webhook"]),

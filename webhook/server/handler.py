@@ -59,6 +59,12 @@ class ReviewHandler:
         self._verify = verify_patches
         self._clock = clock
 
+    def refuse(self, status: int, message: str, reason: str) -> Answer:
+        """An HTTP-level refusal decided before the body was parsed (size, type, overload, lateness)."""
+        self._metrics.reviews.labels("rejected", reason).inc()
+        log.info("rejected review: HTTP %d (%s): %s", status, reason, message)
+        return Answer(status, error_body(message))
+
     def handle(self, body: bytes) -> Answer:
         started = self._clock()
         try:
