@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+
+
+def enable_multiprocess(directory: str) -> None:
+    """Keep metric values in files under ``directory`` so a parent can sum its workers' metrics.
+
+    Must run before any Metrics is built; prometheus-client picks its value class from this
+    variable, which it otherwise only reads at import time.
+    """
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
@@ -38,17 +50,20 @@ class Metrics:
             "sidecar_injector_templates",
             "Templates currently in service.",
             registry=self.registry,
+            multiprocess_mode="max",
         )
         self.template_sync_age = Gauge(
             "sidecar_injector_template_source_last_sync_timestamp_seconds",
             "Unix time of each template source's last successful full sync (staleness = now - this).",
             ["source"],
             registry=self.registry,
+            multiprocess_mode="max",
         )
         self.certificate_not_after = Gauge(
             "sidecar_injector_certificate_expiry_timestamp_seconds",
             "Unix time at which the serving certificate in use expires.",
             registry=self.registry,
+            multiprocess_mode="min",
         )
         self.certificate_reloads = Counter(
             "sidecar_injector_certificate_reloads",
@@ -58,6 +73,7 @@ class Metrics:
         )
         self.ready = Gauge(
             "sidecar_injector_ready",
-            "1 while /readyz answers 200.",
+            "1 while /readyz answers 200 (with workers: the least ready of them).",
             registry=self.registry,
+            multiprocess_mode="min",
         )

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import resource
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from prometheus_client import disable_created_metrics, make_asgi_app
 from webhook.connection_guard import guarded_protocol
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
+from webhook.prefork import serve_workers
 from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
 from webhook.settings import Settings
@@ -143,7 +145,7 @@ class Runtime:
             except TemplateError as exc:
                 log.error("template folder %s not loaded: %s", source.folder, exc)
 
-    async def run(self) -> int:
+    async def run(self, sockets: list[socket.socket] | None = None) -> int:
         settings = self.settings
         config = uvicorn.Config(
             self.app,
@@ -180,7 +182,8 @@ class Runtime:
         if self.kube_source is not None:
             self.kube_source.start()
         reloader = asyncio.create_task(self.reloader.run(stop))
-        serving = [asyncio.create_task(server.serve()) for server in servers]
+        serving = [asyncio.create_task(servers[0].serve(sockets=sockets))]
+        serving += [asyncio.create_task(server.serve()) for server in servers[1:]]
         await asyncio.sleep(0)
         self._announce()
         await asyncio.gather(*serving)
@@ -270,6 +273,17 @@ def serve(settings: Settings) -> int:
     _raise_open_file_limit()
     # *_created series double the exposition size and no dashboard uses them.
     disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
+    if settings.workers > 1:
+        if settings.cert_file is None:
+            log.error(
+                "cannot start: --workers needs --cert and --key, so every worker serves one certificate"
+            )
+            return 2
+        return serve_workers(settings, _serve_one)
+    return _serve_one(settings, None)
+
+
+def _serve_one(settings: Settings, sock: socket.socket | None) -> int:
     try:
         runtime = Runtime(settings)
     except (CertificateError, OSError) as exc:
@@ -277,7 +291,7 @@ def serve(settings: Settings) -> int:
         return 1
     runtime.load_templates()
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
-        return runner.run(runtime.run())
+        return runner.run(runtime.run([sock] if sock is not None else None))
 
 
 def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

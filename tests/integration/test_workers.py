@@ -1,0 +1,65 @@
+"""`serve --workers N`: several processes share the port, /metrics sums them, SIGTERM stops all with 0."""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import cli, https_request, running_server
+from tests.support.reviews import opted_in_pod, review
+
+pytestmark = pytest.mark.integration
+
+
+def test_two_workers_share_the_port_and_their_metrics_add_up(tmp_path: Path) -> None:
+    cli(
+        "certs",
+        "generate",
+        "--service",
+        "s",
+        "--namespace",
+        "n",
+        "--out",
+        str(tmp_path),
+        "--extra-name",
+        "localhost",
+    )
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    args = [
+        "--workers",
+        "2",
+        "--templates",
+        "examples",
+        "--cert",
+        str(tmp_path / "tls.crt"),
+        "--key",
+        str(tmp_path / "tls.key"),
+    ]
+    body = json.dumps(review(opted_in_pod())).encode()
+    with running_server(args, tmp_path, context) as server:
+        for _ in range(40):  # a new connection each time, so the kernel spreads them over the workers
+            answer = https_request(
+                "POST",
+                f"https://127.0.0.1:{server.port}/mutate",
+                context,
+                "localhost",
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+            assert answer.status_code == 200 and "patch" in answer.json()["response"]
+        metrics = httpx.get(f"http://127.0.0.1:{server.metrics_port}/metrics").text
+        assert 'sidecar_injector_reviews_total{outcome="injected",reason="injected"} 40.0' in metrics
+        serving = set(re.findall(r"\[(\d+)\] webhook\.server\.handler: review", server.log()))
+        assert len(serving) == 2, f"reviews were served by {serving}"
+        assert server.stop() == 0, server.log()
+    assert server.log().count("webhook.runtime: stopped") == 2
+
+
+def test_workers_refuse_to_start_without_one_shared_certificate(tmp_path: Path) -> None:
+    result = cli("serve", "--workers", "2", "--port", "0", check=False)
+    assert result.returncode == 2 and "--workers needs --cert and --key" in result.stderr

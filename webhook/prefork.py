@@ -1,0 +1,93 @@
+"""``serve --workers N``: N server processes sharing one listening socket, one /metrics for all.
+
+A single Python process uses one core; the chart's replicas scale across nodes, and workers scale
+one pod across its cores. The parent binds the admission port, forks the workers (each a complete
+server: its own template sources, certificate reloader and event loop), serves /metrics summed over
+the workers (prometheus-client's multiprocess mode), forwards SIGTERM so each worker drains, and
+exits with the first failure. A worker that dies unexpectedly stops the pod, and the kubelet
+restarts it: no half-capacity pod keeps passing its probes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from webhook.metrics import enable_multiprocess
+from webhook.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WorkerMain = Callable[[Settings, socket.socket], int]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_workers(settings: Settings, worker_main: WorkerMain) -> int:
+    sock = bind(settings.host, settings.port)
+    metrics_dir = tempfile.mkdtemp(prefix="sidecar-injector-metrics-")
+    enable_multiprocess(metrics_dir)
+    worker_settings = replace(settings, metrics_port=0)
+    workers: list[int] = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns into the parent's code
+            code = 1
+            try:
+                code = worker_main(worker_settings, sock)
+            finally:
+                os._exit(code)
+        workers.append(pid)
+    sock.close()
+    log.info("started %d workers: %s", len(workers), ", ".join(map(str, workers)))
+
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    metrics_server = None
+    if settings.metrics_port:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=metrics_dir)  # type: ignore[no-untyped-call]
+        metrics_server, _ = start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
+
+    status = 0
+    remaining = set(workers)
+    while remaining:
+        pid, wait_status = os.wait()
+        remaining.discard(pid)
+        mark_process_dead(pid, metrics_dir)  # type: ignore[no-untyped-call]
+        code = os.waitstatus_to_exitcode(wait_status)
+        if code != 0 or not stopping:
+            log.error("worker %d exited with %d; stopping the others", pid, code)
+            status = status or code or 1
+            forward(signal.SIGTERM, None)
+    if metrics_server is not None:
+        metrics_server.shutdown()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    return status
