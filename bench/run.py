@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -460,6 +461,15 @@ def process_tree(root: int) -> list[int]:
     return found
 
 
+def code_fingerprint() -> str:
+    """Hash of webhook/'s sources: tells whether every server of a run executed the same code."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "webhook").rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".yaml", ".json"):
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:8]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -545,6 +555,7 @@ class Server:
         self.command = command
         self.context = ssl.create_default_context(cafile=str(env.certs / "ca.crt"))
         self.process: subprocess.Popen[bytes] | None = None
+        self.code = ""
 
     @property
     def pid(self) -> int:
@@ -553,6 +564,7 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> float:
         """Spawn and poll /readyz; returns seconds from spawn to the first 200."""
+        self.code = code_fingerprint()
         with self.log.open("wb") as log:
             started = time.perf_counter()
             self.process = subprocess.Popen(
@@ -713,6 +725,7 @@ class Point:
     threads: int
     runs: list[Run] = field(default_factory=list)
     workers: int = 1
+    code: str = ""
 
     def median(self, metric: Callable[[Run], float]) -> float:
         return statistics.median(metric(run) for run in self.runs)
@@ -727,6 +740,7 @@ class Point:
             "scenario": self.scenario,
             "pinning": self.pinning,
             "workers": self.workers,
+            "code": self.code,
             "conns": self.conns,
             "wrk_threads": self.threads,
             "rps": self.median(lambda r: r.rps),
@@ -809,7 +823,9 @@ def measure_points(
     points = []
     for conns in conns_list:
         threads = 1 if pinned else min(conns, 2)
-        points.append(Point(section, scenario.key, pinning, conns, threads, workers=workers))
+        points.append(
+            Point(section, scenario.key, pinning, conns, threads, workers=workers, code=server.code)
+        )
     report.points.extend(points)
     if opts.warmup > 0:
         warm = run_wrk(env, server, scenario, 8, 1 if pinned else 2, opts.warmup, pinned)
@@ -1081,14 +1097,17 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
+    mixed = len({p.code for p in report.points if p.code}) > 1
+
     def rows(section: str) -> list[str]:
         lines = []
         for point in report.points:
             if point.section != section or not point.runs:
                 continue
             x = point.summary()
+            label = f"{point.scenario} [{point.code}]" if mixed else point.scenario
             lines.append(
-                f"| {point.scenario} | {point.pinning} | {point.workers} | {point.conns} | {point.threads} |"
+                f"| {label} | {point.pinning} | {point.workers} | {point.conns} | {point.threads} |"
                 f" {x['rps']:,.0f} | {x['p50_ms']:.2f} | {x['p90_ms']:.2f} | {x['p99_ms']:.2f} |"
                 f" {x['cpu_s_per_1k']:.3f} | {x['rss_mib']:.1f} | {x['hwm_mib']:.1f} |"
                 f" {x['good']:,} / {x['requests']:,} |"
@@ -1122,6 +1141,12 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
                 ratio = two.summary()["rps"] / one.summary()["rps"]
                 out.append(f"- c{conns}: 2 workers / 1 worker = {ratio:.2f}x throughput")
         out.append("")
+    codes = sorted({p.code for p in report.points if p.code})
+    if len(codes) > 1:
+        out.append(
+            f"- **webhook/ changed during this run** (source fingerprints {', '.join(codes)}): rows were"
+            " measured against different code; see `code` in latest.json per point; re-run"
+        )
     out += [f"- {note}" for note in report.notes]
     out += ["", "## Targets", "", "| target | measured | met |", "|---|---:|:---:|"]
     rows_t = targets(report, opts)
@@ -1175,7 +1200,9 @@ def machine_meta(env: Env, argv: Sequence[str]) -> JsonObj:
         "python": python_version,
         "versions": versions,
         "wrk_version": " ".join(wrk_version[0].split()[:2]) if wrk_version else "wrk",
-        "commit": (commit or "?") + (" (webhook/ modified)" if dirty else ""),
+        "commit": (commit or "?")
+        + (" (webhook/ modified)" if dirty else "")
+        + f", webhook/ source fingerprint {code_fingerprint()}",
         "server_command": "sidecar-injector serve --cert tls.crt --key tls.key --templates examples "
         "--log-format json --host 127.0.0.1 --port P --metrics-port M",
     }
