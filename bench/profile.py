@@ -53,20 +53,23 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
         "envelope: JSON parse/encode + handler",
         re.compile(r"webhook/server/(handler|review)\.py|_json\.c|json/|orjson"),
     ),
-    ("TLS (asyncio sslproto, _ssl, OpenSSL)", re.compile(r"sslproto\.py|\(ssl\.py|_ssl\.c|libssl|libcrypto")),
+    (
+        "TLS (uvloop/asyncio SSLProtocol, _ssl, OpenSSL)",
+        re.compile(r"sslproto\.py|SSLProtocol|\(ssl\.py|_ssl\.c|libssl|libcrypto"),
+    ),
     (
         "socket syscalls (send/recv)",
         re.compile(r"socketmodule\.c|selector_events\.py|^(send|recv|write|read) \(libc"),
     ),
     (
-        "FastAPI/Starlette (middleware, routing, route)",
+        "ASGI app (FastAPI/Starlette, webhook/server/app.py)",
         re.compile(r"starlette/|fastapi/|webhook/server/app\.py|webhook/connection_guard\.py"),
     ),
     (
         "HTTP parsing/protocol (uvicorn, httptools)",
         re.compile(r"uvicorn/|httptools|llhttp|parser\.c|url_parser"),
     ),
-    ("event loop (asyncio)", re.compile(r"asyncio/|_asynciomodule|uvloop")),
+    ("event loop (asyncio)", re.compile(r"asyncio/|_asynciomodule|uvloop|\(loop\.c|uv_|libuv")),
 ]
 # A sample whose thread waits (poll thread sleeping, loop in epoll, a thread waiting for the GIL) is idle.
 IDLE = re.compile(r"^(Event\.wait|Condition\.wait|EpollSelector\.select|epoll_wait|take_gil) \(")
@@ -147,8 +150,7 @@ def summarise(key: str, raw: Path, top: int, rate: int, seconds: float) -> list[
     for name, _ in [*LAYERS, ("other", re.compile(""))]:
         out.append(f"| {name} | {100 * layers[name] / total:.1f} |")
     marks = {
-        "FastAPI.__call__ (the whole ASGI app)": r"^FastAPI\.__call__ \(",
-        "mutate_route (the route body)": r"mutate_route \(",
+        "the ASGI app (FastAPI.__call__ or AdmissionApp.__call__)": r"^(FastAPI|AdmissionApp)\.__call__ \(",
         "ReviewHandler.handle (all application work)": r"^ReviewHandler\.handle \(",
         "mutate (engine incl. verification)": r"^mutate \(.*webhook/core/engine",
         "verify_patch (jsonpatch apply of the patch)": r"^verify_patch \(",
@@ -156,7 +158,7 @@ def summarise(key: str, raw: Path, top: int, rate: int, seconds: float) -> list[
         "encode_review + allow (JSON encode, base64)": r"^(encode_review|allow) \(.*review\.py",
         "Logger.info (the per-review log line)": r"^Logger\.info \(",
         "prometheus_client": r"prometheus_client",
-        "TLS (sslproto/_ssl/OpenSSL)": r"sslproto\.py|_ssl\.c|libssl|libcrypto",
+        "TLS (SSLProtocol/_ssl/OpenSSL)": r"sslproto\.py|SSLProtocol|_ssl\.c|libssl|libcrypto",
     }
     out += ["", "Inclusive time of key functions:", "", "| function | incl. % |", "|---|---:|"]
     for label, pattern in marks.items():
