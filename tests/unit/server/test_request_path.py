@@ -15,7 +15,7 @@ from tests.support.reviews import opted_in_pod, review
 from tests.support.templates import template_set
 from webhook.core import InjectionPolicy
 from webhook.metrics import Metrics
-from webhook.server.app import Probes, create_app
+from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
 
 SEED = (Path(__file__).parents[3] / "examples" / "logging-agent-initializer.yaml").read_text()
@@ -63,7 +63,7 @@ def test_the_metrics_count_every_review_exactly_once_by_outcome_and_reason() -> 
     app = create_app(
         ReviewHandler(lambda: snapshot, InjectionPolicy(deny_missing_templates=True), metrics),
         Probes(),
-        1 << 20,
+        Limits(max_body_bytes=1 << 20),
     )
     client = AsgiClient(app)
     plain = {

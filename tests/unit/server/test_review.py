@@ -14,7 +14,7 @@ from tests.support.reviews import opted_in_pod, review
 from tests.support.templates import template_set
 from webhook.core import InjectionPolicy
 from webhook.metrics import Metrics
-from webhook.server.app import Probes, create_app
+from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
 from webhook.server.review import EnvelopeError, parse_review
 
@@ -29,7 +29,7 @@ def make_client(
 ) -> tuple[AsgiClient, Metrics]:
     metrics = Metrics(CollectorRegistry())
     handler = ReviewHandler(lambda: TEMPLATES, policy or InjectionPolicy(), metrics)
-    return AsgiClient(create_app(handler, Probes(), max_body)), metrics
+    return AsgiClient(create_app(handler, Probes(), Limits(max_body_bytes=max_body))), metrics
 
 
 def post(client: AsgiClient, body: bytes, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
