@@ -60,6 +60,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        # uvicorn cancels its keep-alive timer only when the connection closed cleanly; after a reset
+        # the armed timer keeps the protocol, its TLS state and buffers (about 1 MiB) alive until
+        # it fires, which with a 120 s idle timeout looked like a leak under connection churn.
+        self._unset_keepalive_if_required()
         super().connection_lost(exc)
 
     def _arm(self, seconds: float) -> None:

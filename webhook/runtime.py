@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import resource
 import signal
@@ -290,8 +291,21 @@ def _serve_one(settings: Settings, sock: socket.socket | None) -> int:
         log.error("cannot start: %s", exc)
         return 1
     runtime.load_templates()
+    _settle_garbage_collector()
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
         return runner.run(runtime.run([sock] if sock is not None else None))
+
+
+def _settle_garbage_collector() -> None:
+    """Move the start-up heap out of the collector's way and collect young objects less often.
+
+    A 200 KiB pod parses into ~170,000 objects that die with the request; with the default
+    thresholds every review triggered collections that also walked the long-lived modules and
+    templates, which showed as a p99 ten times the p50 (bench/run.py, scenario 2).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
