@@ -43,6 +43,24 @@ def read_folder(folder: Path) -> dict[str, str]:
     return contents
 
 
+def stat_signature(folder: Path) -> tuple[tuple[str, int, int, int, int], ...] | None:
+    """Name, device, inode, size and mtime of every visible YAML file, following symlinks.
+
+    The kubelet's ``..data`` swap points the visible names at new files (new inodes), and an edit
+    in place changes size or mtime; None when the folder cannot be listed right now.
+    """
+    try:
+        entries = []
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") or path.suffix not in SUFFIXES:
+                continue
+            st = path.stat()
+            entries.append((path.name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+        return tuple(entries)
+    except OSError:
+        return None
+
+
 def digest(contents: Mapping[str, str]) -> str:
     hasher = hashlib.sha256()
     for name, text in sorted(contents.items()):
@@ -123,12 +141,21 @@ class FolderTemplateSource:
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
         self._digest: str | None = None
+        self._signature: tuple[tuple[str, int, int, int, int], ...] | None = None
         self._produced: dict[str, list[str]] = {}
         self._thread: threading.Thread | None = None
         store.expect_source(self.source_id)
 
     def sync(self) -> bool:
-        """Read the folder until two reads agree, then publish it if it changed. True if it did."""
+        """Read the folder until two reads agree, then publish it if it changed. True if it did.
+
+        A poll whose file metadata is unchanged reads nothing: with 1,000 templates, re-reading and
+        hashing every file each second cost 4 % of a core and showed in the request p99.
+        """
+        signature = stat_signature(self.folder)
+        if signature is not None and signature == self._signature:
+            self.store.mark_synced(self.source_id)
+            return False
         contents = read_folder(self.folder)
         while True:
             if self._sleep(self._settle):
@@ -139,6 +166,7 @@ class FolderTemplateSource:
             contents = again
         current = digest(contents)
         if current == self._digest:
+            self._signature = signature
             self.store.mark_synced(self.source_id)
             return False
         results, self._produced = parse_folder(
@@ -146,6 +174,7 @@ class FolderTemplateSource:
         )
         self.store.replace_source(self.source_id, results)
         self._digest = current
+        self._signature = signature
         return True
 
     def start(self) -> None:
