@@ -9,7 +9,9 @@ injector side alone: kubernetes client, reflector mirror, parsed templates and t
   over ``--changes`` sequential updates (median, p90, max); it includes the coalescing window;
 - full reload: from start() to a ready store serving every template (list + parse + one swap), and a
   forced re-list (history compacted, stream cut → 410 → list) of the same set;
-- RSS of this process once the templates are loaded.
+- RSS of this process once the templates are loaded;
+- end to end (``--through-webhook N``): from a ConfigMap update at the API to the first review that a
+  separate ``sidecar-injector serve --kube`` process answers over HTTPS with the new template.
 
 Numbers go to the README, never to assertions. ``main()`` is importable for other benchmark drivers.
 """
@@ -168,6 +170,128 @@ def measure(templates: int = 1000, changes: int = 50, coalesce_quiet: float = 0.
     )
 
 
+def measure_through_webhook(changes: int = 30) -> tuple[float, ...]:
+    """End to end: a ConfigMap update at the API until ``sidecar-injector serve --kube`` answers a
+    review over HTTPS with the new template (the server is a separate process, as in a cluster)."""
+    import base64
+    import json
+    import os
+    import ssl
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+
+    from tests.support.processes import free_port
+    from tests.support.reviews import review
+
+    fake = _RemoteFake()
+    work = Path(tempfile.mkdtemp(prefix="propagation-"))
+    fake.call("create", NAMESPACE, "tpl", _template("img:0"), {TEMPLATE_LABEL: "true"})
+    (work / "kubeconfig").write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "fake",
+                "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{fake.port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "u"}}],
+            }
+        )
+    )
+    entry = [sys.executable, "-m", "webhook"]
+    subprocess.run(
+        [
+            *entry,
+            "certs",
+            "generate",
+            "--service",
+            "s",
+            "--namespace",
+            NAMESPACE,
+            "--out",
+            str(work),
+            "--extra-name",
+            "127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *entry,
+            "serve",
+            "--kube",
+            "--kubeconfig",
+            str(work / "kubeconfig"),
+            "--namespace",
+            NAMESPACE,
+            "--cert",
+            str(work / "tls.crt"),
+            "--key",
+            str(work / "tls.key"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--metrics-port",
+            "0",
+            "--log-level",
+            "WARNING",
+            "--drain-seconds",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "p",
+            "namespace": NAMESPACE,
+            "annotations": {"sidecar-injector.io/inject": "tpl"},
+        },
+        "spec": {"containers": [{"name": "app", "image": "app:1"}]},
+    }
+    body = json.dumps(review(pod, namespace=NAMESPACE)).encode()
+    context = ssl.create_default_context(cafile=str(work / "ca.crt"))
+    delays: list[float] = []
+    try:
+        with httpx.Client(verify=context, timeout=5) as client:
+
+            def served_image() -> str | None:
+                try:
+                    answer = client.post(
+                        f"https://127.0.0.1:{port}/mutate",
+                        content=body,
+                        headers={"content-type": "application/json"},
+                    ).json()["response"]
+                except httpx.TransportError:
+                    return None
+                if "patch" not in answer:
+                    return None
+                ops = json.loads(base64.b64decode(answer["patch"]))
+                return next((op["value"]["image"] for op in ops if op["path"] == "/spec/containers/-"), None)
+
+            _wait(lambda: served_image() == "img:0", within=60)
+            for change in range(1, changes + 1):
+                wanted = f"img:{change}"
+                began = time.perf_counter()
+                fake.call("update", NAMESPACE, "tpl", data=_template(wanted))
+                _wait(lambda wanted=wanted: served_image() == wanted)
+                delays.append(time.perf_counter() - began)
+    finally:
+        server.terminate()
+        server.wait(30)
+        fake.close()
+    return tuple(delays)
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
@@ -200,8 +324,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--templates", type=int, default=1000, help="template ConfigMaps to load")
     parser.add_argument("--changes", type=int, default=50, help="sequential updates to time")
     parser.add_argument("--coalesce", type=float, default=0.1, help="coalescing quiet period, seconds")
+    parser.add_argument(
+        "--through-webhook",
+        type=int,
+        default=30,
+        metavar="N",
+        help="also time N changes end to end, to a review answered over HTTPS (0: skip)",
+    )
     args = parser.parse_args(argv)
     print(render(measure(args.templates, args.changes, args.coalesce)))
+    if args.through_webhook:
+        delays = sorted(measure_through_webhook(args.through_webhook))
+        p90 = delays[max(0, round(0.9 * len(delays)) - 1)]
+        print(
+            f"\nEnd to end (ConfigMap update at the API -> first review answered with it, "
+            f"{len(delays)} changes): median {_ms(statistics.median(delays))}, p90 {_ms(p90)}, "
+            f"max {_ms(delays[-1])}"
+        )
     return 0
 
 
