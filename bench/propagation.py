@@ -155,10 +155,14 @@ def measure(templates: int = 1000, changes: int = 50, coalesce_quiet: float = 0.
                 delays.append(time.perf_counter() - began)
 
             lists = source.lists
-            fake.call("refuse_connections", 0.0)  # cut the stream; the port reopens at once
+            # Disconnect first, change and compact while the client cannot see it, then let it back:
+            # it resumes from a resourceVersion the server no longer has, gets 410 and must re-list.
+            outage = 0.5
+            fake.call("refuse_connections", outage)
             fake.call("update", NAMESPACE, "tpl-0", data=_template("img:relist"))
             fake.call("compact")
-            began = time.perf_counter()
+            time.sleep(outage)
+            began = time.perf_counter()  # from the port reopening: reconnect, 410, list, parse, swap
             _wait(lambda: source.lists > lists and image(0) == "img:relist")
             relist = time.perf_counter() - began
         finally:
