@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import cli, running_server
+from tests.support.processes import issue_certificate, running_server
 
 pytestmark = pytest.mark.integration
 MiB = 1024 * 1024
@@ -48,31 +48,15 @@ def post(port: int, context: ssl.SSLContext, body: Iterator[bytes] | bytes, leng
 
 
 def test_oversized_bodies_are_refused_early_and_memory_stays_flat(tmp_path: Path) -> None:
-    cli(
-        "certs",
-        "generate",
-        "--service",
-        "s",
-        "--namespace",
-        "n",
-        "--out",
-        str(tmp_path),
-        "--extra-name",
-        "localhost",
-    )
-    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    certificate = issue_certificate(tmp_path)
+    context = certificate.client_context()
     context.check_hostname = False
     args = [
         "--templates",
         "examples",
-        "--cert",
-        str(tmp_path / "tls.crt"),
-        "--key",
-        str(tmp_path / "tls.key"),
+        *certificate.server_args,
     ]
-    with running_server(
-        args, tmp_path, ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
-    ) as server:
+    with running_server(args, tmp_path, certificate.client_context()) as server:
         pid = server.process.pid
         assert post(server.port, context, b"{}", 2) == 400  # warm up the request path
         before = rss_mib(pid)

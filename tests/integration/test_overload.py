@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import cli, running_server
+from tests.support.processes import issue_certificate, running_server
 from tests.support.reviews import opted_in_pod, review
 
 pytestmark = pytest.mark.integration
@@ -43,26 +43,12 @@ def status_of(conn: ssl.SSLSocket) -> tuple[int, bytes]:
 
 @pytest.fixture
 def server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    cli(
-        "certs",
-        "generate",
-        "--service",
-        "s",
-        "--namespace",
-        "n",
-        "--out",
-        str(tmp_path),
-        "--extra-name",
-        "localhost",
-    )
-    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    certificate = issue_certificate(tmp_path)
+    context = certificate.client_context()
     args = [
         "--templates",
         "examples",
-        "--cert",
-        str(tmp_path / "tls.crt"),
-        "--key",
-        str(tmp_path / "tls.key"),
+        *certificate.server_args,
         "--max-inflight",
         "2",
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import cli, running_server
+from tests.support.processes import issue_certificate, running_server
 from tests.support.reviews import opted_in_pod, review
 
 pytestmark = pytest.mark.integration
@@ -19,28 +18,12 @@ CONNECTIONS = 32
 
 
 def test_sigterm_under_32_connections_fails_no_request(tmp_path: Path) -> None:
-    cli(
-        "certs",
-        "generate",
-        "--service",
-        "sidecar-injector",
-        "--namespace",
-        "t",
-        "--out",
-        str(tmp_path),
-        "--extra-name",
-        "localhost",
-        "--extra-name",
-        "127.0.0.1",
-    )
-    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    certificate = issue_certificate(tmp_path)
+    context = certificate.client_context()
     args = [
         "--templates",
         "examples",
-        "--cert",
-        str(tmp_path / "tls.crt"),
-        "--key",
-        str(tmp_path / "tls.key"),
+        *certificate.server_args,
         "--drain-seconds",
         "3",
     ]

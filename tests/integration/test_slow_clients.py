@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import cli, https_request, running_server
+from tests.support.processes import https_request, issue_certificate, running_server
 from tests.support.reviews import opted_in_pod, review
 
 pytestmark = pytest.mark.integration
@@ -19,26 +19,12 @@ IDLE, SLOW = 200, 200
 
 
 def test_idle_and_slow_connections_do_not_starve_reviews_and_are_closed(tmp_path: Path) -> None:
-    cli(
-        "certs",
-        "generate",
-        "--service",
-        "s",
-        "--namespace",
-        "n",
-        "--out",
-        str(tmp_path),
-        "--extra-name",
-        "localhost",
-    )
-    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    certificate = issue_certificate(tmp_path)
+    context = certificate.client_context()
     args = [
         "--templates",
         "examples",
-        "--cert",
-        str(tmp_path / "tls.crt"),
-        "--key",
-        str(tmp_path / "tls.key"),
+        *certificate.server_args,
         "--request-timeout",
         "2",
         "--idle-timeout",
@@ -99,26 +85,12 @@ def test_connections_reset_by_clients_release_their_memory(tmp_path: Path) -> No
     uvicorn cancels its keep-alive timer only on a clean close; the timer then kept each reset
     connection's protocol and TLS buffers (about 1 MiB) alive for the whole idle timeout.
     """
-    cli(
-        "certs",
-        "generate",
-        "--service",
-        "s",
-        "--namespace",
-        "n",
-        "--out",
-        str(tmp_path),
-        "--extra-name",
-        "localhost",
-    )
-    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    certificate = issue_certificate(tmp_path)
+    context = certificate.client_context()
     args = [
         "--templates",
         "examples",
-        "--cert",
-        str(tmp_path / "tls.crt"),
-        "--key",
-        str(tmp_path / "tls.key"),
+        *certificate.server_args,
     ]
     body = json.dumps(review(opted_in_pod())).encode()
     request = (

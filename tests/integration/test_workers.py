@@ -4,41 +4,26 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.processes import cli, https_request, running_server
+from tests.support.processes import cli, https_request, issue_certificate, running_server
 from tests.support.reviews import opted_in_pod, review
 
 pytestmark = pytest.mark.integration
 
 
 def test_two_workers_share_the_port_and_their_metrics_add_up(tmp_path: Path) -> None:
-    cli(
-        "certs",
-        "generate",
-        "--service",
-        "s",
-        "--namespace",
-        "n",
-        "--out",
-        str(tmp_path),
-        "--extra-name",
-        "localhost",
-    )
-    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    certificate = issue_certificate(tmp_path)
+    context = certificate.client_context()
     args = [
         "--workers",
         "2",
         "--templates",
         "examples",
-        "--cert",
-        str(tmp_path / "tls.crt"),
-        "--key",
-        str(tmp_path / "tls.key"),
+        *certificate.server_args,
     ]
     body = json.dumps(review(opted_in_pod())).encode()
     with running_server(args, tmp_path, context) as server:

@@ -37,6 +37,39 @@ def cli(*args: str, check: bool = True, **kwargs: object) -> subprocess.Complete
     )
 
 
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A CA and serving certificate from `sidecar-injector certs generate`, valid for localhost."""
+
+    directory: Path
+
+    @property
+    def server_args(self) -> list[str]:
+        return ["--cert", str(self.directory / "tls.crt"), "--key", str(self.directory / "tls.key")]
+
+    def client_context(self) -> ssl.SSLContext:
+        """What kube-apiserver does: trust only the caBundle, verify the name."""
+        return ssl.create_default_context(cafile=str(self.directory / "ca.crt"))
+
+
+def issue_certificate(directory: Path, service: str = "s", namespace: str = "n") -> IssuedCertificate:
+    cli(
+        "certs",
+        "generate",
+        "--service",
+        service,
+        "--namespace",
+        namespace,
+        "--out",
+        str(directory),
+        "--extra-name",
+        "localhost",
+        "--extra-name",
+        "127.0.0.1",
+    )
+    return IssuedCertificate(directory)
+
+
 @dataclass
 class RunningServer:
     process: subprocess.Popen[str]
