@@ -58,28 +58,34 @@ class PodTemplateMerger:
         self._add_entries((*self.metadata, "labels"), template.labels)
 
     def _add_named(self, template: Template, target: Tokens, items: Iterable[JsonObject], what: str) -> None:
-        for item in items:
-            name = item["name"]
-            if name in self.container_names:
-                self.warnings.append(
-                    f"template {template.name!r}: {what} {name!r} not injected, "
-                    f"the pod already has a container named {name!r}"
-                )
-                continue
-            self.container_names.add(name)
-            self.builder.append(target, item)
+        self._add_unique(template, target, items, what, self.container_names, "container", "")
 
     def _add_volumes(self, template: Template) -> None:
-        for volume in template.volumes:
-            name = volume["name"]
-            if name in self.volume_names:
+        volumes = (*self.spec, "volumes")
+        suffix = "; the pod's own volume is used"
+        self._add_unique(template, volumes, template.volumes, "volume", self.volume_names, "volume", suffix)
+
+    def _add_unique(
+        self,
+        template: Template,
+        target: Tokens,
+        items: Iterable[JsonObject],
+        what: str,
+        taken: set[str],
+        kind: str,
+        suffix: str,
+    ) -> None:
+        """Append items whose name is free; a taken name keeps the pod's item and says so."""
+        for item in items:
+            name = item["name"]
+            if name in taken:
                 self.warnings.append(
-                    f"template {template.name!r}: volume {name!r} not injected, "
-                    f"the pod already has a volume named {name!r}; the pod's own volume is used"
+                    f"template {template.name!r}: {what} {name!r} not injected, "
+                    f"the pod already has a {kind} named {name!r}{suffix}"
                 )
                 continue
-            self.volume_names.add(name)
-            self.builder.append((*self.spec, "volumes"), volume)
+            taken.add(name)
+            self.builder.append(target, item)
 
     def _add_keyed(self, owner: Tokens, field: str, key: str, items: tuple[JsonObject, ...]) -> None:
         if not items:
