@@ -2,72 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
-import threading
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
+from tests.support.uvicorn_tls import WAIT, UvicornTlsServer
 from webhook.tls import (
     CertificateAuthority,
     CertificateBundle,
     ReloadableContext,
-    install_into_uvicorn_config,
     issue_ca,
     issue_client_certificate,
     issue_serving_certificate,
 )
 
 pytestmark = pytest.mark.integration
-
-WAIT = 10.0
-
-
-async def hello(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-    if scope["type"] != "http":
-        return
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"ok"})
-
-
-class UvicornTlsServer:
-    """uvicorn on 127.0.0.1 in a background thread, with the reloadable front context installed."""
-
-    def __init__(self, reloadable: ReloadableContext) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(
-            hello, log_level="warning", lifespan="off", ws="none", http="h11", loop="asyncio"
-        )
-        install_into_uvicorn_config(config, reloadable)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._server.serve(sockets=[self._sock]),), daemon=True
-        )
-
-    def __enter__(self) -> UvicornTlsServer:
-        self._thread.start()
-        deadline = time.monotonic() + WAIT
-        while not self._server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(WAIT)
-        self._sock.close()
-        assert not self._thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.fixture(scope="module")
