@@ -18,7 +18,7 @@ import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,10 @@ class Runtime:
             reason, ready = "templates not loaded yet", False
         elif not self.tls.healthy:
             reason, ready = f"certificate reload failed: {self.tls.last_error}", False
+        elif self.tls.not_after <= datetime.now(UTC):
+            # Unchanged files never trigger a reload, so expiry must be checked against the clock;
+            # kube-apiserver would refuse every handshake from now on.
+            reason, ready = f"serving certificate expired at {self.tls.not_after.isoformat()}", False
         else:
             reason, ready = "ready", True
         self.metrics.ready.set(1 if ready else 0)
