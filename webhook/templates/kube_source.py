@@ -1,24 +1,11 @@
 """Template ConfigMaps from the Kubernetes API: list, then watch, fed into the TemplateStore.
 
-The only module of the webhook that imports ``kubernetes``. It uses the client's low-level calls with
-``_preload_content=False`` and reads the chunked watch stream itself, so the sans-IO reflector parses
-raw JSON events (no model deserialization that would drop unknown fields).
+The ConfigMap requests are built here with the client's low-level calls; webhook.kube reads them.
 
-Watch contract followed (https://kubernetes.io/docs/reference/using-api/api-concepts/):
-
-1. List (no resourceVersion: a consistent read), replace the source's templates wholesale, mark the
-   source synced; the list's ``metadata.resourceVersion`` is where the watch starts.
-2. Watch with ``allowWatchBookmarks=true`` and ``timeoutSeconds``; every event and BOOKMARK moves the
-   last seen resourceVersion.
-3. A server-side timeout (clean end of stream) or a broken connection resumes the watch from the last
-   seen resourceVersion — no re-list, because the server still holds the history.
-4. 410 Gone (HTTP 410 on the watch request, or an ERROR event whose Status has code 410) means the
-   history is gone: re-list once, then watch from the new list's resourceVersion.
-5. Any request that does not lead to a healthy watch (refused, failed, an ERROR event, a stream that
-   ended at once with no event) is followed by an exponential backoff with jitter (0.2 s doubling to a
-   10 s cap by default), so an unreachable API is never hammered. A healthy watch resets it.
-6. Events are coalesced: changes are collected until ``coalesce_quiet`` passes without a new one (at
-   most ``coalesce_max`` after the first), then applied to the store as one batch, i.e. one swap.
+List/watch follows the API's contract (webhook.kube.watch): resume from the last resourceVersion,
+re-list once on 410 Gone, back off with jitter on failures. On top of that, events are coalesced:
+changes are collected until ``coalesce_quiet`` passes without a new one (at most ``coalesce_max``
+after the first), then applied to the store as one batch, i.e. one swap.
 
 Threads: one reader per watched scope (a namespace, or all namespaces) does blocking I/O; one applier
 owns everything store-facing (parsing, the ConfigMap → document map, batching) and is fed through a
@@ -38,13 +25,9 @@ to the restricted security level, whatever ``security`` allows cluster-wide temp
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import functools
-import json
 import logging
 import queue
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -52,11 +35,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import kubernetes.client
-import kubernetes.config
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from webhook.core.security import TemplateSecurityPolicy
+from webhook.kube.client import build_client
+from webhook.kube.reflector import Change, JsonObject, ObjectKey
+from webhook.kube.watch import CollectionWatcher, Timings
 from webhook.templates.errors import TemplateError
 from webhook.templates.parsing import (
     LEGACY_SUFFIX,
@@ -65,43 +49,14 @@ from webhook.templates.parsing import (
     parse_template,
     template_documents,
 )
-from webhook.templates.reflector import (
-    Backoff,
-    Change,
-    JsonObject,
-    LineBuffer,
-    NextAction,
-    ObjectKey,
-    ProtocolViolation,
-    Reflector,
-    Step,
-)
 from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 from webhook.templates.store import DocumentResult, TemplateStore
+
+__all__ = ["ALL_NAMESPACES", "KubeTemplateSource", "Timings"]
 
 log = logging.getLogger(__name__)
 
 ALL_NAMESPACES = "*"
-
-
-@dataclass(frozen=True, slots=True)
-class Timings:
-    """Every delay the source uses; tests shrink them, production keeps the defaults."""
-
-    backoff_initial: float = 0.2
-    backoff_cap: float = 10.0
-    coalesce_quiet: float = 0.1
-    coalesce_max: float = 1.0
-    watch_timeout: int = 300
-    """Server-side ``timeoutSeconds`` of each watch; the stream then ends cleanly and is resumed."""
-    connect_timeout: float = 5.0
-    read_slack: float = 30.0
-    """Read timeout beyond ``watch_timeout``: a silently dead connection is noticed after this."""
-    list_timeout: float = 60.0
-    healthy_watch: float = 1.0
-    """A watch that lasted this long (or delivered an event) counts as healthy and resets the backoff."""
-    sync_interval: float = 5.0
-    """How often watch activity re-marks the source synced (keeps the staleness metric meaningful)."""
 
 
 # Messages from the readers to the applier ----------------------------------------------------------
@@ -148,25 +103,35 @@ class KubeTemplateSource:
         kubeconfig: str | None = None,
         kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
         security: TemplateSecurityPolicy | None = None,
-        timings: Timings = Timings(),
+        timings: Timings | None = None,
     ) -> None:
         self._store = store
         self._cluster_wide = frozenset({own_namespace, *shared_namespaces})
         self._legacy = legacy
         self._kubernetes_version = kubernetes_version
         self._security = security
-        self._timings = timings
-        self._api_client, self._owns_client = _build_client(api_client, configuration, kubeconfig)
+        self._timings = timings = timings or Timings()
+        self._api_client, self._owns_client = build_client(api_client, configuration, kubeconfig)
         self._api = kubernetes.client.CoreV1Api(self._api_client)
         scopes = (
             [ALL_NAMESPACES] if namespaces is None else list(dict.fromkeys(namespaces or [own_namespace]))
         )
         self._queue: queue.Queue[object] = queue.Queue()
         self._stopping = threading.Event()
-        self._readers = [_Reader(self, scope) for scope in scopes]
+        self._readers = [
+            CollectionWatcher(
+                f"kube:{scope}",
+                functools.partial(self._request, scope),
+                _QueueSink(self._queue, f"kube:{scope}"),
+                self._stopping,
+                timings,
+                self._accepts,
+            )
+            for scope in scopes
+        ]
         self._applier = _Applier(self)
         self._threads: list[threading.Thread] = []
-        self.source_ids = tuple(reader.source for reader in self._readers)
+        self.source_ids = tuple(reader.name for reader in self._readers)
         for source in self.source_ids:
             store.expect_source(source)
 
@@ -189,7 +154,7 @@ class KubeTemplateSource:
             raise RuntimeError("KubeTemplateSource already started")
         self._threads = [threading.Thread(target=self._applier.run, name="kube-source-apply", daemon=True)]
         self._threads += [
-            threading.Thread(target=r.run, name=f"kube-source-{r.scope}", daemon=True) for r in self._readers
+            threading.Thread(target=r.run, name=f"watch-{r.name}", daemon=True) for r in self._readers
         ]
         for thread in self._threads:
             thread.start()
@@ -231,149 +196,21 @@ class KubeTemplateSource:
         return response
 
 
-class _Reader:
-    """One scope's list/watch loop, driving its reflector; runs on its own thread."""
+class _QueueSink:
+    """A scope's watcher reports into the applier's queue, tagged with the scope's source id."""
 
-    def __init__(self, owner: KubeTemplateSource, scope: str) -> None:
-        self.owner = owner
-        self.scope = scope
-        self.source = f"kube:{scope}"
-        self.reflector = Reflector(owner._accepts)
-        self.backoff = Backoff(owner._timings.backoff_initial, owner._timings.backoff_cap)
-        self.lists = 0
-        self.watches = 0
-        self.failures = 0
-        self._response: urllib3.BaseHTTPResponse | None = None
-        self._last_synced = 0.0
+    def __init__(self, target: queue.Queue[object], source: str) -> None:
+        self._queue = target
+        self._source = source
 
-    def run(self) -> None:
-        stopping = self.owner._stopping
-        while not stopping.is_set():
-            try:
-                healthy = self._cycle()
-            except Exception:  # a bug must not end the source silently: log it, back off, go on
-                log.exception("kube template source %s: unexpected error", self.source)
-                healthy = False
-            if not healthy and not stopping.is_set():
-                delay = self.backoff.next_delay()
-                log.debug("kube template source %s: retrying in %.2f s", self.source, delay)
-                stopping.wait(delay)
+    def replace(self, objects: Mapping[ObjectKey, JsonObject]) -> None:
+        self._queue.put(_Replace(self._source, objects))
 
-    def interrupt(self) -> None:
-        """Wake a read blocked on the socket: shutdown() ends a blocked recv, close() alone does not."""
-        response = self._response
-        sock = getattr(getattr(response, "connection", None), "sock", None)
-        if sock is None:
-            # With "Connection: close" http.client detaches the socket from the connection at once;
-            # only the response's file object (BufferedReader → SocketIO) still holds it.
-            raw = getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None)
-            sock = getattr(raw, "_sock", None)
-        if isinstance(sock, socket.socket):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+    def changes(self, changes: tuple[Change, ...]) -> None:
+        self._queue.put(_Changes(self._source, changes))
 
-    def _cycle(self) -> bool:
-        """One list (when needed) and one watch; True when the watch was healthy."""
-        if self.reflector.resource_version is None and not self._list():
-            return False
-        return self.owner._stopping.is_set() or self._watch()
-
-    def _list(self) -> bool:
-        timings = self.owner._timings
-        try:
-            response = self.owner._request(
-                self.scope, _request_timeout=(timings.connect_timeout, timings.list_timeout)
-            )
-            try:
-                body = json.loads(response.data)
-            finally:
-                response.release_conn()
-            objects = self.reflector.on_list(body)
-        except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            self.failures += 1
-            log.warning("kube template source %s: list failed: %s", self.source, _describe(exc))
-            return False
-        self.lists += 1
-        self._last_synced = time.monotonic()
-        log.info(
-            "kube template source %s: listed %d ConfigMap(s) at resourceVersion %s",
-            self.source,
-            len(objects),
-            self.reflector.resource_version,
-        )
-        self.owner._queue.put(_Replace(self.source, dict(objects)))
-        return True
-
-    def _watch(self) -> bool:
-        timings = self.owner._timings
-        version = self.reflector.resource_version
-        started = time.monotonic()
-        try:
-            response = self.owner._request(
-                self.scope,
-                watch=True,
-                allow_watch_bookmarks=True,
-                resource_version=version,
-                timeout_seconds=timings.watch_timeout,
-                _request_timeout=(timings.connect_timeout, timings.watch_timeout + timings.read_slack),
-            )
-        except ApiException as exc:
-            self.failures += 1
-            step = self.reflector.on_watch_rejected(exc.status or 0)
-            log.warning("kube template source %s: %s", self.source, step.reason)
-            return False
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            self.failures += 1
-            log.warning("kube template source %s: watch failed: %s", self.source, _describe(exc))
-            return False
-        self.watches += 1
-        self._response = response
-        if self.owner._stopping.is_set():  # stop() may have looked for a response just before this one
-            self._response = None
-            response.close()
-            return True
-        self._mark_synced()
-        log.debug("kube template source %s: watching from resourceVersion %s", self.source, version)
-        try:
-            events, step = self._read(response)
-        finally:
-            self._response = None
-            with contextlib.suppress(Exception):
-                response.close()
-            response.release_conn()
-        healthy = events > 0 or time.monotonic() - started >= timings.healthy_watch
-        if step.action is NextAction.RELIST:
-            log.info("kube template source %s: re-listing: %s", self.source, step.reason)
-        elif step.backoff:
-            log.warning("kube template source %s: %s", self.source, step.reason)
-        if healthy and not step.backoff:
-            self.backoff.reset()
-        return healthy and not step.backoff
-
-    def _read(self, response: urllib3.BaseHTTPResponse) -> tuple[int, Step]:
-        """Feed the stream to the reflector until it ends or asks for another action."""
-        lines = LineBuffer()
-        events = 0
-        try:
-            for chunk in response.stream(amt=None, decode_content=False):
-                for line in lines.feed(chunk):
-                    step = self.reflector.on_line(line)
-                    if step.action is not NextAction.NONE:
-                        return events, step
-                    events += 1
-                    if step.changes:
-                        self.owner._queue.put(_Changes(self.source, step.changes))
-                    self._mark_synced()
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            if not self.owner._stopping.is_set():
-                log.info("kube template source %s: watch stream broken: %s", self.source, _describe(exc))
-        return events, self.reflector.on_stream_end()
-
-    def _mark_synced(self) -> None:
-        now = time.monotonic()
-        if now - self._last_synced >= self.owner._timings.sync_interval:
-            self._last_synced = now
-            self.owner._queue.put(_Synced(self.source))
+    def synced(self) -> None:
+        self._queue.put(_Synced(self._source))
 
 
 class _Applier:
@@ -470,35 +307,3 @@ class _Applier:
             message = f"labelled {TEMPLATE_LABEL} but has no string key {NATIVE_KEY!r}"
             results[f"{label} key {NATIVE_KEY}"] = TemplateError(label, NATIVE_KEY, "", message)
         return results
-
-
-def _build_client(
-    api_client: kubernetes.client.ApiClient | None,
-    configuration: kubernetes.client.Configuration | None,
-    kubeconfig: str | None,
-) -> tuple[kubernetes.client.ApiClient, bool]:
-    """The client to use and whether we own (and so close) it."""
-    if api_client is not None:
-        return api_client, False
-    if configuration is not None:
-        config = copy.deepcopy(configuration)  # never alter the caller's object
-    else:
-        config = kubernetes.client.Configuration()
-        if kubeconfig is not None:
-            # Same as new_client_from_config, but we set retries before the client builds its pool.
-            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, client_configuration=config
-            )
-        else:
-            kubernetes.config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
-    # Our loop is the one retry policy (with backoff); urllib3's immediate retries would multiply it.
-    config.retries = 0
-    return kubernetes.client.ApiClient(config), True
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ApiException):
-        return f"HTTP {exc.status} {exc.reason}"
-    if isinstance(exc, ProtocolViolation):
-        return f"unexpected response: {exc}"
-    return f"{type(exc).__name__}: {exc}"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webhook.templates.reflector import (
+from webhook.kube.reflector import (
     Backoff,
     LineBuffer,
     NextAction,

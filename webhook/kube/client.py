@@ -1,0 +1,47 @@
+"""Building the API client once, the same way for every watcher, and describing its failures."""
+
+from __future__ import annotations
+
+import copy
+
+import kubernetes.client
+import kubernetes.config
+from kubernetes.client.exceptions import ApiException
+
+from webhook.kube.reflector import ProtocolViolation
+
+
+def build_client(
+    api_client: kubernetes.client.ApiClient | None,
+    configuration: kubernetes.client.Configuration | None,
+    kubeconfig: str | None,
+) -> tuple[kubernetes.client.ApiClient, bool]:
+    """The client to use and whether we own (and so close) it.
+
+    ``api_client`` as given, else ``configuration`` (e.g. a test's ``Configuration(host=...)``), else
+    ``kubeconfig`` (a file path), else in-cluster credentials.
+    """
+    if api_client is not None:
+        return api_client, False
+    if configuration is not None:
+        config = copy.deepcopy(configuration)  # never alter the caller's object
+    else:
+        config = kubernetes.client.Configuration()
+        if kubeconfig is not None:
+            # Same as new_client_from_config, but we set retries before the client builds its pool.
+            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, client_configuration=config
+            )
+        else:
+            kubernetes.config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
+    # Our watch loops are the one retry policy (with backoff); urllib3's immediate retries would multiply it.
+    config.retries = 0
+    return kubernetes.client.ApiClient(config), True
+
+
+def describe_failure(exc: BaseException) -> str:
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status} {exc.reason}"
+    if isinstance(exc, ProtocolViolation):
+        return f"unexpected response: {exc}"
+    return f"{type(exc).__name__}: {exc}"
