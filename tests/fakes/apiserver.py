@@ -1,15 +1,17 @@
-"""A protocol-faithful fake kube-apiserver for ConfigMaps, over real HTTP on 127.0.0.1.
+"""A protocol-faithful fake kube-apiserver for ConfigMaps and Namespaces, over real HTTP on 127.0.0.1.
 
 What it reproduces (the parts a list/watch client depends on):
 
 - ``GET /api/v1/namespaces/{ns}/configmaps`` and ``GET /api/v1/configmaps`` (all namespaces), plus
   ``GET /api/v1/namespaces/{ns}/configmaps/{name}``;
+- ``GET /api/v1/namespaces`` (cluster-scoped: list and watch) and ``GET /api/v1/namespaces/{name}``;
 - ``labelSelector`` with ``key``, ``!key``, ``key=value``, ``key==value``, ``key!=value``,
   ``key in (a,b)`` and ``key notin (a,b)``;
 - Lists as ``{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"N"},"items":[...]}``;
 - ``watch=true|1`` streams chunked ``{"type":..., "object":...}\\n`` lines starting after
   ``resourceVersion`` (no resourceVersion, or "0": synthetic ADDED events for the current state first);
-- one global, monotonically increasing resourceVersion stamped into ``metadata.resourceVersion``;
+- one global, monotonically increasing resourceVersion stamped into ``metadata.resourceVersion``, shared
+  by both resources as etcd's revision is;
 - an event history window: watching from a resourceVersion older than the window yields HTTP 200 and one
   ERROR event whose object is a Status with code 410, reason "Expired" (as the watch cache does), then
   the stream ends; ``gone_as_http_status=True`` answers HTTP 410 instead (older servers, and the
@@ -20,7 +22,8 @@ What it reproduces (the parts a list/watch client depends on):
 - label-selector transitions as the cacher does: an object that stops matching is sent as DELETED
   (previous content, new resourceVersion), one that starts matching as ADDED.
 
-Test controls: ``create``/``update``/``delete``, ``compact()`` (forget history: resuming from any
+Test controls: ``create``/``update``/``delete`` (ConfigMaps), ``create_namespace``/``label_namespace``/
+``delete_namespace``, ``compact()`` (forget history: resuming from any
 older resourceVersion gets 410), ``drop_watches()`` (abruptly close open streams, no terminating
 chunk), ``refuse_connections(seconds)`` (close the listening socket and every connection, then listen
 again on the same port), and counters of list and watch requests received.
@@ -50,6 +53,9 @@ JsonObject = dict[str, Any]
 
 _NAMESPACED = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/configmaps(?:/(?P<name>[^/]+))?/?$")
 _CLUSTER = re.compile(r"^/api/v1/configmaps/?$")
+_NAMESPACES = re.compile(r"^/api/v1/namespaces(?:/(?P<name>[^/]+))?/?$")
+CONFIGMAPS, NAMESPACES = "configmaps", "namespaces"
+_KINDS = {CONFIGMAPS: "ConfigMap", NAMESPACES: "Namespace"}
 _TRUE = frozenset({"1", "t", "true"})
 _POLL = 0.05
 
@@ -117,6 +123,7 @@ def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
 
 @dataclass(frozen=True)
 class _Event:
+    resource: str
     rv: int
     type: str
     obj: JsonObject
@@ -135,11 +142,12 @@ class RecordedRequest:
 
 @dataclass
 class _Scope:
+    resource: str
     namespace: str | None
     selector: tuple[Requirement, ...] = ()
 
     def key_matches(self, obj: Mapping[str, Any]) -> bool:
-        return self.namespace is None or obj["metadata"]["namespace"] == self.namespace
+        return self.namespace is None or obj["metadata"].get("namespace") == self.namespace
 
     def matches(self, obj: Mapping[str, Any]) -> bool:
         labels = _labels(obj)
@@ -151,7 +159,8 @@ class _State:
     lock: threading.Condition = field(default_factory=threading.Condition)
     rv: int = 1000
     compacted_rv: int = 1000
-    objects: dict[tuple[str, str], JsonObject] = field(default_factory=dict)
+    objects: dict[tuple[str, str, str], JsonObject] = field(default_factory=dict)
+    """(resource, namespace, name) → object; namespace is "" for Namespaces."""
     history: deque[_Event] = field(default_factory=deque)
     drop_generation: int = 0
     server_generation: int = 0
@@ -196,21 +205,23 @@ class _Handler(BaseHTTPRequestHandler):
         with fake.state.lock:
             fake.state.requests.append(RecordedRequest(url.path, params))
         if m := _NAMESPACED.match(url.path):
-            namespace, name = m.group("ns"), m.group("name")
+            resource, namespace, name = CONFIGMAPS, m.group("ns"), m.group("name")
         elif _CLUSTER.match(url.path):
-            namespace, name = None, None
+            resource, namespace, name = CONFIGMAPS, None, None
+        elif m := _NAMESPACES.match(url.path):
+            resource, namespace, name = NAMESPACES, None, m.group("name")
         else:
             self._send_json(404, _status(404, "NotFound", f"the server could not find {url.path}"))
             return
         if name is not None:
-            self._get_one(namespace or "", name)
+            self._get_one(resource, namespace or "", name)
             return
         try:
             selector = parse_label_selector(params.get("labelSelector", ""))
         except ValueError as exc:
             self._send_json(400, _status(400, "BadRequest", str(exc)))
             return
-        scope = _Scope(namespace, selector)
+        scope = _Scope(resource, namespace, selector)
         if params.get("watch", "").lower() in _TRUE:
             self._watch(scope, params)
         else:
@@ -227,12 +238,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _get_one(self, namespace: str, name: str) -> None:
+    def _get_one(self, resource: str, namespace: str, name: str) -> None:
         state = self.server.fake.state
         with state.lock:
-            obj = copy.deepcopy(state.objects.get((namespace, name)))
+            obj = copy.deepcopy(state.objects.get((resource, namespace, name)))
         if obj is None:
-            self._send_json(404, _status(404, "NotFound", f'configmaps "{name}" not found'))
+            self._send_json(404, _status(404, "NotFound", f'{resource} "{name}" not found'))
         else:
             self._send_json(200, obj)
 
@@ -240,10 +251,10 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.fake.state
         with state.lock:
             state.list_requests += 1
-            items = [copy.deepcopy(o) for k, o in sorted(state.objects.items()) if scope.matches(o)]
+            items = [copy.deepcopy(o) for o in _sorted_objects(state, scope.resource) if scope.matches(o)]
             rv = state.rv
         body = {
-            "kind": "ConfigMapList",
+            "kind": f"{_KINDS[scope.resource]}List",
             "apiVersion": "v1",
             "metadata": {"resourceVersion": str(rv)},
             "items": items,
@@ -263,7 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
                 # No version: "start at most recent", preceded by the current state as ADDED events.
                 cursor = state.rv
                 initial = [
-                    ("ADDED", copy.deepcopy(o)) for _, o in sorted(state.objects.items()) if scope.matches(o)
+                    ("ADDED", copy.deepcopy(o))
+                    for o in _sorted_objects(state, scope.resource)
+                    if scope.matches(o)
                 ]
             else:
                 try:
@@ -348,7 +361,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._end_stream()
                 return
             if bookmarks and time.monotonic() >= next_bookmark:
-                bookmark = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": str(rv)}}
+                bookmark = {
+                    "kind": _KINDS[scope.resource],
+                    "apiVersion": "v1",
+                    "metadata": {"resourceVersion": str(rv)},
+                }
                 self._chunk({"type": "BOOKMARK", "object": bookmark})
                 next_bookmark = time.monotonic() + fake.bookmark_interval
             if self._client_gone():
@@ -381,8 +398,14 @@ class _Handler(BaseHTTPRequestHandler):
             return True
 
 
+def _sorted_objects(state: _State, resource: str) -> list[JsonObject]:
+    return [obj for key, obj in sorted(state.objects.items()) if key[0] == resource]
+
+
 def _convert(event: _Event, scope: _Scope) -> tuple[str, JsonObject] | None:
     """What one watcher sees of one change, following the apiserver cacher's rules for selectors."""
+    if event.resource != scope.resource:
+        return None
     current = event.type != "DELETED" and scope.matches(event.obj)
     previous = event.prev is not None and scope.matches(event.prev)
     if current and not previous:
@@ -522,13 +545,13 @@ class FakeApiServer:
         self, namespace: str, name: str, data: Mapping[str, str], labels: Mapping[str, str] | None = None
     ) -> JsonObject:
         with self.state.lock:
-            if (namespace, name) in self.state.objects:
+            if (CONFIGMAPS, namespace, name) in self.state.objects:
                 raise KeyError(f"configmaps {namespace}/{name} already exists")
             metadata: JsonObject = {"name": name, "namespace": namespace, "uid": f"uid-{namespace}-{name}"}
             if labels:
                 metadata["labels"] = dict(labels)
             obj = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": metadata, "data": dict(data)}
-            return self._record("ADDED", obj, None)
+            return self._record(CONFIGMAPS, "ADDED", obj, None)
 
     def update(
         self,
@@ -540,20 +563,46 @@ class FakeApiServer:
     ) -> JsonObject:
         """Replace data and/or labels (None keeps the current value; {} removes every label)."""
         with self.state.lock:
-            previous = self.state.objects[(namespace, name)]
+            previous = self.state.objects[(CONFIGMAPS, namespace, name)]
             obj = copy.deepcopy(previous)
             if data is not None:
                 obj["data"] = dict(data)
             if labels is not None:
-                obj["metadata"]["labels"] = dict(labels)
-                if not labels:
-                    del obj["metadata"]["labels"]
-            return self._record("MODIFIED", obj, previous)
+                _set_labels(obj, labels)
+            return self._record(CONFIGMAPS, "MODIFIED", obj, previous)
 
     def delete(self, namespace: str, name: str) -> JsonObject:
         with self.state.lock:
-            previous = self.state.objects[(namespace, name)]
-            return self._record("DELETED", copy.deepcopy(previous), previous)
+            previous = self.state.objects[(CONFIGMAPS, namespace, name)]
+            return self._record(CONFIGMAPS, "DELETED", copy.deepcopy(previous), previous)
+
+    def create_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> JsonObject:
+        with self.state.lock:
+            if (NAMESPACES, "", name) in self.state.objects:
+                raise KeyError(f"namespaces {name} already exists")
+            # The kubernetes.io/metadata.name label is set by the API server on every namespace.
+            all_labels = {"kubernetes.io/metadata.name": name, **(labels or {})}
+            obj = {
+                "kind": "Namespace",
+                "apiVersion": "v1",
+                "metadata": {"name": name, "uid": f"uid-ns-{name}", "labels": all_labels},
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            }
+            return self._record(NAMESPACES, "ADDED", obj, None)
+
+    def label_namespace(self, name: str, labels: Mapping[str, str]) -> JsonObject:
+        """Replace the namespace's labels (the API server keeps kubernetes.io/metadata.name)."""
+        with self.state.lock:
+            previous = self.state.objects[(NAMESPACES, "", name)]
+            obj = copy.deepcopy(previous)
+            _set_labels(obj, {"kubernetes.io/metadata.name": name, **labels})
+            return self._record(NAMESPACES, "MODIFIED", obj, previous)
+
+    def delete_namespace(self, name: str) -> JsonObject:
+        with self.state.lock:
+            previous = self.state.objects[(NAMESPACES, "", name)]
+            return self._record(NAMESPACES, "DELETED", copy.deepcopy(previous), previous)
 
     def compact(self) -> None:
         """Forget all history: a watch from any resourceVersion before now gets 410 Expired."""
@@ -568,17 +617,25 @@ class FakeApiServer:
             self.state.drop_generation += 1
             self.state.lock.notify_all()
 
-    def _record(self, kind: str, obj: JsonObject, previous: JsonObject | None) -> JsonObject:
+    def _record(self, resource: str, kind: str, obj: JsonObject, previous: JsonObject | None) -> JsonObject:
         state = self.state
         state.rv += 1
         obj["metadata"]["resourceVersion"] = str(state.rv)
-        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        key = (resource, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         if kind == "DELETED":
             del state.objects[key]
         else:
             state.objects[key] = obj
-        state.history.append(_Event(state.rv, kind, obj, previous))
+        state.history.append(_Event(resource, state.rv, kind, obj, previous))
         while len(state.history) > self.history_window:
             state.compacted_rv = state.history.popleft().rv
         state.lock.notify_all()
         return copy.deepcopy(obj)
+
+
+def _set_labels(obj: JsonObject, labels: Mapping[str, str]) -> None:
+    """Replace every label; {} removes the field, as a JSON merge patch of ``labels: null`` does."""
+    if labels:
+        obj["metadata"]["labels"] = dict(labels)
+    else:
+        obj["metadata"].pop("labels", None)
