@@ -1,7 +1,13 @@
 """The pure mutation engine: no I/O, no clock, no environment, no logging."""
 
 from webhook.core.engine import mutate, verify_patch
-from webhook.core.errors import InjectionError, InvalidObject, TemplateConflict, TemplateNotFound
+from webhook.core.errors import (
+    InjectionError,
+    InvalidObject,
+    PodSecurityConflict,
+    TemplateConflict,
+    TemplateNotFound,
+)
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.model import (
     AdmissionFacts,
@@ -21,6 +27,7 @@ __all__ = [
     "JsonObject",
     "MutationResult",
     "PatchOp",
+    "PodSecurityConflict",
     "Template",
     "TemplateConflict",
     "TemplateNotFound",

@@ -6,11 +6,12 @@ from typing import Any
 
 import jsonpatch
 
-from webhook.core.errors import InvalidObject, TemplateNotFound
+from webhook.core.errors import InvalidObject, PodSecurityConflict, TemplateNotFound
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.merging import PodTemplateMerger, names_in
 from webhook.core.model import AdmissionFacts, InjectionPolicy, MutationResult, Template, TemplateSet
 from webhook.core.patching import PatchBuilder, describe
+from webhook.core.pod_security import pod_security_gaps
 from webhook.core.selection import Skip, render_status, select_templates
 from webhook.core.workloads import RUN_TO_COMPLETION_KINDS, locate_pod_template
 
@@ -57,6 +58,7 @@ def mutate(
         warnings.append(f"{error.message}; admitted without them")
     if not found:
         return MutationResult(skip_reason=TemplateNotFound.reason, warnings=tuple(warnings))
+    warnings.extend(_check_pod_security(found, pod_template, facts, policy))
 
     builder = PatchBuilder(obj)
     merger = PodTemplateMerger(builder, root)
@@ -105,6 +107,30 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
     ):
         raise AssertionError("injection produced duplicate container or volume names")
     return patched
+
+
+def _check_pod_security(
+    found: list[Template], pod_template: JsonObject, facts: AdmissionFacts, policy: InjectionPolicy
+) -> list[str]:
+    """Warnings for templates that break the namespace's enforced level; raises when policy denies.
+
+    Each gap gives two warnings: kube-apiserver cuts warnings at 120 characters, so the summary and the
+    fields would not both survive in one.
+    """
+    if facts.pod_security_level is None or policy.pod_security_check == "off":
+        return []
+    gaps = pod_security_gaps(found, pod_template["spec"], facts.namespace, facts.pod_security_level)
+    if not gaps:
+        return []
+    consequence = "the pod will be rejected" if facts.kind == "Pod" else "its pods will be rejected"
+    if policy.pod_security_check == "deny":
+        details = "; ".join(f"{gap.summary} ({gap.fields})" for gap in gaps)
+        raise PodSecurityConflict(f"{details}: {consequence} by Pod Security admission")
+    warnings = []
+    for gap in gaps:
+        warnings.append(f"{gap.summary}: {consequence}")
+        warnings.append(f"{gap.template!r} breaks {gap.enforced!r} at {gap.fields}")
+    return warnings
 
 
 def _unescape(path: str) -> list[str]:

@@ -5,7 +5,8 @@ Every error carries a stable ``reason`` token for logs and metrics; nothing bran
     InjectionError
     ├── TemplateNotFound        a requested template is not loaded (denial only when policy says so)
     ├── InvalidObject           the object is not shaped like its kind (names the field)
-    └── TemplateConflict        a template cannot be applied to this object (e.g. bad pod-security fit)
+    └── TemplateConflict        a template cannot be applied to this object
+        └── PodSecurityConflict an injected template needs a lower Pod Security level than enforced
 """
 
 from __future__ import annotations
@@ -40,3 +41,7 @@ class InvalidObject(InjectionError):
 
 class TemplateConflict(InjectionError):
     reason = "template-conflict"
+
+
+class PodSecurityConflict(TemplateConflict):
+    reason = "pod-security"

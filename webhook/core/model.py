@@ -9,6 +9,7 @@ from webhook.core.jsontypes import JsonObject, PatchOp
 
 DEFAULT_ANNOTATION_PREFIX = "sidecar-injector.io"
 LEGACY_ANNOTATION_PREFIX = "initializer.kubernetes.io/"
+POD_SECURITY_CHECKS = ("warn", "deny", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,9 @@ class AdmissionFacts:
     namespace: str
     name: str = ""
     dry_run: bool = False
+    pod_security_level: str | None = None
+    """The Pod Security level the namespace enforces, when known. Not part of the AdmissionReview: the
+    server looks it up (namespace labels) and None means unknown, so no Pod Security check is made."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,13 @@ class InjectionPolicy:
     annotation_prefix: str = DEFAULT_ANNOTATION_PREFIX
     legacy_annotations: bool = True
     deny_missing_templates: bool = False
+    pod_security_check: str = "warn"
+    """What to do when an injection needs a lower Pod Security level than the namespace enforces:
+    "warn" (admit, with a warning), "deny" (refuse the object) or "off"."""
+
+    def __post_init__(self) -> None:
+        if self.pod_security_check not in POD_SECURITY_CHECKS:
+            raise ValueError(f"pod_security_check must be one of {', '.join(POD_SECURITY_CHECKS)}")
 
     @property
     def inject_annotation(self) -> str:

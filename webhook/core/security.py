@@ -8,8 +8,9 @@ of its namespace's level.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import Template
@@ -45,6 +46,11 @@ RESTRICTED_VOLUME_TYPES = frozenset(
     }
 )
 LEVELS = ("privileged", "baseline", "restricted")
+# Baseline's SELinux types (container_engine_t since Kubernetes 1.31).
+ALLOWED_SELINUX_TYPES = frozenset(
+    {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+)
+APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +82,17 @@ def _containers(template: Template) -> Iterator[tuple[str, JsonObject]]:
             yield f"{field}[{index}]", container
 
 
-def security_findings(template: Template) -> list[Violation]:
+def security_findings(
+    template: Template, pod_security_context: Mapping[str, Any] | None = None
+) -> list[Violation]:
     """Everything in the template that the restricted (or baseline) Pod Security level forbids.
 
-    The level on each finding is the most restrictive level that still admits it.
+    The level on each finding is the most restrictive level that still admits it. Without
+    ``pod_security_context`` the template must stand on its own (how templates are judged when they
+    load); with it, a container inherits ``runAsNonRoot`` and ``seccompProfile`` from the pod it is
+    injected into, as Pod Security admission evaluates them.
     """
+    pod_context = pod_security_context or {}
     findings: list[Violation] = []
     for where, container in _containers(template):
         context = container.get("securityContext") or {}
@@ -90,7 +102,10 @@ def security_findings(template: Template) -> list[Violation]:
 
         capabilities = context.get("capabilities") or {}
         added = set(capabilities.get("add") or [])
-        seccomp = (context.get("seccompProfile") or {}).get("type")
+        # Only inherited settings that help count: a pod's own violations are not the template's.
+        seccomp = (context.get("seccompProfile") or {}).get("type") or _confining_seccomp(pod_context)
+        run_as_non_root = context.get("runAsNonRoot", pod_context.get("runAsNonRoot") is True)
+        selinux = context.get("seLinuxOptions") or {}
         if context.get("privileged") is True:
             flag("securityContext.privileged", "privileged container", "privileged")
         if added - BASELINE_CAPABILITIES:
@@ -106,9 +121,15 @@ def security_findings(template: Template) -> list[Violation]:
             flag("securityContext.seccompProfile", "must be RuntimeDefault or Localhost", "baseline")
         if context.get("procMount") not in (None, "Default"):
             flag("securityContext.procMount", "non-default procMount", "privileged")
+        if (context.get("windowsOptions") or {}).get("hostProcess") is True:
+            flag("securityContext.windowsOptions.hostProcess", "Windows host process", "privileged")
+        if (context.get("appArmorProfile") or {}).get("type") == "Unconfined":
+            flag("securityContext.appArmorProfile", "AppArmor Unconfined", "privileged")
+        if selinux.get("user") or selinux.get("role") or selinux.get("type", "") not in ALLOWED_SELINUX_TYPES:
+            flag("securityContext.seLinuxOptions", "custom SELinux user, role or type", "privileged")
         if context.get("allowPrivilegeEscalation") is not False:
             flag("securityContext.allowPrivilegeEscalation", "must be false", "baseline")
-        if context.get("runAsNonRoot") is not True:
+        if run_as_non_root is not True:
             flag("securityContext.runAsNonRoot", "must be true", "baseline")
         if context.get("runAsUser") == 0:
             flag("securityContext.runAsUser", "runs as root", "baseline")
@@ -121,13 +142,26 @@ def security_findings(template: Template) -> list[Violation]:
         elif kinds - RESTRICTED_VOLUME_TYPES:
             kind = ", ".join(sorted(kinds - RESTRICTED_VOLUME_TYPES))
             findings.append(Violation(f"volumes[{index}]", f"{kind} volume", "baseline"))
+    for key, value in template.annotations.items():
+        if key.startswith(APPARMOR_ANNOTATION_PREFIX) and not (
+            value == "runtime/default" or value.startswith("localhost/")
+        ):
+            findings.append(Violation(f"annotations[{key}]", f"AppArmor {value}", "privileged"))
     return findings
 
 
-def required_level(template: Template) -> str:
+def _confining_seccomp(pod_context: Mapping[str, Any]) -> str | None:
+    kind = (pod_context.get("seccompProfile") or {}).get("type")
+    return kind if kind in ("RuntimeDefault", "Localhost") else None
+
+
+def required_level(template: Template, pod_security_context: Mapping[str, Any] | None = None) -> str:
     """The least permissive Pod Security level whose pods may carry this template."""
-    levels = [finding.level for finding in security_findings(template)]
-    return min(levels, key=LEVELS.index, default="restricted")
+    return level_of(security_findings(template, pod_security_context))
+
+
+def level_of(findings: list[Violation]) -> str:
+    return min((finding.level for finding in findings), key=LEVELS.index, default="restricted")
 
 
 def policy_violations(template: Template, policy: TemplateSecurityPolicy) -> list[Violation]:

@@ -39,6 +39,7 @@ def run_case(folder: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[st
         namespace=request.get("namespace", "default"),
         name=obj.get("metadata", {}).get("name", ""),
         dry_run=request.get("dryRun", False),
+        pod_security_level=request.get("podSecurityLevel"),
     )
     policy = InjectionPolicy(**case.get("policy", {}))
     try:
