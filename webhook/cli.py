@@ -10,6 +10,7 @@ from pathlib import Path
 
 from webhook import __version__
 from webhook.core import InjectionPolicy, TemplateSet
+from webhook.core.model import POD_SECURITY_CHECKS
 from webhook.core.security import LEVELS, TemplateSecurityPolicy
 from webhook.server.review import DEFAULT_MAX_BODY_BYTES
 from webhook.settings import SERVICE_ACCOUNT_NAMESPACE, Settings
@@ -156,6 +157,20 @@ def _add_policy_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ignore initializer.kubernetes.io/<name> annotations",
     )
+    parser.add_argument(
+        "--pod-security-check",
+        choices=POD_SECURITY_CHECKS,
+        default="warn",
+        help="an injected template needs a lower Pod Security level than the namespace enforces: "
+        "admit with a warning, deny, or do not check (with --kube, namespace labels are watched)",
+    )
+    parser.add_argument(
+        "--pod-security-default-level",
+        choices=LEVELS,
+        default="privileged",
+        help="the level enforced on namespaces without a pod-security.kubernetes.io/enforce label "
+        "(your cluster's Pod Security admission default)",
+    )
     _add_template_flags(parser)
 
 
@@ -200,6 +215,7 @@ def _policy(args: argparse.Namespace) -> InjectionPolicy:
     return InjectionPolicy(
         legacy_annotations=not args.no_legacy_annotations,
         deny_missing_templates=args.missing_template == "deny",
+        pod_security_check=args.pod_security_check,
     )
 
 
@@ -244,6 +260,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log_format=args.log_format,
         log_level=args.log_level,
         workers=args.workers,
+        pod_security_default_level=args.pod_security_default_level,
     )
 
 
@@ -278,7 +295,9 @@ def _inject(args: argparse.Namespace) -> int:
         print(f"warning: template not loaded: {error}", file=sys.stderr)
     text = sys.stdin.read() if args.filename == "-" else Path(args.filename).read_text()
     try:
-        documents, injected = inject_documents(text, templates, _policy(args), args.namespace)
+        documents, injected = inject_documents(
+            text, templates, _policy(args), args.namespace, args.pod_security_default_level
+        )
     except InjectionError as exc:
         print(f"error: {exc.message} ({exc.reason})", file=sys.stderr)
         return 1

@@ -71,6 +71,19 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.pod_security_conflicts = Counter(
+            "sidecar_injector_pod_security_conflicts",
+            "Injections whose template needs a lower Pod Security level than the namespace enforces, "
+            "by template and action (warned or denied).",
+            ["template", "action"],
+            registry=self.registry,
+        )
+        self.namespace_levels_sync = Gauge(
+            "sidecar_injector_namespace_levels_last_sync_timestamp_seconds",
+            "Unix time the namespace Pod Security level watch last confirmed it is current.",
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
         self.ready = Gauge(
             "sidecar_injector_ready",
             "1 while /readyz answers 200 (with workers: the least ready of them).",

@@ -26,6 +26,7 @@ import uvicorn
 from prometheus_client import disable_created_metrics, make_asgi_app
 
 from webhook.connection_guard import guarded_protocol
+from webhook.kube.namespaces import NamespaceSecurityLevels
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
 from webhook.prefork import serve_workers
@@ -78,6 +79,13 @@ class Runtime:
         self.kube_source: KubeTemplateSource | None = None
         if settings.kube:
             self.kube_source = _build_kube_source(self.store, settings)
+        self.namespace_levels: NamespaceSecurityLevels | None = None
+        if settings.watches_namespace_levels:
+            self.namespace_levels = NamespaceSecurityLevels(
+                default_level=settings.pod_security_default_level,
+                kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
+                on_sync=self.metrics.namespace_levels_sync.set,
+            )
         self.cert_source, bundle = _certificate_source(settings)
         client_ca = settings.client_ca_file.read_bytes() if settings.client_ca_file else None
         self.tls = ReloadableContext.from_bundle(bundle, client_ca_pem=client_ca)
@@ -98,6 +106,7 @@ class Runtime:
             settings.policy,
             self.metrics,
             allow_on_internal_error=settings.allow_on_internal_error,
+            namespace_levels=self._namespace_level,
         )
         probes = Probes(readiness=self.readiness, template_status=self.template_status)
         limits = Limits(settings.max_body_bytes, settings.max_buffered_bytes, settings.max_inflight)
@@ -108,6 +117,9 @@ class Runtime:
             reason, ready = "shutting down", False
         elif not self.store.ready():
             reason, ready = "templates not loaded yet", False
+        elif self.namespace_levels is not None and not self.namespace_levels.synced:
+            # Until then every check would be skipped: answers would differ from a ready replica's.
+            reason, ready = "namespace Pod Security levels not loaded yet", False
         elif not self.tls.healthy:
             reason, ready = f"certificate reload failed: {self.tls.last_error}", False
         elif self.tls.not_after <= datetime.now(UTC):
@@ -118,6 +130,11 @@ class Runtime:
             reason, ready = "ready", True
         self.metrics.ready.set(1 if ready else 0)
         return ready, reason
+
+    def _namespace_level(self, namespace: str) -> str | None:
+        if self.namespace_levels is not None:
+            return self.namespace_levels.level(namespace)
+        return self.settings.pod_security_default_level  # labels unknown without the API
 
     def template_status(self) -> list[dict[str, Any]]:
         rows = []
@@ -186,6 +203,8 @@ class Runtime:
             source.start()
         if self.kube_source is not None:
             self.kube_source.start()
+        if self.namespace_levels is not None:
+            self.namespace_levels.start()
         reloader = asyncio.create_task(self.reloader.run(stop))
         serving = [asyncio.create_task(servers[0].serve(sockets=sockets))]
         serving += [asyncio.create_task(server.serve()) for server in servers[1:]]
@@ -198,6 +217,8 @@ class Runtime:
             source.stop()
         if self.kube_source is not None:
             await asyncio.to_thread(self.kube_source.stop)
+        if self.namespace_levels is not None:
+            await asyncio.to_thread(self.namespace_levels.stop)
         log.info("stopped")
         return 0
 

@@ -48,6 +48,14 @@ class Settings:
     template_poll_seconds: float = 1.0
     cert_poll_seconds: float = 2.0
     workers: int = 1
+    pod_security_default_level: str = "privileged"
+    """What Pod Security admission enforces on namespaces without the enforce label (the cluster's
+    AdmissionConfiguration default); without --kube, namespace labels are unknown and every namespace
+    is held to it."""
+
+    @property
+    def watches_namespace_levels(self) -> bool:
+        return self.kube and self.policy.pod_security_check != "off"
 
     @property
     def uses_bundled_templates(self) -> bool:

@@ -23,7 +23,8 @@ What it reproduces (the parts a list/watch client depends on):
   (previous content, new resourceVersion), one that starts matching as ADDED.
 
 Test controls: ``create``/``update``/``delete`` (ConfigMaps), ``create_namespace``/``label_namespace``/
-``delete_namespace``, ``compact()`` (forget history: resuming from any
+``delete_namespace``, ``forbid(resource)`` (answer 403 Forbidden as RBAC does for a missing grant),
+``compact()`` (forget history: resuming from any
 older resourceVersion gets 410), ``drop_watches()`` (abruptly close open streams, no terminating
 chunk), ``refuse_connections(seconds)`` (close the listening socket and every connection, then listen
 again on the same port), and counters of list and watch requests received.
@@ -168,6 +169,7 @@ class _State:
     list_requests: int = 0
     watch_requests: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
+    forbidden: set[str] = field(default_factory=set)
 
 
 def _status(code: int, reason: str, message: str) -> JsonObject:
@@ -212,6 +214,16 @@ class _Handler(BaseHTTPRequestHandler):
             resource, namespace, name = NAMESPACES, None, m.group("name")
         else:
             self._send_json(404, _status(404, "NotFound", f"the server could not find {url.path}"))
+            return
+        with fake.state.lock:
+            forbidden = resource in fake.state.forbidden
+        if forbidden:
+            verb = "get" if name else "watch" if params.get("watch", "").lower() in _TRUE else "list"
+            message = (
+                f'{resource} is forbidden: User "system:serviceaccount:injector:sidecar-injector" '
+                f'cannot {verb} resource "{resource}" in API group "" at the cluster scope'
+            )
+            self._send_json(403, _status(403, "Forbidden", message))
             return
         if name is not None:
             self._get_one(resource, namespace or "", name)
@@ -603,6 +615,11 @@ class FakeApiServer:
         with self.state.lock:
             previous = self.state.objects[(NAMESPACES, "", name)]
             return self._record(NAMESPACES, "DELETED", copy.deepcopy(previous), previous)
+
+    def forbid(self, resource: str, forbidden: bool = True) -> None:
+        """Answer every request for ``resource`` ("configmaps" or "namespaces") with 403 Forbidden."""
+        with self.state.lock:
+            (self.state.forbidden.add if forbidden else self.state.forbidden.discard)(resource)
 
     def compact(self) -> None:
         """Forget all history: a watch from any resourceVersion before now gets 410 Expired."""

@@ -64,6 +64,42 @@ def test_inject_denies_with_a_clear_message_when_the_policy_says_so() -> None:
     assert denied.returncode == 1 and "template-not-found" in denied.stderr
 
 
+def test_inject_checks_pod_security_against_namespaces_in_the_same_stream() -> None:
+    seed = (EXAMPLES / "helloworld-with-annotation.yaml").read_text()
+    restricted = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n"
+    warned = cli("inject", "--templates", "examples", "-f", "-", input=f"{restricted}---\n{seed}")
+    assert (
+        "needs Pod Security level 'baseline' but namespace 'default' enforces 'restricted'" in warned.stderr
+    )
+    assert [d["kind"] for d in yaml.safe_load_all(warned.stdout)] == ["Namespace", "Deployment"]
+
+    plain = cli("inject", "--templates", "examples", "-f", "-", input=seed)
+    assert "Pod Security" not in plain.stderr  # no Namespace, and the default level is privileged
+    held = cli(
+        "inject",
+        "--templates",
+        "examples",
+        "-f",
+        "-",
+        "--pod-security-default-level",
+        "restricted",
+        input=seed,
+    )
+    assert "enforces 'restricted'" in held.stderr
+    denied = cli(
+        "inject",
+        "--templates",
+        "examples",
+        "-f",
+        "-",
+        "--pod-security-check",
+        "deny",
+        input=f"{restricted}---\n{seed}",
+        check=False,
+    )
+    assert denied.returncode == 1 and "(pod-security)" in denied.stderr
+
+
 def test_templates_validate_names_the_configmap_key_and_field(tmp_path: Path) -> None:
     assert "ok: template 'logging-agent'" in cli("templates", "validate", "examples").stdout
     (tmp_path / "broken.yaml").write_text(

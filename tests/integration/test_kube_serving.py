@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import ssl
 import time
@@ -10,12 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
 from tests.fakes import FakeApiServer
-from tests.support.processes import cli, https_request, running_server
+from tests.support.processes import RunningServer, cli, https_request, running_server
 from tests.support.reviews import review
+from webhook.core.pod_security import ENFORCE_LABEL
 
 pytestmark = pytest.mark.integration
 
@@ -47,8 +50,15 @@ def api() -> Iterator[FakeApiServer]:
     server.stop()
 
 
-@pytest.fixture
-def webhook(api: FakeApiServer, tmp_path: Path):  # type: ignore[no-untyped-def]
+Admit = Callable[[dict[str, Any]], dict[str, Any]]
+Get = Callable[[str], Any]
+
+
+@contextlib.contextmanager
+def serving(
+    api: FakeApiServer, tmp_path: Path, *extra: str, wait_ready: bool = True
+) -> Iterator[tuple[Admit, Get, RunningServer]]:
+    """`serve --kube` against ``api`` with a kubeconfig and certificates of its own, plus ``extra`` flags."""
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         yaml.safe_dump(
@@ -75,7 +85,6 @@ def webhook(api: FakeApiServer, tmp_path: Path):  # type: ignore[no-untyped-def]
         "localhost",
     )
     context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
-    api.create(OWN, "agent", template("agent:1"), LABELS)
     args = [
         "--kube",
         "--kubeconfig",
@@ -88,6 +97,7 @@ def webhook(api: FakeApiServer, tmp_path: Path):  # type: ignore[no-untyped-def]
         str(tmp_path / "tls.crt"),
         "--key",
         str(tmp_path / "tls.key"),
+        *extra,
     ]
     with running_server(args, tmp_path, context) as server:
 
@@ -101,13 +111,23 @@ def webhook(api: FakeApiServer, tmp_path: Path):  # type: ignore[no-untyped-def]
                 headers={"content-type": "application/json"},
             )
             assert answer.status_code == 200
-            return answer.json()["response"]
+            response: dict[str, Any] = answer.json()["response"]
+            return response
 
         def get(path: str) -> Any:
             return https_request("GET", f"https://127.0.0.1:{server.port}{path}", context, "localhost")
 
+        if wait_ready:
+            assert eventually(lambda: get("/readyz").status_code == 200), server.log()
         yield admit, get, server
         assert server.stop() == 0, server.log()
+
+
+@pytest.fixture
+def webhook(api: FakeApiServer, tmp_path: Path) -> Iterator[tuple[Admit, Get, RunningServer]]:
+    api.create(OWN, "agent", template("agent:1"), LABELS)
+    with serving(api, tmp_path) as started:
+        yield started
 
 
 def image_injected(response: dict[str, Any]) -> str | None:
@@ -153,3 +173,93 @@ def test_a_tenant_template_serves_only_its_own_namespace(api: FakeApiServer, web
     api.create(TENANT, "tenant-agent", {"template": restricted}, LABELS)
     assert eventually(lambda: image_injected(admit(pod("tenant-agent", TENANT))) == "tenant:1")
     assert image_injected(admit(pod("tenant-agent", "team-b"))) is None
+
+
+def deployment(namespace: str) -> dict[str, Any]:
+    template = pod("agent", namespace)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}, "annotations": template["metadata"]["annotations"]},
+                "spec": template["spec"],
+            },
+        },
+    }
+
+
+def counter(server: RunningServer, name: str, **labels: str) -> float:
+    text = httpx.get(f"http://127.0.0.1:{server.metrics_port}/metrics").text
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and line.split("{", 1)[1].split("}")[0] == wanted:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+CONFLICTS = "sidecar_injector_pod_security_conflicts_total"
+
+
+def test_namespace_pod_security_labels_are_watched_and_checked(api: FakeApiServer, tmp_path: Path) -> None:
+    api.create_namespace(TENANT, {ENFORCE_LABEL: "restricted"})
+    api.create_namespace("default")
+    api.create(OWN, "agent", template("agent:1"), LABELS)  # no securityContext: needs baseline
+    with serving(api, tmp_path) as (admit, _, server):
+        response = admit(deployment(TENANT))
+        assert image_injected_into_template(response) == "agent:1"
+        assert response["warnings"][0] == (
+            "template 'agent' needs Pod Security level 'baseline' but namespace 'team-a' enforces "
+            "'restricted': its pods will be rejected"
+        )
+        assert "warnings" not in admit(deployment("default"))  # unlabelled: privileged by default
+        assert counter(server, CONFLICTS, template="agent", action="warned") == 1
+
+        api.label_namespace(TENANT, {ENFORCE_LABEL: "baseline"})
+        assert eventually(lambda: "warnings" not in admit(deployment(TENANT)))
+        assert counter(server, CONFLICTS, template="agent", action="warned") == 1
+    namespace_requests = [r for r in api.requests if r.path == "/api/v1/namespaces"]
+    assert {r.params.get("labelSelector") for r in namespace_requests} == {ENFORCE_LABEL}
+
+
+def test_deny_mode_refuses_the_workload_and_waits_for_the_levels(api: FakeApiServer, tmp_path: Path) -> None:
+    api.create_namespace(TENANT, {ENFORCE_LABEL: "restricted"})
+    api.create(OWN, "agent", template("agent:1"), LABELS)
+    with serving(api, tmp_path, "--pod-security-check", "deny") as (admit, _, server):
+        response = admit(deployment(TENANT))
+        assert response["allowed"] is False
+        assert response["status"]["code"] == 403
+        assert response["status"]["reason"] == "pod-security"
+        assert "containers[0]: seccompProfile" in response["status"]["message"]
+        assert counter(server, CONFLICTS, template="agent", action="denied") == 1
+        assert counter(server, "sidecar_injector_reviews_total", outcome="denied", reason="pod-security") == 1
+
+
+def test_with_the_check_off_namespaces_are_not_watched(api: FakeApiServer, tmp_path: Path) -> None:
+    api.create_namespace(TENANT, {ENFORCE_LABEL: "restricted"})
+    api.create(OWN, "agent", template("agent:1"), LABELS)
+    with serving(api, tmp_path, "--pod-security-check", "off") as (admit, _, _):
+        assert "warnings" not in admit(deployment(TENANT))
+    assert not [r for r in api.requests if r.path == "/api/v1/namespaces"]
+
+
+def image_injected_into_template(response: dict[str, Any]) -> str | None:
+    ops = json.loads(base64.b64decode(response["patch"]))
+    path = "/spec/template/spec/containers/-"
+    return next((op["value"]["image"] for op in ops if op["path"] == path), None)
+
+
+def test_without_rbac_for_namespaces_readiness_says_why_until_it_is_granted(
+    api: FakeApiServer, tmp_path: Path
+) -> None:
+    api.create(OWN, "agent", template("agent:1"), LABELS)
+    api.forbid("namespaces")
+    with serving(api, tmp_path, wait_ready=False) as (_, get, server):
+        assert eventually(lambda: "watch namespaces: list failed: HTTP 403 Forbidden" in server.log())
+        answer = get("/readyz")
+        assert answer.status_code == 503
+        assert "namespace Pod Security levels not loaded yet" in answer.text
+        api.forbid("namespaces", False)
+        assert eventually(lambda: get("/readyz").status_code == 200, within=20)

@@ -96,7 +96,7 @@ def start_source(apiserver: FakeApiServer) -> Iterator[SourceFactory]:
     for source in sources:
         source.stop()
     # stop() cuts open streams itself: no reader may outlive it (they would hold sockets open).
-    assert not [t.name for t in threading.enumerate() if t.name.startswith("kube-source")]
+    assert not [t.name for t in threading.enumerate() if t.name.startswith(("kube-source", "watch-"))]
 
 
 def started(store: TemplateStore, source: KubeTemplateSource) -> None:

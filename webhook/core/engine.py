@@ -58,7 +58,8 @@ def mutate(
         warnings.append(f"{error.message}; admitted without them")
     if not found:
         return MutationResult(skip_reason=TemplateNotFound.reason, warnings=tuple(warnings))
-    warnings.extend(_check_pod_security(found, pod_template, facts, policy))
+    pod_security_gaps = _check_pod_security(found, pod_template, facts, policy)
+    warnings.extend(warning for _, warning in pod_security_gaps)
 
     builder = PatchBuilder(obj)
     merger = PodTemplateMerger(builder, root)
@@ -76,7 +77,12 @@ def mutate(
     patch = tuple(builder.ops)
     if verify:
         verify_patch(obj, patch, root)
-    return MutationResult(patch=patch, warnings=tuple(warnings), injected=tuple(t.name for t in found))
+    return MutationResult(
+        patch=patch,
+        warnings=tuple(warnings),
+        injected=tuple(t.name for t in found),
+        pod_security_gaps=tuple(dict.fromkeys(name for name, _ in pod_security_gaps)),
+    )
 
 
 def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, ...]) -> JsonObject:
@@ -111,8 +117,9 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
 
 def _check_pod_security(
     found: list[Template], pod_template: JsonObject, facts: AdmissionFacts, policy: InjectionPolicy
-) -> list[str]:
-    """Warnings for templates that break the namespace's enforced level; raises when policy denies.
+) -> list[tuple[str, str]]:
+    """(template, warning) pairs for templates that break the namespace's enforced level; raises
+    when the policy denies those.
 
     Each gap gives two warnings: kube-apiserver cuts warnings at 120 characters, so the summary and the
     fields would not both survive in one.
@@ -125,11 +132,12 @@ def _check_pod_security(
     consequence = "the pod will be rejected" if facts.kind == "Pod" else "its pods will be rejected"
     if policy.pod_security_check == "deny":
         details = "; ".join(f"{gap.summary} ({gap.fields})" for gap in gaps)
-        raise PodSecurityConflict(f"{details}: {consequence} by Pod Security admission")
+        message = f"{details}: {consequence} by Pod Security admission"
+        raise PodSecurityConflict(message, tuple(gap.template for gap in gaps))
     warnings = []
     for gap in gaps:
-        warnings.append(f"{gap.summary}: {consequence}")
-        warnings.append(f"{gap.template!r} breaks {gap.enforced!r} at {gap.fields}")
+        warnings.append((gap.template, f"{gap.summary}: {consequence}"))
+        warnings.append((gap.template, f"{gap.template!r} breaks {gap.enforced!r} at {gap.fields}"))
     return warnings
 
 

@@ -45,3 +45,7 @@ class TemplateConflict(InjectionError):
 
 class PodSecurityConflict(TemplateConflict):
     reason = "pod-security"
+
+    def __init__(self, message: str, templates: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.templates = templates

@@ -100,3 +100,5 @@ class MutationResult:
     warnings: tuple[str, ...] = ()
     injected: tuple[str, ...] = ()
     skip_reason: str | None = None
+    pod_security_gaps: tuple[str, ...] = ()
+    """Templates injected although they need a lower Pod Security level than the namespace enforces."""

@@ -3,6 +3,7 @@ the benchmark and the tests drive the very same code."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -11,7 +12,14 @@ from typing import Protocol
 
 import orjson
 
-from webhook.core import InjectionError, InjectionPolicy, InvalidObject, TemplateSet, mutate
+from webhook.core import (
+    InjectionError,
+    InjectionPolicy,
+    InvalidObject,
+    PodSecurityConflict,
+    TemplateSet,
+    mutate,
+)
 from webhook.metrics import Metrics
 from webhook.server.review import (
     EnvelopeError,
@@ -29,6 +37,10 @@ class TemplateSnapshotProvider(Protocol):
     """The server's only view of templates: a call returning the current immutable set."""
 
     def __call__(self) -> TemplateSet: ...
+
+
+NamespaceLevelLookup = Callable[[str], str | None]
+"""Namespace → the Pod Security level it enforces, or None when unknown (an in-memory lookup)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +62,7 @@ class ReviewHandler:
         *,
         allow_on_internal_error: bool = False,
         verify_patches: bool = True,
+        namespace_levels: NamespaceLevelLookup | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._templates = templates
@@ -57,6 +70,7 @@ class ReviewHandler:
         self._metrics = metrics
         self._allow_on_internal_error = allow_on_internal_error
         self._verify = verify_patches
+        self._namespace_levels = namespace_levels
         self._clock = clock
 
     def refuse(self, status: int, message: str, reason: str) -> Answer:
@@ -74,6 +88,10 @@ class ReviewHandler:
             log.info("rejected review: HTTP %d: %s", exc.status, exc.message)
             return Answer(exc.status, error_body(exc.message))
         facts = review.facts
+        if self._namespace_levels is not None:
+            level = self._namespace_levels(facts.namespace)
+            if level is not None:
+                facts = dataclasses.replace(facts, pod_security_level=level)
         ops = 0
         try:
             result = mutate(review.object, facts, self._templates(), self._policy, verify=self._verify)
@@ -81,6 +99,9 @@ class ReviewHandler:
             outcome, reason = "denied", exc.reason
             response = deny(facts.uid, exc, 400 if isinstance(exc, InvalidObject) else 403)
             detail = exc.message
+            if isinstance(exc, PodSecurityConflict):
+                for name in exc.templates:
+                    self._metrics.pod_security_conflicts.labels(name, "denied").inc()
         except Exception:
             log.exception("internal error on review uid=%s kind=%s", facts.uid, facts.kind)
             outcome, reason, detail = "error", "internal-error", ""
@@ -91,6 +112,8 @@ class ReviewHandler:
                 outcome, reason, detail = "injected", "injected", ",".join(result.injected)
                 for name in result.injected:
                     self._metrics.injections.labels(name).inc()
+                for name in result.pod_security_gaps:
+                    self._metrics.pod_security_conflicts.labels(name, "warned").inc()
             else:
                 outcome, reason, detail = "skipped", result.skip_reason or "nothing-to-do", ""
             response = allow(facts.uid, result)
