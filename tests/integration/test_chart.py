@@ -53,6 +53,7 @@ NOT_IN_CORE_SCHEMAS = {
 SCENARIOS: dict[str, tuple[Path, ...]] = {"defaults": ()} | {p.stem: (p,) for p in CI_VALUES}
 ALWAYS_EXCLUDED = {"kube-system", "kube-node-lease", "kube-public"}
 CONFIGMAP_READ_ONLY = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
+NAMESPACE_LABELS_READ = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}]
 # What each webhook rule resource is, in the webhook's own kind names.
 RESOURCE_KINDS = {
     ("", "v1", "pods"): "Pod",
@@ -278,10 +279,20 @@ def test_file_templates_get_no_api_token_and_no_rbac(helm: str) -> None:
 # --- RBAC ----------------------------------------------------------------------------------------
 
 
+def namespace_watch_roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in by_kind(docs, "ClusterRole") if r["rules"] == NAMESPACE_LABELS_READ]
+
+
+def without_namespace_watch(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """ClusterRoles or ClusterRoleBindings other than the Pod Security check's namespace watch."""
+    names = {r["metadata"]["name"] for r in namespace_watch_roles(docs)}
+    return [d for d in by_kind(docs, kind) if d["metadata"]["name"] not in names]
+
+
 @scenario_ids
-def test_rbac_reads_configmaps_and_nothing_else(helm: str, scenario: str) -> None:
+def test_rbac_reads_configmaps_and_namespace_labels_and_nothing_else(helm: str, scenario: str) -> None:
     docs = rendered(helm, scenario)
-    roles = by_kind(docs, "Role") + by_kind(docs, "ClusterRole")
+    roles = by_kind(docs, "Role") + without_namespace_watch(docs, "ClusterRole")
     assert roles
     for role in roles:
         assert role["rules"] == CONFIGMAP_READ_ONLY
@@ -293,8 +304,8 @@ def test_rbac_reads_configmaps_and_nothing_else(helm: str, scenario: str) -> Non
 def test_cluster_wide_rbac_exists_only_when_watching_all_namespaces(helm: str, scenario: str) -> None:
     docs = rendered(helm, scenario)
     values = merged_values(scenario)
-    cluster_roles = by_kind(docs, "ClusterRole")
-    bindings = by_kind(docs, "ClusterRoleBinding")
+    cluster_roles = without_namespace_watch(docs, "ClusterRole")
+    bindings = without_namespace_watch(docs, "ClusterRoleBinding")
     args = main_container(docs)["args"]
     if values["watchAllNamespaces"]:
         assert len(cluster_roles) == 1 and len(bindings) == 1
@@ -318,6 +329,33 @@ def test_cluster_wide_rbac_exists_only_when_watching_all_namespaces(helm: str, s
         ]
     shared = set(flag_values(args, "--shared-template-namespace"))
     assert shared == {NAMESPACE, *values["sharedTemplateNamespaces"]}
+
+
+@pytest.mark.parametrize(
+    ("sets", "watched"),
+    [
+        ((), True),
+        (("server.podSecurityCheck=deny",), True),
+        (("server.podSecurityCheck=off",), False),
+        (("templates.source=files",), False),
+    ],
+)
+def test_namespace_labels_are_readable_only_when_the_pod_security_check_watches_them(
+    helm: str, sets: tuple[str, ...], watched: bool
+) -> None:
+    docs = rendered(helm, "defaults", sets)
+    roles = namespace_watch_roles(docs)
+    bindings = [
+        b for b in by_kind(docs, "ClusterRoleBinding") if b["roleRef"]["name"].endswith("-namespaces")
+    ]
+    assert len(roles) == len(bindings) == (1 if watched else 0)
+    if watched:
+        assert bindings[0]["roleRef"]["name"] == roles[0]["metadata"]["name"]
+        assert bindings[0]["subjects"][0]["name"] == one(docs, "ServiceAccount")["metadata"]["name"]
+    args = main_container(docs)["args"]
+    expected = next((s.split("=")[1] for s in sets if s.startswith("server.podSecurityCheck")), "warn")
+    assert flag_values(args, "--pod-security-check") == [expected]
+    assert flag_values(args, "--pod-security-default-level") == ["privileged"]
 
 
 def test_the_legacy_example_watches_its_extra_namespaces(helm: str) -> None:
