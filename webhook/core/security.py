@@ -151,7 +151,8 @@ def security_findings(
 
 
 def _confining_seccomp(pod_context: Mapping[str, Any]) -> str | None:
-    kind = (pod_context.get("seccompProfile") or {}).get("type")
+    profile = pod_context.get("seccompProfile")
+    kind = profile.get("type") if isinstance(profile, dict) else None
     return kind if kind in ("RuntimeDefault", "Localhost") else None
 
 

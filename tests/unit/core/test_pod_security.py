@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.unit.core.test_security import RESTRICTED_CONTEXT, template
 from webhook.core import AdmissionFacts, InjectionPolicy, PodSecurityConflict, Template, TemplateSet, mutate
@@ -127,3 +129,24 @@ def test_the_engine_warns_or_denies_by_policy_and_only_when_the_level_is_known(c
 def test_an_unknown_check_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="pod_security_check"):
         InjectionPolicy(pod_security_check="audit")
+
+
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["seccompProfile", "type", "runAsNonRoot", "x"]), inner, max_size=3),
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pod_context=JSON, level=st.sampled_from(["privileged", "baseline", "restricted"]))
+def test_any_pod_security_context_is_judged_without_crashing(pod_context: Any, level: str) -> None:
+    obj = pod({"sidecar-injector.io/inject": "t"})
+    obj["spec"]["securityContext"] = pod_context
+    facts = AdmissionFacts("u", "CREATE", "Pod", "ns", pod_security_level=level)
+    result = mutate(obj, facts, TemplateSet({(None, "t"): template({})}), InjectionPolicy())
+    assert result.injected == ("t",)
+    assert bool(result.pod_security_gaps) == (level == "restricted")
