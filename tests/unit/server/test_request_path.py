@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import kubernetes.client
 import orjson
 from prometheus_client import CollectorRegistry
 
+from tests.fakes import FakeApiServer
 from tests.support.asgi import AsgiClient
 from tests.support.reviews import opted_in_pod, review
 from tests.support.templates import template_set
 from webhook.core import InjectionPolicy
+from webhook.core.pod_security import ENFORCE_LABEL
+from webhook.kube.namespaces import NamespaceSecurityLevels
 from webhook.metrics import Metrics
 from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
@@ -22,10 +27,12 @@ SEED = (Path(__file__).parents[3] / "examples" / "logging-agent-initializer.yaml
 IO_EVENTS = ("open", "os.", "socket.", "subprocess.", "shutil.", "urllib.", "http.client", "ctypes.")
 _recording: list[str] = []
 _active = False
+_thread = threading.get_ident()
 
 
 def _hook(event: str, args: Any) -> None:
-    if _active and event.startswith(IO_EVENTS) and event not in ("os.getcwd",):
+    # Only the thread handling reviews counts: a watch thread's background I/O is expected.
+    if _active and threading.get_ident() == _thread and event.startswith(IO_EVENTS) and event != "os.getcwd":
         _recording.append(f"{event} {args!r:.120}")
 
 
@@ -55,6 +62,36 @@ def test_handling_reviews_opens_no_file_and_no_socket() -> None:
     finally:
         _active = False
     assert _recording == []
+
+
+def test_the_namespace_level_lookup_is_in_memory_while_a_real_watch_runs() -> None:
+    global _active
+    with FakeApiServer(bookmark_interval=0.05) as api:
+        api.create_namespace("team-a", {ENFORCE_LABEL: "restricted"})
+        levels = NamespaceSecurityLevels(configuration=kubernetes.client.Configuration(host=api.host))
+        levels.start()
+        try:
+            assert levels.wait_synced(10)
+            snapshot = template_set(SEED)
+            handler = ReviewHandler(
+                lambda: snapshot,
+                InjectionPolicy(),
+                Metrics(CollectorRegistry()),
+                namespace_levels=levels.level,
+            )
+            body = orjson.dumps(review(opted_in_pod(), namespace="team-a"))
+            handler.handle(body)
+            _recording.clear()
+            _active = True
+            try:
+                answers = [handler.handle(body) for _ in range(50)]
+            finally:
+                _active = False
+        finally:
+            levels.stop()
+    assert _recording == []
+    warnings = json.loads(answers[-1].body)["response"]["warnings"]
+    assert "enforces 'restricted'" in warnings[0]  # the level really came from the watch
 
 
 def test_the_metrics_count_every_review_exactly_once_by_outcome_and_reason() -> None:
