@@ -97,8 +97,8 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
         node: Any = patched
         for token in _unescape(op["path"])[:-1]:
             key: Any = int(token) if isinstance(node, list) else token
-            if isinstance(node, dict) and key not in node:
-                break  # created by an earlier op; jsonpatch inserts copies of op values
+            if isinstance(node, dict) and node.get(key) is None:
+                break  # created (or a null replaced) by an earlier op; jsonpatch inserts copies of op values
             child = node[key]
             if id(child) not in copied:
                 child = dict(child) if isinstance(child, dict) else list(child)
@@ -166,6 +166,15 @@ def _check_pod_spec(pod_template: JsonObject, root: tuple[str, ...]) -> None:
                 isinstance(items, list) and all(isinstance(i, dict) for i in items)
             ):
                 raise InvalidObject(f"{where}.containers[{index}].{field}", "expected a list of objects")
+    # Containers and init containers share one name space; the merge and its check rely on unique names.
+    for fields in (("containers", "initContainers"), ("volumes",)):
+        names: set[object] = set()
+        for field in fields:
+            for index, item in enumerate(spec.get(field) or []):
+                name = item.get("name")
+                if not isinstance(name, str) or name in names:
+                    raise InvalidObject(f"{where}.{field}[{index}].name", "expected a name unique in the pod")
+                names.add(name)
     metadata = pod_template.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidObject(describe((*root, "metadata")), "expected an object")
