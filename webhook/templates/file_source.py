@@ -95,7 +95,8 @@ def parse_folder(
             continue
         ids = []
         for manifest in manifests:
-            source = f"{path}: ConfigMap {(manifest.get('metadata') or {}).get('name')}"
+            metadata = manifest.get("metadata")
+            source = f"{path}: ConfigMap {metadata.get('name') if isinstance(metadata, dict) else None}"
             for document in template_documents(manifest, source, None):
                 doc_id = f"{source} key {document.key}"
                 ids.append(doc_id)

@@ -72,6 +72,8 @@ def template_documents(
     if configmap.get("kind") != "ConfigMap":
         return
     metadata = configmap.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return
     name = metadata.get("name")
     data = configmap.get("data") or {}
     if not isinstance(name, str) or not isinstance(data, dict):

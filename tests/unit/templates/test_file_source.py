@@ -4,7 +4,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from webhook.templates.file_source import FolderTemplateSource
+from webhook.templates.file_source import FolderTemplateSource, parse_folder
 from webhook.templates.store import TemplateStore
 
 
@@ -100,3 +100,10 @@ def test_a_half_written_file_is_never_loaded(tmp_path: Path) -> None:
     store.replace_source = record  # type: ignore[method-assign]
     folder.sync()
     assert published == ["agent:2"]
+
+
+def test_a_manifest_whose_metadata_is_not_a_map_is_not_a_template_and_not_a_crash(tmp_path: Path) -> None:
+    # Found by the templates fuzz target: an AttributeError here failed every poll of the folder.
+    text = 'kind: ConfigMap\nmetadata: "x"\ndata: {template: "env: [{name: A, value: b}]"}\n'
+    results, produced = parse_folder(tmp_path, {"odd.yaml": text})
+    assert results == {} and produced == {"odd.yaml": []}
