@@ -105,9 +105,8 @@ class AdmissionApp:
     async def _read_body(self, declared: bytes | None, receive: Receive) -> bytes:
         """Refuse oversized bodies before buffering them: by Content-Length, else while streaming."""
         limit = self._limits.max_body_bytes
-        too_large = Refused(413, f"request body exceeds {limit} bytes", "body-too-large")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks: list[bytes] = []
         size = 0
         try:
@@ -119,7 +118,7 @@ class AdmissionApp:
                 size += len(chunk)
                 self._buffered += len(chunk)
                 if size > limit:
-                    raise too_large
+                    raise _too_large(limit)
                 if self._buffered > self._limits.max_buffered_bytes:
                     raise Refused(503, "too much request data in flight, retry", "overloaded")
                 chunks.append(chunk)
@@ -128,6 +127,14 @@ class AdmissionApp:
         finally:
             self._buffered -= size
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> Refused:
+    # Built where it is raised, never kept in a local: an exception held by the frame it is raised
+    # from is a reference cycle (frame -> exception -> traceback -> frame) that kept the frame, its
+    # body chunks and the connection's TLS buffers alive until the cyclic GC ran, which the server's
+    # GC settings make rare; 100 refused 5 MiB bodies grew RSS by 80 MiB (bench/reliability.py).
+    return Refused(413, f"request body exceeds {limit} bytes", "body-too-large")
 
 
 _DURATION = re.compile(rb"^(\d+(?:\.\d+)?)(ms|s|m)$")
