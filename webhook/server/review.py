@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
@@ -25,6 +26,7 @@ DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's own request size li
 # kube-apiserver truncates long warnings; keep ours readable in kubectl.
 MAX_WARNING_LENGTH = 256
 MAX_WARNINGS = 20
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class EnvelopeError(Exception):
@@ -78,18 +80,42 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _lone_surrogates(value: Any) -> bool:
+    """Whether any string (key or value) holds half of a UTF-16 surrogate pair, e.g. from ``"\\ud800"``."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def decode_json(body: bytes) -> Any:
-    """Strict JSON: UTF-8 only, no duplicate keys, no NaN/Infinity, finite numbers, bounded depth.
+    """Strict JSON: UTF-8 only, no duplicate keys, no NaN/Infinity, finite numbers, bounded depth,
+    no lone surrogates.
 
     Duplicate keys are refused because two parsers that pick different duplicates see different
     objects; the stdlib parser with a pairs hook costs about twice orjson, which is small next to
-    TLS and HTTP, and orjson has no way to report duplicates.
+    TLS and HTTP, and orjson has no way to report duplicates. A lone surrogate escape decodes to a
+    string that is not Unicode text and that orjson refuses to encode into the answer; the strings
+    are searched for one only when the body has a surrogate escape at all.
     """
     try:
         text = body.decode("utf-8")
-        return json.loads(
+        value = json.loads(
             text, object_pairs_hook=_unique_keys, parse_float=_finite, parse_constant=_no_constants
         )
+        if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _lone_surrogates(value):
+            raise EnvelopeError(400, "request body is not valid JSON: a \\u escape is a lone surrogate")
+        return value
     except UnicodeDecodeError as exc:
         raise EnvelopeError(400, f"request body is not valid JSON: not UTF-8 at byte {exc.start}") from exc
     except RecursionError as exc:

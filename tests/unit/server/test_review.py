@@ -87,6 +87,9 @@ def test_a_denial_is_a_normal_review_with_status() -> None:
         (b'{"apiVersion": NaN}', 400, "NaN is not JSON"),
         (b'{"n": ' + b"9" * 5000 + b"}", 400, "not valid JSON"),
         (b'"\xed\xa0\x80"', 400, "not valid JSON"),
+        # A lone surrogate escape (found by tests/fuzz): orjson could not encode the answer, a 500.
+        (orjson.dumps(review(opted_in_pod(), uid="u")).replace(b'"u"', b'"\\ud800"'), 400, "lone surrogate"),
+        (orjson.dumps(review(opted_in_pod("\\udc00x"))).replace(b"\\\\", b"\\"), 400, "lone surrogate"),
         (b"x" * 2_000_000, 413, "exceeds"),
     ],
 )
@@ -155,3 +158,11 @@ def test_arbitrary_junk_gets_4xx_or_a_review_never_5xx(junk: bytes) -> None:
         assert answer.json()["kind"] == "AdmissionReview"
     else:
         assert isinstance(answer.json()["message"], str)
+
+
+def test_escaped_surrogate_pairs_and_escaped_backslashes_are_ordinary_text() -> None:
+    client, _ = make_client()
+    body = orjson.dumps(review(opted_in_pod(), uid="u")).replace(b'"u"', b'"\\ud83d\\ude00 \\\\ud800"')
+    answer = post(client, body)
+    assert answer.status_code == 200
+    assert answer.json()["response"]["uid"] == "\U0001f600 \\ud800"
