@@ -115,7 +115,9 @@ class PodTemplateMerger:
                 self._keys[target] = set(present) if isinstance(present, dict) else set()
             else:
                 items = present if isinstance(present, list) else []
-                self._keys[target] = {i.get(key) for i in items if isinstance(i, dict)}
+                # Only a string can equal a template's key; a map or a list there is not even hashable.
+                keys = (i.get(key) for i in items if isinstance(i, dict))
+                self._keys[target] = {k for k in keys if isinstance(k, str)}
         return self._keys[target]
 
 

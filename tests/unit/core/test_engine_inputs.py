@@ -50,3 +50,27 @@ def test_missing_or_duplicate_names_in_the_pod_are_an_invalid_object(
     with pytest.raises(InvalidObject) as raised:
         mutate(deployment(**spec), FACTS, TEMPLATES, InjectionPolicy())
     assert raised.value.field_path == f"spec.template.spec.{field}"
+
+
+def test_env_names_and_mount_paths_that_are_not_strings_are_passed_over() -> None:
+    templates = template_set(
+        """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: mounts, labels: {sidecar-injector.io/template: "true"}}
+data:
+  template: |
+    volumeMounts: [{name: shared, mountPath: /shared}]
+    env: [{name: A, value: b}]
+"""
+    )
+    obj = deployment(
+        containers=[
+            {"name": "app", "image": "a", "env": [{"name": ["A"]}], "volumeMounts": [{"mountPath": {}}]}
+        ]
+    )
+    obj["spec"]["template"]["metadata"]["annotations"] = {"sidecar-injector.io/inject": "mounts"}
+    result = mutate(obj, FACTS, templates, InjectionPolicy())
+    container = jsonpatch.apply_patch(obj, list(result.patch))["spec"]["template"]["spec"]["containers"][0]
+    assert container["env"][-1] == {"name": "A", "value": "b"}
+    assert container["volumeMounts"][-1] == {"name": "shared", "mountPath": "/shared"}
