@@ -31,6 +31,9 @@ LEGACY_KEY = "config"
 LIST_FIELDS = tuple(ITEM_SCHEMAS)
 MAP_FIELDS = ("annotations", "labels")
 KNOWN_FIELDS = frozenset({*LIST_FIELDS, *MAP_FIELDS, "nativeSidecars"})
+# PyYAML reports some malformed input with other errors than YAMLError: "!!float ''" is an IndexError,
+# "!!int 0x" a ValueError, deep nesting a RecursionError. Any of them means the text is not usable YAML.
+YAML_FAILURES = (yaml.YAMLError, ValueError, IndexError, TypeError, RecursionError)
 # Names end up as container, volume and template names: DNS-1123 labels.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -50,7 +53,7 @@ def load_manifests(text: str, source: str) -> list[dict[str, Any]]:
     """Every object in a multi-document YAML file, with ``kind: List`` flattened."""
     try:
         documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
+    except YAML_FAILURES as exc:
         raise TemplateError(source, "", "", f"not valid YAML: {_yaml_problem(exc)}") from exc
     objects: list[dict[str, Any]] = []
     for document in documents:
@@ -103,7 +106,7 @@ def parse_template(
         raise fail("", f"template name {document.name!r} is not a valid DNS-1123 label")
     try:
         body = yaml.safe_load(document.text)
-    except yaml.YAMLError as exc:
+    except YAML_FAILURES as exc:
         raise fail("", f"not valid YAML: {_yaml_problem(exc)}") from exc
     if not isinstance(body, dict):
         raise fail("", "expected a mapping with containers, initContainers, volumes, ...")
@@ -173,6 +176,9 @@ def _check_names(parts: dict[str, Any], fail: Any) -> None:
             if f"{group}:{name}" in seen:
                 raise fail(f"{field}[{index}].name", f"duplicate {group} name {name!r}")
             seen[f"{group}:{name}"] = field
+    for index, item in enumerate(parts["imagePullSecrets"]):
+        if not item.get("name"):  # optional in the schema, but a reference to nothing is a mistake
+            raise fail(f"imagePullSecrets[{index}].name", "an image pull secret needs a name")
     for field in ("containers", "initContainers"):
         for index, item in enumerate(parts[field]):
             if not item.get("image"):
@@ -184,7 +190,9 @@ def _check_names(parts: dict[str, Any], fail: Any) -> None:
                 raise fail(f"{field}[{index}].{key}", f"duplicate {key} {value!r}")
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
+def _yaml_problem(exc: Exception) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
+    if not isinstance(exc, yaml.YAMLError):
+        problem = f"{type(exc).__name__}: {problem}"
     return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else str(problem)

@@ -82,6 +82,10 @@ def test_the_revision_is_a_content_hash_independent_of_key_order() -> None:
         ("{}", "", "injects nothing"),
         ("- a list", "", "expected a mapping"),
         ("containers: [{name: x, image: i}", "", "not valid YAML"),
+        # Found by tests/fuzz: these raised IndexError, ValueError and KeyError (the last at injection).
+        ("env: [{name: A, value: !!float ''}]", "", "not valid YAML: IndexError"),
+        ("env: [{name: A, value: !!int 0x}]", "", "not valid YAML: ValueError"),
+        ("imagePullSecrets: [{}]", "imagePullSecrets[0].name", "needs a name"),
     ],
 )
 def test_a_broken_template_names_the_source_key_and_field(text: str, field: str, message: str) -> None:
@@ -109,3 +113,9 @@ def test_templates_from_a_tenant_namespace_must_be_restricted() -> None:
     tenant = TemplateDocument("t", "team-a", "ConfigMap team-a/t", "template", text)
     with pytest.raises(TemplateError, match="hostPath volume: forbidden"):
         parse_template(tenant)
+
+
+def test_a_manifest_file_that_pyyaml_cannot_construct_is_a_template_error() -> None:
+    for text in ("a: !!float ''", "[" * 5000):
+        with pytest.raises(TemplateError, match="not valid YAML"):
+            load_manifests(text, "file.yaml")
