@@ -32,8 +32,9 @@ LIST_FIELDS = tuple(ITEM_SCHEMAS)
 MAP_FIELDS = ("annotations", "labels")
 KNOWN_FIELDS = frozenset({*LIST_FIELDS, *MAP_FIELDS, "nativeSidecars"})
 # PyYAML reports some malformed input with other errors than YAMLError: "!!float ''" is an IndexError,
-# "!!int 0x" a ValueError, deep nesting a RecursionError. Any of them means the text is not usable YAML.
-YAML_FAILURES = (yaml.YAMLError, ValueError, IndexError, TypeError, RecursionError)
+# "!!int 0x" a ValueError, a malformed !!timestamp an AttributeError, deep nesting a RecursionError. Any
+# error from the loader means the text is not usable YAML.
+YAML_FAILURES = (Exception,)
 # Names end up as container, volume and template names: DNS-1123 labels.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -170,8 +171,8 @@ def _check_names(parts: dict[str, Any], fail: Any) -> None:
     for field in ("containers", "initContainers", "volumes"):
         group = "volume" if field == "volumes" else "container"
         for index, item in enumerate(parts[field]):
-            name = item.get("name", "")
-            if not _DNS_LABEL.match(name) or len(name) > 63:
+            name = item.get("name")  # the schema lets a null through
+            if not isinstance(name, str) or not _DNS_LABEL.match(name) or len(name) > 63:
                 raise fail(f"{field}[{index}].name", f"{name!r} is not a valid DNS-1123 label")
             if f"{group}:{name}" in seen:
                 raise fail(f"{field}[{index}].name", f"duplicate {group} name {name!r}")
@@ -186,6 +187,8 @@ def _check_names(parts: dict[str, Any], fail: Any) -> None:
     for field, key in (("env", "name"), ("volumeMounts", "mountPath")):
         keys = [item.get(key) for item in parts[field]]
         for index, value in enumerate(keys):
+            if not isinstance(value, str) or not value:
+                raise fail(f"{field}[{index}].{key}", "expected a non-empty string")
             if value in keys[:index]:
                 raise fail(f"{field}[{index}].{key}", f"duplicate {key} {value!r}")
 

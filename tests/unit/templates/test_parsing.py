@@ -86,6 +86,9 @@ def test_the_revision_is_a_content_hash_independent_of_key_order() -> None:
         ("env: [{name: A, value: !!float ''}]", "", "not valid YAML: IndexError"),
         ("env: [{name: A, value: !!int 0x}]", "", "not valid YAML: ValueError"),
         ("imagePullSecrets: [{}]", "imagePullSecrets[0].name", "needs a name"),
+        ("env: [{name: A, value: !!timestamp 2001-01-01x}]", "", "not valid YAML: AttributeError"),
+        ("containers: [{name: null, image: i}]", "containers[0].name", "DNS-1123"),
+        ("volumeMounts: [{name: v, mountPath: null}]", "volumeMounts[0].mountPath", "non-empty string"),
     ],
 )
 def test_a_broken_template_names_the_source_key_and_field(text: str, field: str, message: str) -> None:
