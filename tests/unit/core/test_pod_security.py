@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.unit.core.test_security import RESTRICTED_CONTEXT, template
@@ -141,7 +141,6 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
 @given(pod_context=JSON, level=st.sampled_from(["privileged", "baseline", "restricted"]))
 def test_any_pod_security_context_is_judged_without_crashing(pod_context: Any, level: str) -> None:
     obj = pod({"sidecar-injector.io/inject": "t"})

@@ -120,7 +120,7 @@ def facts_for(obj: dict[str, Any]) -> AdmissionFacts:
     return AdmissionFacts("uid", "CREATE", obj["kind"], "default")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(workloads())
 def test_mutation_applies_validates_keeps_the_app_and_is_idempotent(obj: dict[str, Any]) -> None:
     before = copy.deepcopy(obj)
@@ -177,7 +177,6 @@ JUNK = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
 @given(
     kind=st.sampled_from(["Pod", "Deployment", "CronJob", "Job", "Service"]),
     body=JUNK,

@@ -5,7 +5,7 @@ import json
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
@@ -138,7 +138,6 @@ ENVELOPE_FIELDS = st.dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None)
 @given(
     junk=st.one_of(
         st.binary(max_size=200),
