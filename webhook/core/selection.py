@@ -56,7 +56,7 @@ def parse_status(value: str | None) -> tuple[dict[str, str], tuple[str, ...]]:
         decoded = json.loads(value)
         entries = decoded["injected"]
         return {str(e["name"]): str(e.get("revision", "")) for e in entries}, ()
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: nested too deeply
         return {}, (f"ignoring unreadable injection status annotation {value[:80]!r}",)
 
 
