@@ -1,9 +1,11 @@
 -- wrk script for the sidecar-injector benchmark (driven by bench/run.py).
 --
---   wrk -t1 -c8 -d10s -s bench/admission.lua https://127.0.0.1:8443/mutate -- BODY_FILE UID patch|nopatch
+--   wrk -t1 -c8 -d10s -s bench/admission.lua https://127.0.0.1:8443/mutate -- BODY_FILE UID patch|nopatch [close]
 --
--- Every request POSTs the AdmissionReview in BODY_FILE. A response is good only when it is HTTP 200,
--- echoes UID, says "allowed":true, and carries a patch ("patch") or carries none ("nopatch").
+-- Every request POSTs the AdmissionReview in BODY_FILE; with "close" it also asks for
+-- "Connection: close", so every request gets a new connection and TLS handshake (bench/reliability.py).
+-- A response is good only when it is HTTP 200, echoes UID, says "allowed":true, and carries a patch
+-- ("patch") or carries none ("nopatch").
 -- wrk runs each thread in its own Lua state: the counters are per-thread globals, and done() (in the
 -- main state) sums them through the thread objects collected in setup().
 -- done() prints one machine-readable line, latencies in microseconds:
@@ -23,9 +25,10 @@ function setup(thread)
 end
 
 function init(args)
-  local path, uid, expect = args[1], args[2], args[3]
-  if path == nil or uid == nil or (expect ~= "patch" and expect ~= "nopatch") then
-    error("usage: wrk ... -s admission.lua URL -- BODY_FILE UID patch|nopatch")
+  local path, uid, expect, mode = args[1], args[2], args[3], args[4]
+  if path == nil or uid == nil or (expect ~= "patch" and expect ~= "nopatch")
+      or (mode ~= nil and mode ~= "close") then
+    error("usage: wrk ... -s admission.lua URL -- BODY_FILE UID patch|nopatch [close]")
   end
   local file = assert(io.open(path, "rb"))
   local body = file:read("*a")
@@ -38,6 +41,9 @@ function init(args)
     ["Accept"] = "application/json, */*",
     ["User-Agent"] = "kube-apiserver-admission",
   }
+  if mode == "close" then
+    headers["Connection"] = "close"
+  end
   request_bytes = wrk.format("POST", wrk.path, headers, body)
 end
 

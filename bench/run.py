@@ -527,17 +527,29 @@ class Env:
 class Server:
     """One ``sidecar-injector serve`` process, as the image starts it, optionally pinned to core 0."""
 
-    def __init__(self, env: Env, templates: Sequence[Path], *, pinned: bool, workers: int | None = None):
+    def __init__(
+        self,
+        env: Env,
+        templates: Sequence[Path],
+        *,
+        pinned: bool,
+        workers: int | None = None,
+        certs: Path | None = None,
+        extra_args: Sequence[str] = (),
+    ):
+        """``certs``: a folder with tls.crt, tls.key and ca.crt (default: the one ``prepare()`` made);
+        ``extra_args`` are appended to the ``serve`` command line."""
         self.env = env
         self.port, self.metrics_port = free_port(), free_port()
         self.log = env.log_path()
+        certs = certs or env.certs
         command = [
             str(env.entrypoint),
             "serve",
             "--cert",
-            str(env.certs / "tls.crt"),
+            str(certs / "tls.crt"),
             "--key",
-            str(env.certs / "tls.key"),
+            str(certs / "tls.key"),
             *[arg for folder in templates for arg in ("--templates", str(folder))],
             "--log-format",
             "json",
@@ -550,10 +562,11 @@ class Server:
         ]
         if workers is not None:
             command += ["--workers", str(workers)]
+        command += extra_args
         if pinned:
             command = ["taskset", "-c", "0", *command]
         self.command = command
-        self.context = ssl.create_default_context(cafile=str(env.certs / "ca.crt"))
+        self.context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
         self.process: subprocess.Popen[bytes] | None = None
         self.code = ""
 
@@ -630,9 +643,15 @@ class Server:
 
 @contextmanager
 def running(
-    env: Env, templates: Sequence[Path], *, pinned: bool, workers: int | None = None
+    env: Env,
+    templates: Sequence[Path],
+    *,
+    pinned: bool,
+    workers: int | None = None,
+    certs: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[tuple[Server, float]]:
-    server = Server(env, templates, pinned=pinned, workers=workers)
+    server = Server(env, templates, pinned=pinned, workers=workers, certs=certs, extra_args=extra_args)
     ok = False
     try:
         ready = server.start()
@@ -684,9 +703,18 @@ class Run:
         return self.cpu_seconds * 1000 / max(self.values["requests"], 1)
 
 
-def run_wrk(
-    env: Env, server: Server, scenario: Scenario, conns: int, threads: int, duration: float, pinned: bool
-) -> Run:
+def wrk_command(
+    env: Env,
+    server: Server,
+    scenario: Scenario,
+    conns: int,
+    threads: int,
+    duration: float,
+    pinned: bool,
+    *,
+    connection_close: bool = False,
+) -> list[str]:
+    """wrk posting ``scenario`` through admission.lua; ``connection_close``: a new connection per request."""
     command = [
         env.wrk,
         f"-t{threads}",
@@ -702,17 +730,31 @@ def run_wrk(
         scenario.uid,
         scenario.expect,
     ]
-    if pinned:
-        command = ["taskset", "-c", "1", *command]
+    if connection_close:
+        command.append("close")
+    return ["taskset", "-c", "1", *command] if pinned else command
+
+
+def parse_bench_line(stdout: str) -> dict[str, float] | None:
+    """The values of admission.lua's ``BENCH key=value ...`` line, or None if wrk printed none."""
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH ")), None)
+    if line is None:
+        return None
+    return {key: float(value) for key, value in (pair.split("=") for pair in line.split()[1:])}
+
+
+def run_wrk(
+    env: Env, server: Server, scenario: Scenario, conns: int, threads: int, duration: float, pinned: bool
+) -> Run:
+    command = wrk_command(env, server, scenario, conns, threads, duration, pinned)
     cpu_before = server.cpu_seconds()
     result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 120)
     cpu_after = server.cpu_seconds()
-    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH ")), None)
-    if result.returncode != 0 or line is None:
+    values = parse_bench_line(result.stdout)
+    if result.returncode != 0 or values is None:
         raise BenchError(
             f"wrk failed ({result.returncode}): {shlex.join(command)}\n{result.stdout}{result.stderr}"
         )
-    values = {key: float(value) for key, value in (pair.split("=") for pair in line.split()[1:])}
     return Run(values, cpu_after - cpu_before, server.rss_kib(), server.hwm_kib())
 
 
