@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,6 +112,9 @@ def parse_template(
         raise fail("", f"not valid YAML: {_yaml_problem(exc)}") from exc
     if not isinstance(body, dict):
         raise fail("", "expected a mapping with containers, initContainers, volumes, ...")
+    problem = _not_json(body)
+    if problem is not None:
+        raise fail(*problem)
     unknown = sorted(set(body) - KNOWN_FIELDS)
     if unknown:
         raise fail(unknown[0], f"unknown field; expected one of {', '.join(sorted(KNOWN_FIELDS))}")
@@ -158,6 +162,51 @@ def parse_template(
     for violation in policy_violations(template, security) if security else ():
         raise fail(violation.field, f"{violation.message}: forbidden by the template security policy")
     return template
+
+
+def _not_json(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(field, problem) for the first value YAML can hold but a JSON patch cannot.
+
+    Template items go into patches verbatim, and orjson refuses non-string keys and half surrogate
+    pairs (PyYAML decodes "\\ud83d\\ude00" to two of those), and writes null for .inf and .nan: each
+    would fail or corrupt every injection of the template. Each shared (aliased) node is checked once.
+    """
+    stack: list[tuple[str, Any]] = [("", body)]
+    seen: set[int] = set()
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict | list):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if not isinstance(key, str):
+                    return path, f"key {key!r} is not a string"
+                if not _is_text(key):
+                    return path, f"key {key!r} {HALF_SURROGATE}"
+                stack.append((f"{path}.{key}" if path else key, child))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{index}]", child) for index, child in enumerate(node))
+        elif isinstance(node, str):
+            if not _is_text(node):
+                return path, HALF_SURROGATE
+        elif isinstance(node, float) and not math.isfinite(node):
+            return path, f"{node} is not a JSON number"
+        elif not (node is None or isinstance(node, bool | int | float)):
+            return path, f"a {type(node).__name__} is not JSON; quote it to make it a string"
+    return None
+
+
+HALF_SURROGATE = "holds half of a UTF-16 surrogate pair; write the character itself"
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def content_revision(body: dict[str, Any]) -> str:

@@ -89,6 +89,19 @@ def test_the_revision_is_a_content_hash_independent_of_key_order() -> None:
         ("env: [{name: A, value: !!timestamp 2001-01-01x}]", "", "not valid YAML: AttributeError"),
         ("containers: [{name: null, image: i}]", "containers[0].name", "DNS-1123"),
         ("volumeMounts: [{name: v, mountPath: null}]", "volumeMounts[0].mountPath", "non-empty string"),
+        ('annotations: {"a\\ud83d\\ude00": x}', "annotations", "surrogate pair"),
+        (
+            "volumes: [{name: v, csi: {driver: d, volumeAttributes: {1: x, a: y}}}]",
+            "volumes[0].csi.volumeAttributes",
+            "key 1 is not a string",
+        ),
+        (
+            "containers: [{name: c, image: i, resources: {limits: {cpu: .inf}}}]",
+            "containers[0].resources.limits.cpu",
+            "inf is not",
+        ),
+        ("{1: x, containers: []}", "", "key 1 is not a string"),
+        ("env: [{name: A, value: !!binary aGk=}]", "env[0].value", "bytes is not JSON"),
     ],
 )
 def test_a_broken_template_names_the_source_key_and_field(text: str, field: str, message: str) -> None:
