@@ -466,7 +466,7 @@ def scenario_shutdown(env: bench.Env, opts: Options, report: Report, scenario: b
     report.check(
         name,
         f"0 failed requests (bad answers + socket errors) over {len(runs)} SIGTERMs under 32 connections",
-        f"{failed} of {total:,}",
+        f"{failed:,} failed, {total:,} requests answered",
         failed == 0 and total > 0,
         hard=True,
     )
@@ -668,7 +668,7 @@ def scenario_rotation(env: bench.Env, opts: Options, report: Report, scenario: b
     report.check(
         name,
         f"0 failed requests and handshakes through {opts.rotations} rotations, a mismatch and a recovery",
-        f"{failed} of {requests:,} requests + {len(prober.records):,} handshakes",
+        f"{failed:,} failed; {requests:,} requests answered + {len(prober.records):,} handshakes",
         failed == 0 and requests > 0,
         hard=True,
     )
@@ -1476,7 +1476,7 @@ def _shutdown_section(result: JsonObj, opts: Options) -> list[str]:
     for n, run in enumerate(result["runs"], 1):
         during = run["reviews_during_drain"]
         out.append(
-            f"| {n} | {run['requests']:,} | {run['good']:,} | {run['failures']} |"
+            f"| {n} | {run['requests']:,} | {run['good']:,} | {run['failures']:,} |"
             f" {'n/a' if during is None else f'{during:,.0f}'} | {ms(run['unready_after_s'])} |"
             f" {secs(run['load_stopped_after_s'])} | {secs(run['exit_after_s'])} | {run['exit_code']} |"
         )
