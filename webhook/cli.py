@@ -288,18 +288,25 @@ def _inject(args: argparse.Namespace) -> int:
     import orjson
 
     from webhook.core import InjectionError
-    from webhook.offline import dump_documents, inject_documents
+    from webhook.offline import ManifestError, dump_documents, inject_documents
 
     templates, errors = _load_template_set(args.templates, args.kubernetes_version, _security(args))
     for error in errors:
         print(f"warning: template not loaded: {error}", file=sys.stderr)
-    text = sys.stdin.read() if args.filename == "-" else Path(args.filename).read_text()
+    try:
+        text = sys.stdin.read() if args.filename == "-" else Path(args.filename).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.filename}: {exc}", file=sys.stderr)
+        return 1
     try:
         documents, injected = inject_documents(
             text, templates, _policy(args), args.namespace, args.pod_security_default_level
         )
     except InjectionError as exc:
         print(f"error: {exc.message} ({exc.reason})", file=sys.stderr)
+        return 1
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     for item in injected:
         meta = item.original.get("metadata") or {}

@@ -17,6 +17,10 @@ from webhook.core import AdmissionFacts, InjectionPolicy, PatchOp, TemplateSet, 
 from webhook.core.pod_security import enforced_level
 
 
+class ManifestError(ValueError):
+    """The input text cannot be read as manifests."""
+
+
 @dataclass(frozen=True, slots=True)
 class InjectedObject:
     original: dict[str, Any]
@@ -60,7 +64,10 @@ def inject_documents(
 
     ``default_level`` is what namespaces enforce unless a Namespace in the stream says otherwise.
     """
-    documents = list(yaml.safe_load_all(text))
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except Exception as exc:  # PyYAML also fails with ValueError, IndexError, RecursionError, ...
+        raise ManifestError(f"the manifests are not valid YAML: {type(exc).__name__}: {exc}") from exc
     levels = _namespace_levels(documents, default_level)
 
     def inject(obj: dict[str, Any]) -> InjectedObject:

@@ -100,6 +100,19 @@ def test_inject_checks_pod_security_against_namespaces_in_the_same_stream() -> N
     assert denied.returncode == 1 and "(pod-security)" in denied.stderr
 
 
+@pytest.mark.parametrize("text", ["a: [1\n", "!!float ''\n", "x: !!int 0x\n", "[" * 5000])
+def test_inject_reports_unreadable_manifests_without_a_traceback(text: str) -> None:
+    result = cli("inject", "--templates", "examples", "-f", "-", input=text, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: the manifests are not valid YAML")
+    assert "Traceback" not in result.stderr
+
+
+def test_inject_reports_a_missing_file_without_a_traceback(tmp_path: Path) -> None:
+    result = cli("inject", "--templates", "examples", "-f", str(tmp_path / "nope.yaml"), check=False)
+    assert result.returncode == 1 and result.stderr.startswith("error: cannot read")
+
+
 def test_templates_validate_names_the_configmap_key_and_field(tmp_path: Path) -> None:
     assert "ok: template 'logging-agent'" in cli("templates", "validate", "examples").stdout
     (tmp_path / "broken.yaml").write_text(
