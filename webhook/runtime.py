@@ -106,7 +106,8 @@ class Runtime:
             settings.policy,
             self.metrics,
             allow_on_internal_error=settings.allow_on_internal_error,
-            namespace_levels=self._namespace_level,
+            # With the check off nothing reads the level: skip the lookup on every review.
+            namespace_levels=None if settings.policy.pod_security_check == "off" else self._namespace_level,
         )
         probes = Probes(readiness=self.readiness, template_status=self.template_status)
         limits = Limits(settings.max_body_bytes, settings.max_buffered_bytes, settings.max_inflight)

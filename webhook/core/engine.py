@@ -11,7 +11,7 @@ from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.merging import PodTemplateMerger, names_in
 from webhook.core.model import AdmissionFacts, InjectionPolicy, MutationResult, Template, TemplateSet
 from webhook.core.patching import PatchBuilder, describe
-from webhook.core.pod_security import pod_security_gaps
+from webhook.core.pod_security import PodSecurityGap, pod_security_gaps
 from webhook.core.selection import Skip, render_status, select_templates
 from webhook.core.workloads import RUN_TO_COMPLETION_KINDS, locate_pod_template
 
@@ -58,8 +58,8 @@ def mutate(
         warnings.append(f"{error.message}; admitted without them")
     if not found:
         return MutationResult(skip_reason=TemplateNotFound.reason, warnings=tuple(warnings))
-    pod_security_gaps = _check_pod_security(found, pod_template, facts, policy)
-    warnings.extend(warning for _, warning in pod_security_gaps)
+    gaps = _check_pod_security(found, pod_template, facts, policy)
+    warnings.extend(_gap_warnings(gaps, facts.kind))
 
     builder = PatchBuilder(obj)
     merger = PodTemplateMerger(builder, root)
@@ -81,7 +81,7 @@ def mutate(
         patch=patch,
         warnings=tuple(warnings),
         injected=tuple(t.name for t in found),
-        pod_security_gaps=tuple(dict.fromkeys(name for name, _ in pod_security_gaps)),
+        pod_security_gaps=tuple(gap.template for gap in gaps),
     )
 
 
@@ -117,28 +117,31 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
 
 def _check_pod_security(
     found: list[Template], pod_template: JsonObject, facts: AdmissionFacts, policy: InjectionPolicy
-) -> list[tuple[str, str]]:
-    """(template, warning) pairs for templates that break the namespace's enforced level; raises
-    when the policy denies those.
-
-    Each gap gives two warnings: kube-apiserver cuts warnings at 120 characters, so the summary and the
-    fields would not both survive in one.
-    """
+) -> list[PodSecurityGap]:
+    """The templates (one gap each) that break the namespace's enforced level; raises instead when the
+    policy denies those."""
     if facts.pod_security_level is None or policy.pod_security_check == "off":
         return []
     gaps = pod_security_gaps(found, pod_template["spec"], facts.namespace, facts.pod_security_level)
-    if not gaps:
-        return []
-    consequence = "the pod will be rejected" if facts.kind == "Pod" else "its pods will be rejected"
-    if policy.pod_security_check == "deny":
+    if gaps and policy.pod_security_check == "deny":
         details = "; ".join(f"{gap.summary} ({gap.fields})" for gap in gaps)
-        message = f"{details}: {consequence} by Pod Security admission"
+        message = f"{details}: {_rejection(facts.kind)} by Pod Security admission"
         raise PodSecurityConflict(message, tuple(gap.template for gap in gaps))
+    return gaps
+
+
+def _gap_warnings(gaps: list[PodSecurityGap], kind: str) -> list[str]:
+    """Two warnings per gap: kube-apiserver cuts warnings at 120 characters, so the summary and the
+    fields would not both survive in one."""
     warnings = []
     for gap in gaps:
-        warnings.append((gap.template, f"{gap.summary}: {consequence}"))
-        warnings.append((gap.template, f"{gap.template!r} breaks {gap.enforced!r} at {gap.fields}"))
+        warnings.append(f"{gap.summary}: {_rejection(kind)}")
+        warnings.append(f"{gap.template!r} breaks {gap.enforced!r} at {gap.fields}")
     return warnings
+
+
+def _rejection(kind: str) -> str:
+    return "the pod will be rejected" if kind == "Pod" else "its pods will be rejected"
 
 
 def _unescape(path: str) -> list[str]:
