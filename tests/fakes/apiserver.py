@@ -7,7 +7,9 @@ What it reproduces (the parts a list/watch client depends on):
 - ``GET /api/v1/namespaces`` (cluster-scoped: list and watch) and ``GET /api/v1/namespaces/{name}``;
 - ``labelSelector`` with ``key``, ``!key``, ``key=value``, ``key==value``, ``key!=value``,
   ``key in (a,b)`` and ``key notin (a,b)``;
-- Lists as ``{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"N"},"items":[...]}``;
+- Lists as ``{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"N"},"items":[...]}``
+  whose items carry no ``kind`` or ``apiVersion``, as kube-apiserver serves them (watch events and
+  single GETs do carry them);
 - ``watch=true|1`` streams chunked ``{"type":..., "object":...}\\n`` lines starting after
   ``resourceVersion`` (no resourceVersion, or "0": synthetic ADDED events for the current state first);
 - one global, monotonically increasing resourceVersion stamped into ``metadata.resourceVersion``, shared
@@ -263,7 +265,12 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.fake.state
         with state.lock:
             state.list_requests += 1
-            items = [copy.deepcopy(o) for o in _sorted_objects(state, scope.resource) if scope.matches(o)]
+            # kube-apiserver serves list items without kind and apiVersion: only the List has a kind.
+            items = [
+                _without_type(copy.deepcopy(o))
+                for o in _sorted_objects(state, scope.resource)
+                if scope.matches(o)
+            ]
             rv = state.rv
         body = {
             "kind": f"{_KINDS[scope.resource]}List",
@@ -408,6 +415,12 @@ class _Handler(BaseHTTPRequestHandler):
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
+
+
+def _without_type(obj: JsonObject) -> JsonObject:
+    obj.pop("kind", None)
+    obj.pop("apiVersion", None)
+    return obj
 
 
 def _sorted_objects(state: _State, resource: str) -> list[JsonObject]:

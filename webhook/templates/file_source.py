@@ -17,7 +17,7 @@ from pathlib import Path
 
 from webhook.core.security import TemplateSecurityPolicy
 from webhook.templates.errors import TemplateError
-from webhook.templates.parsing import load_manifests, parse_template, template_documents
+from webhook.templates.parsing import load_manifests, parse_template, template_documents, unusable_template
 from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 from webhook.templates.store import DocumentResult, TemplateStore
 
@@ -97,13 +97,18 @@ def parse_folder(
         for manifest in manifests:
             metadata = manifest.get("metadata")
             source = f"{path}: ConfigMap {metadata.get('name') if isinstance(metadata, dict) else None}"
-            for document in template_documents(manifest, source, None):
+            documents = list(template_documents(manifest, source, None))
+            for document in documents:
                 doc_id = f"{source} key {document.key}"
                 ids.append(doc_id)
                 try:
                     results[doc_id] = parse_template(document, kubernetes_version, security)
                 except TemplateError as exc:
                     results[doc_id] = exc
+            if not documents and (problem := unusable_template(manifest, source)) is not None:
+                doc_id = f"{source} key {problem.key}"
+                ids.append(doc_id)
+                results[doc_id] = problem
         produced[name] = ids
     return results, produced
 

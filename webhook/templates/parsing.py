@@ -90,6 +90,28 @@ def template_documents(
         yield TemplateDocument(name[: -len(LEGACY_SUFFIX)], namespace, source, LEGACY_KEY, data[LEGACY_KEY])
 
 
+def unusable_template(
+    configmap: dict[str, Any], source: str, label: str = TEMPLATE_LABEL
+) -> TemplateError | None:
+    """Why a ConfigMap that looks like a template (labelled as one, or named ``<name>-initializer``)
+    yielded no document from ``template_documents``; None when it does not look like a template.
+
+    A source reports this instead of ignoring the ConfigMap: its author must learn why nothing is served.
+    """
+    if configmap.get("kind") != "ConfigMap":
+        return None
+    metadata = configmap.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    labels = metadata.get("labels")
+    name = metadata.get("name")
+    if isinstance(labels, dict) and label in labels:
+        return TemplateError(source, NATIVE_KEY, "", f"labelled {label} but has no string key {NATIVE_KEY!r}")
+    if isinstance(name, str) and name.endswith(LEGACY_SUFFIX):
+        message = f"named like a legacy template ({LEGACY_SUFFIX}) but has no string key {LEGACY_KEY!r}"
+        return TemplateError(source, LEGACY_KEY, "", message)
+    return None
+
+
 def parse_template(
     document: TemplateDocument,
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,

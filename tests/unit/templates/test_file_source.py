@@ -107,3 +107,17 @@ def test_a_manifest_whose_metadata_is_not_a_map_is_not_a_template_and_not_a_cras
     text = 'kind: ConfigMap\nmetadata: "x"\ndata: {template: "env: [{name: A, value: b}]"}\n'
     results, produced = parse_folder(tmp_path, {"odd.yaml": text})
     assert results == {} and produced == {"odd.yaml": []}
+
+
+def test_configmaps_that_look_like_templates_but_hold_none_are_reported_not_dropped(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: agent-initializer\ndata:\n  conf: x\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shipper\n"
+        "  labels: {sidecar-injector.io/template: 'true'}\ndata:\n  templates: x\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unrelated\ndata:\n  config: x\n"
+    )
+    results, produced = parse_folder(tmp_path, {"broken.yaml": (tmp_path / "broken.yaml").read_text()})
+    messages = sorted(str(result) for result in results.values())
+    assert len(messages) == 2 == len(produced["broken.yaml"])
+    assert "agent-initializer" in messages[0] and "no string key 'config'" in messages[0]
+    assert "shipper" in messages[1] and "no string key 'template'" in messages[1]
