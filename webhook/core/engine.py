@@ -12,7 +12,7 @@ from webhook.core.merging import PodTemplateMerger, names_in
 from webhook.core.model import AdmissionFacts, InjectionPolicy, MutationResult, Template, TemplateSet
 from webhook.core.patching import PatchBuilder, describe
 from webhook.core.pod_security import PodSecurityGap, pod_security_gaps
-from webhook.core.selection import Skip, render_status, select_templates
+from webhook.core.selection import Skip, render_status, select_templates, skip_for_request
 from webhook.core.workloads import RUN_TO_COMPLETION_KINDS, locate_pod_template
 
 
@@ -30,14 +30,17 @@ def mutate(
     or a missing template when the policy denies those). ``verify`` applies the patch to a copy and
     checks the result, turning any builder bug into an exception instead of a broken pod.
     """
+    request_skip = skip_for_request(facts)  # DELETE and CONNECT may carry no object at all
+    if request_skip is not None:
+        return MutationResult(skip_reason=request_skip.reason)
     if not isinstance(obj, dict):
         raise InvalidObject("object", "expected a JSON object")
     root = locate_pod_template(facts.kind)
-    pod_template = _walk_dict(obj, root) if root is not None else None
+    assert root is not None  # skip_for_request skips kinds without a pod template
+    pod_template = _walk_dict(obj, root)
     selection = select_templates(obj, pod_template if pod_template is not None else {}, facts, policy)
     if isinstance(selection, Skip):
         return MutationResult(skip_reason=selection.reason, warnings=selection.warnings)
-    assert root is not None  # select_templates skips kinds without a pod template
     if pod_template is None:
         raise InvalidObject(describe(root), "the pod template is missing or not an object")
     _check_pod_spec(pod_template, root)

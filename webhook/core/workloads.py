@@ -25,6 +25,16 @@ _OWNER_KINDS_THAT_MANAGE = {"ReplicaSet": "Deployment", "Job": "CronJob"}
 # Kinds whose pods are expected to finish; a classic sidecar would keep them running forever.
 RUN_TO_COMPLETION_KINDS = frozenset({"Job", "CronJob"})
 
+# Kinds whose pod template the API server refuses to change on UPDATE, with the skip reason. A Pod's
+# containers, init containers and volumes are fixed at creation (only images and a few scheduling
+# fields change); a Job's spec.template is immutable (pkg/apis/batch/validation: only a suspended,
+# never started Job may change its scheduling directives, labels and annotations). The other kinds
+# may change their template on UPDATE: StatefulSet forbids changes to every spec field but replicas,
+# ordinals, template, updateStrategy, revisionHistoryLimit, persistentVolumeClaimRetentionPolicy and
+# minReadySeconds; Deployment, ReplicaSet and DaemonSet (apps/v1) fix their selector; CronJob's
+# jobTemplate is mutable. The engine only ever writes under the pod template, so those are safe.
+IMMUTABLE_POD_TEMPLATE_ON_UPDATE = {"Pod": "pod-update", "Job": "job-update"}
+
 
 def locate_pod_template(kind: str) -> tuple[str, ...] | None:
     return POD_TEMPLATE_TOKENS.get(kind)
