@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 import kubernetes_validate
@@ -34,3 +35,11 @@ def _assert_unique_names(obj: dict[str, Any]) -> None:
     volumes = [v["name"] for v in spec.get("volumes") or []]
     assert len(set(containers)) == len(containers), f"duplicate container names: {containers}"
     assert len(set(volumes)) == len(volumes), f"duplicate volume names: {volumes}"
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        paths = [_directory(m["mountPath"]) for m in container.get("volumeMounts") or []]
+        assert len(set(paths)) == len(paths), f"{container['name']} mounts one directory twice: {paths}"
+
+
+def _directory(path: str) -> str:
+    # Independent of webhook.core.mounts on purpose: posixpath keeps a leading "//", so strip it first.
+    return "/" + posixpath.normpath(path).lstrip("/") if path.startswith("/") else path

@@ -3,20 +3,25 @@
 Rules (also in docs/design.md):
 - containers, initContainers and volumes are added by name; a name the pod already has (including one
   added by an earlier template in the same request) is skipped with a warning;
-- env and volumeMounts go into each of the workload's own app containers; an env name or mountPath the
-  container already has is left as the application set it;
+- env and volumeMounts go into each of the workload's own app containers; an env name or mount path
+  (compared normalised) the container already has is left as the application set it;
 - imagePullSecrets are added by name; pod annotations and labels only add keys that are absent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import Template
+from webhook.core.mounts import normalise_mount_path
 from webhook.core.patching import PatchBuilder, Tokens
 
 NATIVE_SIDECAR_RESTART_POLICY = "Always"
+
+
+# How keys compare when an item is added only if absent: mount paths name directories.
+_KEY_FORMS: dict[str, Callable[[str], str]] = {"mountPath": normalise_mount_path}
 
 
 def names_in(items: object) -> set[str]:
@@ -91,10 +96,11 @@ class PodTemplateMerger:
         if not items:
             return
         taken = self._taken((*owner, field), key)
+        form = _KEY_FORMS.get(key, _as_is)
         for item in items:
-            if item[key] in taken:
+            if form(item[key]) in taken:
                 continue
-            taken.add(item[key])
+            taken.add(form(item[key]))
             self.builder.append((*owner, field), item)
 
     def _add_entries(self, target: Tokens, entries: Mapping[str, str]) -> None:
@@ -117,8 +123,13 @@ class PodTemplateMerger:
                 items = present if isinstance(present, list) else []
                 # Only a string can equal a template's key; a map or a list there is not even hashable.
                 keys = (i.get(key) for i in items if isinstance(i, dict))
-                self._keys[target] = {k for k in keys if isinstance(k, str)}
+                form = _KEY_FORMS.get(key, _as_is)
+                self._keys[target] = {form(k) for k in keys if isinstance(k, str)}
         return self._keys[target]
+
+
+def _as_is(key: str) -> str:
+    return key
 
 
 def _as_native_sidecar(container: JsonObject) -> JsonObject:
