@@ -1,6 +1,10 @@
-"""Volume mounts as the container runtime sees them: paths compared by the directory they name."""
+"""Volume mounts as the container runtime sees them: paths compared normalised, volumes that must exist."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from webhook.core.errors import VolumeNotFound
 
 
 def normalise_mount_path(path: str) -> str:
@@ -22,3 +26,28 @@ def normalise_mount_path(path: str) -> str:
             continue
         parts.append(part)
     return "/" + "/".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class AddedMount:
+    """A volumeMount (or volumeDevice) the patch adds, and who it came from."""
+
+    template: str
+    container: str
+    what: str  # "volumeMount" or "volumeDevice"
+    volume: object
+    path: object
+
+
+def check_volumes_exist(added: list[AddedMount], volumes: set[str]) -> None:
+    """Refuse the injection when a mount it adds names a volume the final pod does not have: the API
+    server would refuse the workload with a message about fields its author never wrote."""
+    missing = [mount for mount in added if mount.volume not in volumes]
+    if not missing:
+        return
+    problems = "; ".join(
+        f"template {m.template!r}: {m.what} {m.volume!r} at {m.path!r} in container {m.container!r} "
+        "names a volume that neither the template nor the pod has"
+        for m in missing
+    )
+    raise VolumeNotFound(problems, tuple(dict.fromkeys(m.template for m in missing)))

@@ -40,6 +40,24 @@ def locate_pod_template(kind: str) -> tuple[str, ...] | None:
     return POD_TEMPLATE_TOKENS.get(kind)
 
 
+def claim_template_names(kind: str, obj: JsonObject) -> set[str]:
+    """A StatefulSet's volumeClaimTemplates: each pod gets a volume of that name, added by the
+    StatefulSet controller (which replaces any template volume of the same name)."""
+    if kind != "StatefulSet":
+        return set()
+    spec = obj.get("spec")
+    claims = spec.get("volumeClaimTemplates") if isinstance(spec, dict) else None
+    if not isinstance(claims, list):
+        return set()
+    names = set()
+    for claim in claims:
+        metadata = claim.get("metadata") if isinstance(claim, dict) else None
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        if isinstance(name, str):
+            names.add(name)
+    return names
+
+
 def managing_owner(kind: str, obj: JsonObject) -> str | None:
     """The kind of the controller that manages this object, when that owner's template is what counts."""
     owner_kind = _OWNER_KINDS_THAT_MANAGE.get(kind)

@@ -22,6 +22,7 @@ import yaml
 from tests.support.templates import template_set
 from tests.support.validation import assert_valid
 from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, InvalidObject, mutate
+from webhook.core.engine import CONTAINER_NAME_TAKEN
 from webhook.server.review import allow, deny
 
 GOLDEN = Path(__file__).parents[2] / "golden"
@@ -98,7 +99,7 @@ def test_golden_case(name: str, request: pytest.FixtureRequest) -> None:
         InjectionPolicy(**case.get("policy", {})),
     )
     assert again.patch == ()
-    assert again.skip_reason in ("already-injected", "template-not-found")
+    assert again.skip_reason in ("already-injected", "template-not-found", CONTAINER_NAME_TAKEN)
 
 
 def _facts_for(obj: dict[str, Any], case: dict[str, Any]) -> AdmissionFacts:

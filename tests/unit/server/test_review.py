@@ -219,3 +219,30 @@ def test_escaped_surrogate_pairs_and_escaped_backslashes_are_ordinary_text() -> 
     answer = post(client, body)
     assert answer.status_code == 200
     assert answer.json()["response"]["uid"] == "\U0001f600 \\ud800"
+
+
+def test_a_template_mount_without_its_volume_is_denied_403_naming_template_and_mount() -> None:
+    needs_data = template_set(
+        """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: needs-data, labels: {sidecar-injector.io/template: "true"}}
+data:
+  template: |
+    volumeMounts: [{name: data, mountPath: /data}]
+"""
+    )
+    metrics = Metrics(CollectorRegistry())
+    handler = ReviewHandler(lambda: needs_data, InjectionPolicy(), metrics)
+    client = AsgiClient(create_app(handler, Probes(), Limits()))
+    pod = opted_in_pod()
+    pod["metadata"]["annotations"] = {"sidecar-injector.io/inject": "needs-data"}
+    response = post(client, orjson.dumps(review(pod))).json()["response"]
+    assert response["allowed"] is False
+    assert response["status"] == {
+        "code": 403,
+        "reason": "volume-not-found",
+        "message": "template 'needs-data': volumeMount 'data' at '/data' in container 'helloworld' names a "
+        "volume that neither the template nor the pod has",
+    }
+    assert metrics.reviews.labels("denied", "volume-not-found")._value.get() == 1
