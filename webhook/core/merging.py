@@ -166,8 +166,9 @@ class PodTemplateMerger:
                 items = present if isinstance(present, list) else []
                 # Only a string can equal a template's key; a map or a list there is not even hashable.
                 keys = (i.get(key) for i in items if isinstance(i, dict))
-                form = _KEY_FORMS.get(key, _as_is)
-                self._keys[target] = {form(k) for k in keys if isinstance(k, str)}
+                strings = {k for k in keys if isinstance(k, str)}
+                form = _KEY_FORMS.get(key)
+                self._keys[target] = {form(k) for k in strings} if form else set(strings)
         return self._keys[target]
 
 

@@ -16,6 +16,8 @@ def normalise_mount_path(path: str) -> str:
     """
     if not path.startswith("/"):
         return path
+    if "//" not in path and "/." not in path and not path.endswith("/"):
+        return path  # already the canonical form: most paths, and the check costs a tenth of a split
     parts: list[str] = []
     for part in path.split("/"):
         if part in ("", "."):

@@ -18,6 +18,8 @@ from webhook.core.mounts import AddedMount, check_volumes_exist, normalise_mount
         ("/var/./log/app/.", "/var/log/app"),
         ("/var/log/tmp/../app", "/var/log/app"),
         ("/../var/log/app", "/var/log/app"),
+        ("/var/.cache/app", "/var/.cache/app"),
+        ("/var/..app/", "/var/..app"),
         ("/", "/"),
         ("///", "/"),
         ("C:\\logs", "C:\\logs"),
