@@ -227,6 +227,39 @@ def test_templates_of_both_formats_created_before_the_start_are_served_from_the_
     assert all(s.serving is not None and s.error is None for s in store.statuses())
 
 
+BILLION_LAUGHS = "\n".join(
+    ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)]
+    + ["containers: [{name: sidecar, image: *i}]"]
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (BILLION_LAUGHS, "expands to more than"),  # issue 16: 3 GiB of RSS and a 525 MB log line
+        ("", "expected a mapping"),  # an emptied key is a broken edit, not a removal
+        (
+            "containers: [{name: sidecar, image: i, ports: [{containerPort: 18446744073709551616}]}]",
+            "64 bits",
+        ),
+    ],
+    ids=["billion-laughs", "emptied", "int-past-64-bits"],
+)
+def test_the_api_source_keeps_the_last_good_template_over_a_hostile_or_emptied_one(
+    apiserver: FakeApiServer, start_source: SourceFactory, text: str, problem: str
+) -> None:
+    apiserver.create(OWN, "mesh", template("envoy:1"), LABELS)
+    store, source = start_source()
+    started(store, source)
+    apiserver.update(OWN, "mesh", data={"template": text})
+    eventually(lambda: store.statuses()[0].error is not None, what="the error to be recorded")
+    (status,) = store.statuses()
+    assert problem in str(status.error)
+    assert len(str(status.error)) < 1000, "the error quotes a bounded part of the template"
+    assert image_of(store, "mesh") == "envoy:1"
+
+
 @pytest.mark.parametrize("legacy_support", [True, False], ids=["unlabelled-watch", "label-selector-watch"])
 def test_removing_the_template_label_removes_the_template(
     apiserver: FakeApiServer, start_source: SourceFactory, legacy_support: bool

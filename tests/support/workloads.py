@@ -23,7 +23,7 @@ data:
     volumeMounts: [{name: shared, mountPath: /shared}]
     env: [{name: AGENT, value: "on"}]
     imagePullSecrets: [{name: pull}]
-    annotations: {"example.com/agent": "on", "odd~key": "x"}
+    annotations: {"example.com/agent": "on", "agent.example.com/mode": "x"}
     labels: {agent: "on"}
 ---
 apiVersion: v1
@@ -72,7 +72,7 @@ NAMES = st.sampled_from(["web", "agent", "setup", "shipper", "logging-agent", "w
 VOLUMES = st.sampled_from(["shared", "logs", "varlog", "data", "cache"])
 # One directory, written as the API server lets an author write it.
 SHARED_PATHS = st.sampled_from(["/shared", "/shared/", "//shared", "/./shared", "/shared//"])
-ANNOTATION_KEYS = st.sampled_from(["team", "example.com/agent", "a~b/c", "odd~key", "x/y"])
+ANNOTATION_KEYS = st.sampled_from(["team", "example.com/agent", "a.b/c", "odd.key", "x/y"])
 
 
 @st.composite
