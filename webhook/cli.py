@@ -273,15 +273,27 @@ def _serve(args: argparse.Namespace) -> int:
 def _load_template_set(
     folders: Sequence[Path], version: str, security: TemplateSecurityPolicy
 ) -> tuple[TemplateSet, list[TemplateError]]:
-    from webhook.templates.store import TemplateStore
+    """Templates of the folders, and the broken ones (each reported once, by the caller).
 
-    store = TemplateStore()
+    Built without a TemplateStore: the store logs what it rejects, and the caller prints it too.
+    Two documents serving one name are a warning here that names both and the one served.
+    """
+    from webhook.core import Template
+    from webhook.templates.file_source import load_folder
+    from webhook.templates.store import resolve_names
+
+    loaded: list[tuple[str, str, Template]] = []
     errors: list[TemplateError] = []
     for folder in folders:
-        results = {f"{folder}#{i}": r for i, r in enumerate(load_templates(folder, version, security))}
-        errors.extend(r for r in results.values() if isinstance(r, TemplateError))
-        store.replace_source(f"folder:{folder}", results)
-    return store.snapshot(), errors
+        for document, result in load_folder(folder, version, security).items():
+            if isinstance(result, TemplateError):
+                errors.append(result)
+            else:
+                loaded.append((f"folder:{folder}", document, result))
+    templates, conflicts = resolve_names(loaded)
+    for conflict in conflicts:
+        print(f"warning: {conflict}", file=sys.stderr)
+    return TemplateSet(templates), errors
 
 
 def _inject(args: argparse.Namespace) -> int:
