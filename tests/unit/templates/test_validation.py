@@ -7,9 +7,14 @@ then refused by the API server with a message about fields its author never wrot
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from webhook.templates import TemplateError
 from webhook.templates.file_source import parse_folder
@@ -528,3 +533,51 @@ def test_a_quoted_template_in_a_file_names_the_line_of_its_key(tmp_path: Path) -
     text = 'kind: ConfigMap\nmetadata:\n  name: q\n  labels: {sidecar-injector.io/template: "true"}\ndata:\n  template: "containers: [{name: c, image: i, ports: [{containerPort: 0}]}]"\n'
     [error] = parse_folder(tmp_path, {"q.yaml": text})["q.yaml"].values()
     assert isinstance(error, TemplateError) and error.line == 6
+
+
+KEYS = st.sampled_from(
+    (
+        *("containerPort", "hostPort", "limits", "requests", "memory", "cpu", "runAsUser", "name", "value"),
+        *(
+            "port",
+            "exec",
+            "command",
+            "preStop",
+            "sleep",
+            "seconds",
+            "periodSeconds",
+            "mountPath",
+            "tcpSocket",
+        ),
+    )
+) | st.text(max_size=4)
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.sampled_from([2**31, 2**63, 2**64, 10**30])
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
+    max_leaves=8,
+)
+FIELDS = st.sampled_from(
+    ["ports", "resources", "livenessProbe", "env", "volumeMounts", "securityContext", "lifecycle", "args"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(FIELDS, JSON_VALUES, max_size=3), st.booleans())
+@example({"livenessProbe": {"periodSeconds": 2**64}}, False)  # loaded before, then every review failed
+@example({"resources": {"limits": {"memory": 10**30}}}, True)
+def test_any_container_fields_load_as_encodable_json_or_are_refused(
+    fields: dict[str, Any], native: bool
+) -> None:
+    """Whatever a container holds, the parser refuses it or loads data every review can encode."""
+    body = {"nativeSidecars": native, "containers": [{"name": "c", "image": "i", **fields}]}
+    try:
+        template = parse_template(TemplateDocument("t", None, "ConfigMap ns/t", "template", json.dumps(body)))
+    except TemplateError as exc:
+        assert str(exc) and len(str(exc)) < 64 * 1024
+        return
+    assert orjson.loads(orjson.dumps(template.containers)) == list(template.containers)
