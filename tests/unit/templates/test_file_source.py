@@ -256,3 +256,19 @@ def test_configmaps_that_look_like_templates_but_hold_none_are_reported_not_drop
     assert len(messages) == 2
     assert "agent-initializer" in messages[0] and "no string key 'config'" in messages[0]
     assert "shipper" in messages[1] and "no string key 'template'" in messages[1]
+
+
+def test_a_billion_laughs_file_is_refused_cheaply_and_briefly(tmp_path: Path) -> None:
+    # The fuzz seed: 9 levels of 9 aliases that end in a schema error. Before, the error quoted every
+    # expanded string (35 MB at 8 levels, gigabytes at 9) and the load took seconds to minutes.
+    bomb = (
+        Path(__file__).parents[2] / "fuzz" / "corpus" / "templates" / "edge-billion-laughs.yaml"
+    ).read_text()
+    store = TemplateStore()
+    folder = source(store, tmp_path)
+    (tmp_path / "agent.yaml").write_text(configmap("agent", "agent:1"))
+    (tmp_path / "bomb.yaml").write_text(bomb)
+    folder.sync()
+    assert image_of(store, "agent") == "agent:1"
+    [error] = errors_of(store)
+    assert "expands to more than 512 Ki nodes and characters" in error and len(error) < 300
