@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from webhook.templates import TemplateError
@@ -566,7 +566,6 @@ FIELDS = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.dictionaries(FIELDS, JSON_VALUES, max_size=3), st.booleans())
 @example({"livenessProbe": {"periodSeconds": 2**64}}, False)  # loaded before, then every review failed
 @example({"resources": {"limits": {"memory": 10**30}}}, True)
