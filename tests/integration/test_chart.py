@@ -745,9 +745,8 @@ def test_the_legacy_configmap_is_the_original_initializer_example(helm: str) -> 
     ]
     assert "sidecar-injector.io/template" not in legacy["metadata"]["labels"]
     assert yaml.safe_load(legacy["data"]["config"]) == LEGACY_CONFIG
-    seed = CHART.parents[2] / "shared" / "seed" / "logging-agent-initializer.yaml"
-    if seed.is_file():  # the seed sits beside the repository on developer and CI machines
-        assert yaml.safe_load(yaml.safe_load(seed.read_text())["data"]["config"]) == LEGACY_CONFIG
+    seed = Path(__file__).parents[1] / "seed" / "logging-agent-initializer.yaml"
+    assert yaml.safe_load(yaml.safe_load(seed.read_text())["data"]["config"]) == LEGACY_CONFIG
     assert not [c for c in by_kind(rendered(helm, "defaults"), "ConfigMap")]
 
 
