@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from webhook import __version__
 from webhook.core import InjectionPolicy, TemplateSet
@@ -15,8 +16,12 @@ from webhook.core.security import LEVELS, TemplateSecurityPolicy
 from webhook.server.review import DEFAULT_MAX_BODY_BYTES
 from webhook.settings import SERVICE_ACCOUNT_NAMESPACE, Settings
 from webhook.templates import TemplateError
-from webhook.templates.file_source import load_templates
+from webhook.templates.file_source import load_folder
+from webhook.templates.parsing import LEGACY_KEY, LEGACY_SUFFIX, NATIVE_KEY, TEMPLATE_LABEL
 from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
+
+if TYPE_CHECKING:
+    from webhook.templates.store import DocumentResult
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -270,45 +275,68 @@ def _serve(args: argparse.Namespace) -> int:
     return serve(settings_from_args(args))
 
 
+NO_TEMPLATES = (
+    f"no templates found (a template is a ConfigMap labelled {TEMPLATE_LABEL} with the key "
+    f"{NATIVE_KEY!r}, or a ConfigMap named <name>{LEGACY_SUFFIX} with the key {LEGACY_KEY!r})"
+)
+
+
+def _read_templates(
+    folder: Path, version: str, security: TemplateSecurityPolicy
+) -> tuple[dict[str, DocumentResult], str | None]:
+    """The templates (or their errors) of one folder by document, or why the folder cannot be read."""
+    if not folder.exists():
+        return {}, "no such folder"
+    if not folder.is_dir():
+        return {}, "not a folder"
+    try:
+        return load_folder(folder, version, security), None
+    except (TemplateError, OSError) as exc:
+        return {}, str(exc)
+
+
 def _load_template_set(
     folders: Sequence[Path], version: str, security: TemplateSecurityPolicy
-) -> tuple[TemplateSet, list[TemplateError]]:
-    """Templates of the folders, and the broken ones (each reported once, by the caller).
+) -> TemplateSet:
+    """For ``inject``: every folder's templates in one set; each broken template is one warning.
 
-    Built without a TemplateStore: the store logs what it rejects, and the caller prints it too.
-    Two documents serving one name are a warning here that names both and the one served.
+    Built without a TemplateStore: the store logs what it rejects, and this prints it too. Two
+    documents serving one name are a warning that names both and the one served.
     """
     from webhook.core import Template
-    from webhook.templates.file_source import load_folder
     from webhook.templates.store import resolve_names
 
     loaded: list[tuple[str, str, Template]] = []
-    errors: list[TemplateError] = []
     for folder in folders:
-        for document, result in load_folder(folder, version, security).items():
+        results, problem = _read_templates(folder, version, security)
+        if problem is not None:
+            raise SystemExit(f"error: --templates {folder}: {problem}")
+        if not results:
+            print(f"warning: --templates {folder}: {NO_TEMPLATES}", file=sys.stderr)
+        for document, result in results.items():
             if isinstance(result, TemplateError):
-                errors.append(result)
+                print(f"warning: template not loaded: {result}", file=sys.stderr)
             else:
                 loaded.append((f"folder:{folder}", document, result))
     templates, conflicts = resolve_names(loaded)
     for conflict in conflicts:
         print(f"warning: {conflict}", file=sys.stderr)
-    return TemplateSet(templates), errors
+    return TemplateSet(templates)
 
 
 def _inject(args: argparse.Namespace) -> int:
     import orjson
 
     from webhook.core import InjectionError
-    from webhook.offline import ManifestError, dump_documents, inject_documents
+    from webhook.manifests import ManifestError
+    from webhook.offline import dump_documents, inject_documents
 
-    templates, errors = _load_template_set(args.templates, args.kubernetes_version, _security(args))
-    for error in errors:
-        print(f"warning: template not loaded: {error}", file=sys.stderr)
+    templates = _load_template_set(args.templates, args.kubernetes_version, _security(args))
+    source = "standard input" if args.filename == "-" else args.filename
     try:
         text = sys.stdin.read() if args.filename == "-" else Path(args.filename).read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"error: cannot read {args.filename}: {exc}", file=sys.stderr)
+        print(f"error: cannot read {source}: {exc}", file=sys.stderr)
         return 1
     try:
         documents, injected = inject_documents(
@@ -318,7 +346,7 @@ def _inject(args: argparse.Namespace) -> int:
         print(f"error: {exc.message} ({exc.reason})", file=sys.stderr)
         return 1
     except ManifestError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {source}: {exc}", file=sys.stderr)
         return 1
     for item in injected:
         meta = item.original.get("metadata") or {}
@@ -363,15 +391,14 @@ def _certs_generate(args: argparse.Namespace) -> int:
 def _templates_validate(args: argparse.Namespace) -> int:
     failed = 0
     for folder in args.folders:
-        try:
-            results = load_templates(folder, args.kubernetes_version, _security(args))
-        except TemplateError as exc:
-            print(f"error: {exc}")
+        results, problem = _read_templates(folder, args.kubernetes_version, _security(args))
+        if problem or not results:
+            print(f"error: {folder}: {problem or NO_TEMPLATES}")
             failed += 1
-            continue
-        for result in results:
+        for result in results.values():
             if isinstance(result, TemplateError):
-                print(f"error: {result}")
+                for line in result.lines():  # one line per problem, each naming file, line and field
+                    print(f"error: {line}")
                 failed += 1
             else:
                 print(f"ok: template {result.name!r} (revision {result.revision}) from {result.source}")

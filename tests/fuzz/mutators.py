@@ -277,7 +277,7 @@ def mutate_template_manifest(data: bytes, max_size: int, seed: int, byte_mutate:
     """
     import yaml  # here, so that the templates harness imports (and instruments) it first
 
-    from webhook.templates.bounded_yaml import FILE_LIMITS, TEMPLATE_LIMITS, load_one
+    from webhook.bounded_yaml import FILE_LIMITS, TEMPLATE_LIMITS, load_one
 
     rng = random.Random(seed)
     if rng.random() < 0.4:

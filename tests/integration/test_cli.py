@@ -104,7 +104,7 @@ def test_inject_checks_pod_security_against_namespaces_in_the_same_stream() -> N
 def test_inject_reports_unreadable_manifests_without_a_traceback(text: str) -> None:
     result = cli("inject", "--templates", "examples", "-f", "-", input=text, check=False)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: the manifests are not valid YAML")
+    assert result.stderr.startswith("error: standard input: ") and "not valid YAML" in result.stderr
     assert "Traceback" not in result.stderr
 
 

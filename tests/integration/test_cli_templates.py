@@ -71,6 +71,9 @@ def test_templates_validate_lists_every_problem_with_its_file_line(tmp_path: Pat
     result = cli("templates", "validate", str(tmp_path), check=False)
     assert result.returncode == 1
     path = tmp_path / "broken.yaml"
-    assert f"{path}: ConfigMap broken, key 'template': 2 problems:" in result.stdout
-    assert f"  {path}:11: containers[0].resources.limits.memory: " in result.stdout
-    assert f"  {path}:13: volumes[0].hostPath: " in result.stdout
+    # One complete line per problem: file and line, ConfigMap, key, field and message.
+    where = "ConfigMap broken, key 'template'"
+    lines = [line for line in result.stdout.splitlines() if line.startswith("error: ")]
+    assert lines[0].startswith(f"error: {path}:11: {where}: containers[0].resources.limits.memory: ")
+    assert lines[1].startswith(f"error: {path}:13: {where}: volumes[0].hostPath: ")
+    assert len(lines) == 2

@@ -22,7 +22,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from webhook.templates.bounded_yaml import FILE_LIMITS
+from webhook.bounded_yaml import FILE_LIMITS
 
 MAX_FILE_BYTES = FILE_LIMITS.text_bytes
 # The kernel signals a lease holder when a writer wants the file. SIGIO, the default, would kill the

@@ -149,15 +149,6 @@ def load_folder(
     return {doc_id: result for results in per_file.values() for doc_id, result in results.items()}
 
 
-def load_templates(
-    folder: Path,
-    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
-    security: TemplateSecurityPolicy | None = None,
-) -> list[DocumentResult]:
-    """One-shot read for the offline CLI: every template or error found in the folder."""
-    return list(load_folder(folder, kubernetes_version, security).values())
-
-
 class FolderTemplateSource:
     """Polls one folder and feeds the store; ``sync()`` may also be called directly."""
 

@@ -21,17 +21,16 @@ from typing import Any
 
 import yaml
 
-from webhook.core.model import DEFAULT_ANNOTATION_PREFIX, Template
-from webhook.core.security import TemplateSecurityPolicy, policy_violations
-from webhook.templates.bounded_yaml import (
-    FILE_LIMITS,
+from webhook.bounded_yaml import (
     TEMPLATE_LIMITS,
     YamlProblem,
     line_of,
-    load_all,
     load_one,
 )
-from webhook.templates.bounded_yaml import node_at as yaml_node_at
+from webhook.bounded_yaml import node_at as yaml_node_at
+from webhook.core.model import DEFAULT_ANNOTATION_PREFIX, Template
+from webhook.core.security import TemplateSecurityPolicy, policy_violations
+from webhook.manifests import ManifestError, load_documents
 from webhook.templates.container_rules import RuleOptions
 from webhook.templates.errors import Problem, TemplateError, show
 from webhook.templates.findings import FieldPath, Findings, format_path, parse_path
@@ -82,29 +81,12 @@ class ManifestFile:
 
 
 def read_manifests(text: str, file: str) -> ManifestFile:
+    """The objects of a manifest file through the one manifest reader (webhook.manifests)."""
     try:
-        documents = load_all(text, FILE_LIMITS)
-    except YamlProblem as exc:
-        raise TemplateError("", "", "", exc.message, line=exc.line, file=file) from exc
-    objects: list[tuple[dict[str, Any], yaml.Node | None]] = []
-    for document in documents:
-        value, node = document.value, document.node
-        if value is None:
-            continue
-        if not isinstance(value, dict):
-            line = node.start_mark.line + 1 if node is not None else None
-            raise TemplateError(
-                "", "", "", "every YAML document must be a Kubernetes object", line=line, file=file
-            )
-        if value.get("kind") == "List" and isinstance(value.get("items"), list):
-            objects.extend(
-                (item, yaml_node_at(node, ("items", index)))
-                for index, item in enumerate(value["items"])
-                if isinstance(item, dict)
-            )
-        else:
-            objects.append((value, node))
-    return ManifestFile(objects, all(document.value is None for document in documents))
+        documents = load_documents(text)
+    except ManifestError as exc:
+        raise TemplateError("", "", "", exc.problem, line=exc.line, file=file) from exc
+    return ManifestFile([located for document in documents for located in document.located()], not documents)
 
 
 def load_manifests(text: str, source: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webhook.templates.bounded_yaml import (
+from webhook.bounded_yaml import (
     FILE_LIMITS,
     TEMPLATE_LIMITS,
     Limits,
