@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 import resource
+import shutil
 import signal
 import socket
 import sys
@@ -27,6 +28,7 @@ from prometheus_client import disable_created_metrics, make_asgi_app
 
 from webhook.connection_guard import guarded_protocol
 from webhook.kube.namespaces import NamespaceSecurityLevels
+from webhook.listening import ListenError, listen
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
 from webhook.prefork import serve_workers
@@ -168,7 +170,8 @@ class Runtime:
             except TemplateError as exc:
                 log.error("template folder %s not loaded: %s", source.folder, exc)
 
-    async def run(self, sockets: list[socket.socket] | None = None) -> int:
+    async def run(self, admission: socket.socket, metrics: socket.socket | None) -> int:
+        """Serve on sockets already listening (see webhook.listening) until a signal stops us."""
         settings = self.settings
         config = uvicorn.Config(
             self.app,
@@ -184,7 +187,7 @@ class Runtime:
         )
         install_into_uvicorn_config(config, self.tls)
         servers = [_Server(config)]
-        if settings.metrics_port:
+        if metrics is not None:
             metrics_config = uvicorn.Config(
                 make_asgi_app(self.metrics.registry),
                 host=settings.host,
@@ -207,10 +210,13 @@ class Runtime:
         if self.namespace_levels is not None:
             self.namespace_levels.start()
         reloader = asyncio.create_task(self.reloader.run(stop))
-        serving = [asyncio.create_task(servers[0].serve(sockets=sockets))]
-        serving += [asyncio.create_task(server.serve()) for server in servers[1:]]
-        await asyncio.sleep(0)
-        self._announce()
+        listeners = [admission] if metrics is None else [admission, metrics]
+        serving = [
+            asyncio.create_task(server.serve(sockets=[sock]))
+            for server, sock in zip(servers, listeners, strict=True)
+        ]
+        if await _all_started(servers, serving):
+            self._announce()
         await asyncio.gather(*serving)
         stop.set()
         await reloader
@@ -230,10 +236,14 @@ class Runtime:
             return
         self.draining = True
         self.readiness()
-        log.info("shutdown requested: unready now, serving for %.1f s more", self.settings.drain_seconds)
+        if self.settings.drain_seconds > 0:
+            log.info("shutdown requested: unready now, serving for %.1f s more", self.settings.drain_seconds)
+        else:
+            log.info("shutdown requested")
         loop = asyncio.get_running_loop()
 
         def stop_servers() -> None:
+            log.info("stopping: no new connections; finishing the requests in flight")
             for server in servers:
                 server.should_exit = True
 
@@ -241,11 +251,19 @@ class Runtime:
 
     def _announce(self) -> None:
         settings = self.settings
-        where = (
-            f"https://{'localhost' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
-        )
+        everywhere = settings.host in ("0.0.0.0", "::")
+        shown = "localhost" if everywhere or _is_loopback(settings.host) else settings.host
+        where = f"https://{shown}:{settings.port}"
         folders = ", ".join(str(s.folder) for s in self.folder_sources) or "-"
-        log.info("serving admission reviews on %s/mutate (templates: %s)", where, folders)
+        log.info(
+            "serving admission reviews on %s:%d%s (templates: %s)",
+            settings.host,
+            settings.port,
+            " (all interfaces)" if everywhere else "",
+            folders,
+        )
+        if settings.metrics_port:
+            log.info("serving /metrics over plain HTTP on %s:%d", settings.host, settings.metrics_port)
         if self.ca_file is not None:
             sample = Path(__file__).parent / "bundled" / "sample-review.json"
             print(
@@ -255,6 +273,24 @@ class Runtime:
                 file=sys.stderr,
                 flush=True,
             )
+
+    def close(self) -> None:
+        """Remove what this run created outside its own memory: the generated CA's folder."""
+        if self.ca_file is not None:
+            shutil.rmtree(self.ca_file.parent, ignore_errors=True)
+
+
+async def _all_started(servers: list[_Server], tasks: list[asyncio.Task[None]]) -> bool:
+    """True once every server listens; False when one of them ended before it did."""
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def _certificate_source(settings: Settings) -> tuple[CertificateSource, CertificateBundle]:
@@ -311,15 +347,27 @@ def serve(settings: Settings) -> int:
 
 
 def _serve_one(settings: Settings, sock: socket.socket | None) -> int:
+    listening: list[socket.socket] = []
     try:
+        admission = sock or listen(settings.host, settings.port, "--port")
+        listening.append(admission)
+        metrics = (
+            listen(settings.host, settings.metrics_port, "--metrics-port") if settings.metrics_port else None
+        )
+        listening += [metrics] if metrics is not None else []
         runtime = Runtime(settings)
-    except (CertificateError, OSError) as exc:
+    except (ListenError, CertificateError, OSError) as exc:
         log.error("cannot start: %s", exc)
+        for opened in listening:
+            opened.close()
         return 1
-    runtime.load_templates()
-    _settle_garbage_collector()
-    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
-        return runner.run(runtime.run([sock] if sock is not None else None))
+    try:
+        runtime.load_templates()
+        _settle_garbage_collector()
+        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+            return runner.run(runtime.run(admission, metrics))
+    finally:
+        runtime.close()
 
 
 def _settle_garbage_collector() -> None:
