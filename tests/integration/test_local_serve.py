@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import REPO, free_port
+from tests.support.processes import REPO, free_port, issue_certificate
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +109,17 @@ def test_a_taken_port_stops_serve_with_one_line_that_names_it_and_no_banner(
     assert f"cannot start: port {blocked} ({taken}) is already in use on 127.0.0.1" in output
     assert "curl" not in output and "listening" not in output and "Traceback" not in output
     assert [line for line in output.splitlines() if "ERROR" in line] == [output.strip().splitlines()[-1]]
+
+
+def test_a_taken_port_stops_the_workers_mode_with_the_same_line(tmp_path: Path) -> None:
+    certificate = issue_certificate(tmp_path / "certs")
+    port = free_port()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        args = ["--workers", "2", *certificate.server_args, "--host", "127.0.0.1", "--port", str(port)]
+        with local_serve(tmp_path, *args, "--metrics-port", "0") as (process, log):
+            assert process.wait(60) == 1
+    output = log.read_text()
+    assert f"cannot start: port {port} (--port) is already in use on 127.0.0.1" in output
+    assert "Traceback" not in output
