@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.processes import REPO, cli
+from tests.support.processes import REPO, cli, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +101,15 @@ def test_validating_a_folder_without_templates_is_an_error_that_says_what_a_temp
 def test_inject_warns_when_a_templates_folder_holds_no_templates(tmp_path: Path) -> None:
     result = cli("inject", "--templates", str(tmp_path), "-f", "-", input=SHOP)
     assert f"warning: --templates {tmp_path}: no templates found" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "folder, problem", [("no-such-folder", "no such folder"), ("README.md", "not a folder")]
+)
+def test_serve_with_a_templates_folder_that_is_missing_or_a_file_stops_at_once(
+    folder: str, problem: str
+) -> None:
+    result = cli(
+        "serve", "--templates", folder, "--port", str(free_port()), "--metrics-port", "0", check=False
+    )
+    assert_one_line_error(result, f"error: --templates {folder}: {problem}")
