@@ -90,7 +90,7 @@ _LOADER: type[Any] = _fast_loader() or yaml.SafeLoader
 def load_one(text: str, limits: Limits) -> Loaded:
     """The single document of ``text``; raises YamlProblem."""
     check_text_size(text, limits)
-    loader = _LOADER(text)
+    loader = _new_loader(text)
     try:
         return _construct(loader, loader.get_single_node(), limits)[0]
     except YamlProblem:
@@ -104,7 +104,7 @@ def load_one(text: str, limits: Limits) -> Loaded:
 def load_all(text: str, limits: Limits) -> list[Loaded]:
     """Every document of ``text`` (empty ones included, as None); raises YamlProblem."""
     check_text_size(text, limits)
-    loader = _LOADER(text)
+    loader = _new_loader(text)
     documents: list[Loaded] = []
     budget = limits.expanded
     try:
@@ -122,6 +122,14 @@ def load_all(text: str, limits: Limits) -> list[Loaded]:
         raise _problem(exc) from exc
     finally:
         loader.dispose()
+
+
+def _new_loader(text: str) -> Any:
+    """A loader over ``text``; building one already reads the text and refuses control characters."""
+    try:
+        return _LOADER(text)
+    except Exception as exc:
+        raise _problem(exc) from exc
 
 
 def check_text_size(text: str, limits: Limits) -> None:
@@ -232,6 +240,7 @@ def _problem(exc: Exception) -> YamlProblem:
     problem = getattr(exc, "problem", None) or str(exc)
     if not isinstance(exc, yaml.YAMLError):
         problem = f"{type(exc).__name__}: {problem}"
+    problem = " ".join(str(problem).split())  # a ReaderError's text spans lines: keep messages on one
     if mark is not None:
         return YamlProblem(f"not valid YAML: {problem} (column {mark.column + 1})", mark.line + 1)
     return YamlProblem(f"not valid YAML: {problem}")

@@ -27,6 +27,11 @@ NOT_OBJECTS = {
         "line 1: kind List: items is a dict, not a list of objects",
     ),
     "broken YAML": ("a: [1\n", "line 2: not valid YAML: "),
+    "broken YAML": ("a: [1\n", "not valid YAML: "),
+    "a control character": (
+        "kind: Pod\nmetadata: {name: a\x1fb}\n",
+        "not valid YAML: unacceptable character #x001f",
+    ),
 }
 
 
