@@ -349,7 +349,7 @@ def serve(settings: Settings) -> int:
 def _serve_one(settings: Settings, sock: socket.socket | None) -> int:
     listening: list[socket.socket] = []
     try:
-        admission = sock or listen(settings.host, settings.port, "--port")
+        admission = sock if sock is not None else listen(settings.host, settings.port, "--port")
         listening.append(admission)
         metrics = (
             listen(settings.host, settings.metrics_port, "--metrics-port") if settings.metrics_port else None
