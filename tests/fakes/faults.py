@@ -1,0 +1,65 @@
+"""Faults a test injects into chosen endpoints: fail them, or hold them before answering.
+
+A ``Fault`` matches requests by verb (``create``, ``get``, ``list``, ``watch``, ``update``, ``patch``,
+``delete``, ``deletecollection``), resource (``events``, ``deployments.apps``…), namespace, name and
+subresource; ``None`` matches anything. Matching requests are held ``hang`` seconds (a server that
+accepted the connection and stays silent: the client's timeouts are what ends it), then answered with
+``status`` (a Status body in kube-apiserver's shape) if set, else served normally. ``times`` limits how
+many requests it applies to; ``hits`` counts them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from tests.fakes.status import ApiError
+
+_REASONS = {
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+    403: "Forbidden",
+    409: "Conflict",
+}
+
+
+@dataclass
+class Fault:
+    verb: str | None = None
+    resource: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    subresource: str | None = None
+    status: int | None = 500
+    message: str = "injected by the test"
+    hang: float = 0.0
+    times: int | None = None
+    hits: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def claim(
+        self, verb: str, resource: str, namespace: str | None, name: str | None, subresource: str | None
+    ) -> bool:
+        wanted = (self.verb, self.resource, self.namespace, self.name, self.subresource)
+        actual = (verb, resource, namespace, name, subresource)
+        if any(w is not None and w != a for w, a in zip(wanted, actual, strict=True)):
+            return False
+        with self._lock:
+            if self.times is not None and self.hits >= self.times:
+                return False
+            self.hits += 1
+            return True
+
+    def error(self) -> ApiError | None:
+        if self.status is None:
+            return None
+        code = self.status
+        message = f"Internal error occurred: {self.message}" if code == 500 else self.message
+        details = {"retryAfterSeconds": 1} if code in (429, 503) else None
+        return ApiError(code, _REASONS.get(code, ""), message, details)
+
+
+def resource_name(plural: str, group: str) -> str:
+    return f"{plural}.{group}" if group else plural
