@@ -102,6 +102,7 @@ class FakeApiServer:
         self.port = 0
         self.server_generation = 0
         self.faults: list[Fault] = []
+        self.internal_errors: list[str] = []  # tracebacks of bugs in the fake itself (answered as 500)
         self._forbidden: dict[str, frozenset[str] | None] = {}
         self._auto: AutoController | None = None
         self._server: Server | None = None
@@ -409,10 +410,10 @@ class FakeApiServer:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def apply_faults(self, verb: str, target: Target) -> None:
+    def apply_faults(self, verb: str, target: Target, user_agent: str = "") -> None:
         resource = target.resource.qualified
         for fault in list(self.faults):
-            if fault.claim(verb, resource, target.namespace, target.name, target.subresource):
+            if fault.claim(verb, resource, target.namespace, target.name, target.subresource, user_agent):
                 if fault.hang:
                     self._hold(fault.hang)
                 error = fault.error()

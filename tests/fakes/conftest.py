@@ -17,6 +17,7 @@ def fake() -> Iterator[FakeApiServer]:
         server.fresh_wait = 0.3  # the real 3 s, shortened: tests of the timeout must not be slow
         server.create_namespace(NS)
         yield server
+    assert not server.internal_errors, server.internal_errors[0]
 
 
 @pytest.fixture

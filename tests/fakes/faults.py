@@ -1,8 +1,9 @@
 """Faults a test injects into chosen endpoints: fail them, or hold them before answering.
 
 A ``Fault`` matches requests by verb (``create``, ``get``, ``list``, ``watch``, ``update``, ``patch``,
-``delete``, ``deletecollection``), resource (``events``, ``deployments.apps``…), namespace, name and
-subresource; ``None`` matches anything. Matching requests are held ``hang`` seconds (a server that
+``delete``, ``deletecollection``), resource (``events``, ``deployments.apps``…), namespace, name,
+subresource and a part of the ``User-Agent`` (to fail one client among several); ``None`` matches
+anything. Matching requests are held ``hang`` seconds (a server that
 accepted the connection and stays silent: the client's timeouts are what ends it), then answered with
 ``status`` (a Status body in kube-apiserver's shape) if set, else served normally. ``times`` limits how
 many requests it applies to; ``hits`` counts them.
@@ -32,6 +33,7 @@ class Fault:
     namespace: str | None = None
     name: str | None = None
     subresource: str | None = None
+    user_agent: str | None = None
     status: int | None = 500
     message: str = "injected by the test"
     hang: float = 0.0
@@ -40,11 +42,19 @@ class Fault:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def claim(
-        self, verb: str, resource: str, namespace: str | None, name: str | None, subresource: str | None
+        self,
+        verb: str,
+        resource: str,
+        namespace: str | None,
+        name: str | None,
+        subresource: str | None,
+        user_agent: str = "",
     ) -> bool:
         wanted = (self.verb, self.resource, self.namespace, self.name, self.subresource)
         actual = (verb, resource, namespace, name, subresource)
         if any(w is not None and w != a for w, a in zip(wanted, actual, strict=True)):
+            return False
+        if self.user_agent is not None and self.user_agent not in user_agent:
             return False
         with self._lock:
             if self.times is not None and self.hits >= self.times:

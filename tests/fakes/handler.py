@@ -19,6 +19,7 @@ import contextlib
 import json
 import select
 import socket
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -135,7 +136,7 @@ class Handler(BaseHTTPRequestHandler):
             if verb is None:
                 raise generic(405)
             fake.recorder.count(verb, target.resource.qualified)
-            fake.apply_faults(verb, target)
+            fake.apply_faults(verb, target, self.headers.get("User-Agent", ""))
             fake.check_access(verb, target)
             self._check_content_type(method, body)
             self._media = negotiation.negotiate(self.headers.get("Accept"), watch)
@@ -144,6 +145,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(error.code, error.status)
         except OSError:
             pass  # the client went away mid-answer
+        except Exception as exc:  # a bug in the fake: answer like the apiserver's panic handler, and keep it
+            fake.internal_errors.append(traceback.format_exc())
+            self._send_json(500, ApiError(500, "InternalError", f"Internal error occurred: {exc!r}").status)
 
     def _check_content_type(self, method: str, body: bytes) -> None:
         if not body or method not in ("POST", "PUT", "PATCH"):

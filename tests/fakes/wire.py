@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -101,3 +102,12 @@ class Wire:
             yield (json.loads(line) for line in response if line.strip())
         finally:
             connection.close()
+
+
+def eventually(predicate: Callable[[], object], within: float = 5.0, what: str = "condition") -> None:
+    """Bounded polling: functional waits, never a claim about speed."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {within} s")
+        time.sleep(0.01)
