@@ -2,7 +2,7 @@
 
 from tests.fakes.apiserver import FakeApiServer
 from tests.fakes.faults import Fault
-from tests.fakes.handler import RecordedRequest
+from tests.fakes.recording import RecordedRequest
 from tests.fakes.status import ApiError
 
 __all__ = ["ApiError", "FakeApiServer", "Fault", "RecordedRequest"]

@@ -34,53 +34,30 @@ import copy
 import json
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes import patching, strategies
+from tests.fakes import patching
 from tests.fakes import resources as r
-from tests.fakes.controllers import AutoController, RolloutController
+from tests.fakes.access import Access
+from tests.fakes.autocontroller import AutoController
+from tests.fakes.controllers import RolloutController
 from tests.fakes.deletion import Deleter
-from tests.fakes.faults import Fault
-from tests.fakes.handler import Handler, RecordedRequest, Server
+from tests.fakes.faults import Fault, Faults
+from tests.fakes.handler import Handler, Server
+from tests.fakes.legacy import OriginalControls
 from tests.fakes.listing import ListOptions, list_objects
-from tests.fakes.resources import Target
+from tests.fakes.recording import RecordedRequest, Recorder
 from tests.fakes.rest import Rest
 from tests.fakes.selectors import Selector, parse_label_selector
-from tests.fakes.status import forbidden
-from tests.fakes.storage import ADDED, DELETED, MODIFIED, Store
+from tests.fakes.storage import Store
 
 JsonObject = dict[str, Any]
 _POLL = 0.05
-CONFIGMAPS, NAMESPACES = "configmaps", "namespaces"
 DEFAULT_USER = "system:serviceaccount:injector:sidecar-injector"
 
 
-@dataclass
-class Recorder:
-    """What the fake received; guarded by the store's lock."""
-
-    lock: threading.Condition
-    requests: list[RecordedRequest] = field(default_factory=list)
-    verbs: Counter[tuple[str, str]] = field(default_factory=Counter)
-    list_requests: int = 0
-    watch_requests: int = 0
-    open_watches: int = 0
-    drop_generation: int = 0
-
-    def record(self, request: RecordedRequest) -> None:
-        with self.lock:
-            self.requests.append(request)
-
-    def count(self, verb: str, resource: str) -> None:
-        with self.lock:
-            self.verbs[(verb, resource)] += 1
-
-
-class FakeApiServer:
+class FakeApiServer(OriginalControls):
     """Start with ``start()`` (or use as a context manager); ``host`` is what a Configuration needs."""
 
     def __init__(
@@ -98,12 +75,11 @@ class FakeApiServer:
         self.rollouts = RolloutController(self)
         self.bookmark_interval = bookmark_interval
         self.gone_as_http_status = gone_as_http_status
-        self.user = user
+        self.access = Access(user)
         self.port = 0
         self.server_generation = 0
-        self.faults: list[Fault] = []
+        self.faults = Faults(self._hold)
         self.internal_errors: list[str] = []  # tracebacks of bugs in the fake itself (answered as 500)
-        self._forbidden: dict[str, frozenset[str] | None] = {}
         self._auto: AutoController | None = None
         self._server: Server | None = None
         self._serve_thread: threading.Thread | None = None
@@ -228,79 +204,6 @@ class FakeApiServer:
         counts = self.verb_counts
         return sum(n for (v, res), n in counts.items() if v == verb and resource in (None, res))
 
-    # -- the original ConfigMap and Namespace controls ----------------------------------------------
-
-    def create(
-        self, namespace: str, name: str, data: Mapping[str, str], labels: Mapping[str, str] | None = None
-    ) -> JsonObject:
-        with self.store.lock:
-            if self.store.get(CONFIGMAPS, namespace, name) is not None:
-                raise KeyError(f"configmaps {namespace}/{name} already exists")
-            metadata: JsonObject = {
-                "name": name,
-                "namespace": namespace,
-                "uid": str(uuid.uuid4()),
-                "creationTimestamp": strategies.now(),
-            }
-            if labels:
-                metadata["labels"] = dict(labels)
-            obj = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": metadata, "data": dict(data)}
-            return self.store.write(CONFIGMAPS, ADDED, obj, None)
-
-    def update(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        data: Mapping[str, str] | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> JsonObject:
-        """Replace data and/or labels (None keeps the current value; {} removes every label)."""
-        with self.store.lock:
-            previous = self._existing(CONFIGMAPS, namespace, name)
-            obj = copy.deepcopy(previous)
-            if data is not None:
-                obj["data"] = dict(data)
-            if labels is not None:
-                _set_labels(obj, labels)
-            return self.store.write(CONFIGMAPS, MODIFIED, obj, previous)
-
-    def delete(self, namespace: str, name: str) -> JsonObject:
-        with self.store.lock:
-            previous = self._existing(CONFIGMAPS, namespace, name)
-            return self.store.write(CONFIGMAPS, DELETED, copy.deepcopy(previous), previous)
-
-    def create_namespace(self, name: str, labels: Mapping[str, str] | None = None) -> JsonObject:
-        with self.store.lock:
-            if self.store.get(NAMESPACES, "", name) is not None:
-                raise KeyError(f"namespaces {name} already exists")
-            obj = {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": name, "labels": dict(labels or {})},
-            }
-            return self.rest.create(r.NAMESPACES, None, obj)
-
-    def label_namespace(self, name: str, labels: Mapping[str, str]) -> JsonObject:
-        """Replace the namespace's labels (the API server keeps kubernetes.io/metadata.name)."""
-        with self.store.lock:
-            previous = self._existing(NAMESPACES, "", name)
-            obj = copy.deepcopy(previous)
-            _set_labels(obj, {"kubernetes.io/metadata.name": name, **labels})
-            return self.store.write(NAMESPACES, MODIFIED, obj, previous)
-
-    def delete_namespace(self, name: str) -> JsonObject:
-        """Remove the namespace at once, as when the namespace controller has finished (its content stays)."""
-        with self.store.lock:
-            previous = self._existing(NAMESPACES, "", name)
-            return self.store.write(NAMESPACES, DELETED, copy.deepcopy(previous), previous)
-
-    def _existing(self, storage: str, namespace: str, name: str) -> JsonObject:
-        obj = self.store.get(storage, namespace, name)
-        if obj is None:
-            raise KeyError(f"{storage} {namespace}/{name} does not exist")
-        return obj
-
     def compact(self) -> None:
         """Forget all history: a watch from any resourceVersion before now gets 410 Expired."""
         with self.store.lock:
@@ -330,7 +233,10 @@ class FakeApiServer:
         selector = Selector(namespace, parse_label_selector(label_selector))
         with self.store.lock:
             listed = list_objects(self.rest, kind, selector, ListOptions())
-        return [{"kind": kind.kind, "apiVersion": kind.api_version, **item} for item in listed["items"]]
+        return [
+            {"kind": kind.kind, "apiVersion": kind.api_version, **copy.deepcopy(item)}
+            for item in listed["items"]
+        ]
 
     def update_object(self, obj: JsonObject, *, subresource: str | None = None) -> JsonObject:
         resource = r.by_kind(obj["apiVersion"], obj["kind"])
@@ -397,29 +303,14 @@ class FakeApiServer:
 
     def fail_requests(self, **match: Any) -> Fault:
         """Answer matching requests with an error (``status``, default 500); see ``faults.Fault``."""
-        fault = Fault(**match)
-        self.faults.append(fault)
-        return fault
+        return self.faults.add(Fault(**match))
 
     def hang_requests(self, seconds: float, **match: Any) -> Fault:
         """Hold matching requests ``seconds`` before serving them (or failing them, with ``status``)."""
-        fault = Fault(hang=seconds, **{"status": None, **match})
-        self.faults.append(fault)
-        return fault
+        return self.faults.add(Fault(hang=seconds, **{"status": None, **match}))
 
     def clear_faults(self) -> None:
         self.faults.clear()
-
-    def apply_faults(self, verb: str, target: Target, user_agent: str = "") -> None:
-        resource = target.resource.qualified
-        for fault in list(self.faults):
-            if fault.claim(verb, resource, target.namespace, target.name, target.subresource, user_agent):
-                if fault.hang:
-                    self._hold(fault.hang)
-                error = fault.error()
-                if error is not None:
-                    raise error
-                return
 
     def _hold(self, seconds: float) -> None:
         """Wait ``seconds``, or less if this server stops or refuses connections meanwhile."""
@@ -433,31 +324,4 @@ class FakeApiServer:
     def forbid(self, resource: str, forbidden: bool = True, verbs: set[str] | None = None) -> None:
         """Answer requests for ``resource`` (``configmaps``, ``deployments.apps``…) with 403 Forbidden, as
         RBAC does for a missing grant; ``verbs`` limits it to those verbs."""
-        with self.store.lock:
-            if forbidden:
-                self._forbidden[resource] = frozenset(verbs) if verbs else None
-            else:
-                self._forbidden.pop(resource, None)
-
-    def check_access(self, verb: str, target: Target) -> None:
-        resource = target.resource
-        with self.store.lock:
-            if resource.qualified not in self._forbidden:
-                return
-            verbs = self._forbidden[resource.qualified]
-        if verbs is not None and verb not in verbs:
-            return
-        plural = f"{resource.plural}/{target.subresource}" if target.subresource else resource.plural
-        scope = f'in the namespace "{target.namespace}"' if target.namespace else "at the cluster scope"
-        cause = (
-            f'User "{self.user}" cannot {verb} resource "{plural}" in API group "{resource.group}" {scope}'
-        )
-        raise forbidden(resource.group, resource.plural, target.name or "", cause)
-
-
-def _set_labels(obj: JsonObject, labels: Mapping[str, str]) -> None:
-    """Replace every label; {} removes the field, as a JSON merge patch of ``labels: null`` does."""
-    if labels:
-        obj["metadata"]["labels"] = dict(labels)
-    else:
-        obj["metadata"].pop("labels", None)
+        self.access.forbid(resource, forbidden, verbs)

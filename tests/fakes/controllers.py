@@ -12,9 +12,6 @@ controller does, so ``generation`` does not move).
 ``fail_rollout`` leaves the rollout where it got stuck: a Deployment reports ``Progressing=False``
 with reason ``ProgressDeadlineExceeded``; StatefulSets and DaemonSets have no such condition, so they
 just never finish (observed, but nothing updated).
-
-``AutoController`` runs ``complete_rollout`` (or ``fail_rollout`` for the workloads a test marked)
-``delay`` seconds after it sees a new generation, like a cluster whose Pods start quickly.
 """
 
 from __future__ import annotations
@@ -22,19 +19,18 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from tests.fakes import defaults
 from tests.fakes import resources as r
-from tests.fakes.status import ApiError
 
 if TYPE_CHECKING:
     from tests.fakes.apiserver import FakeApiServer
 
 JsonObject = dict[str, Any]
 WORKLOADS = (r.DEPLOYMENTS, r.STATEFULSETS, r.DAEMONSETS)
+REVISION = "deployment.kubernetes.io/revision"
 _HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -107,73 +103,22 @@ class RolloutController:
     def _complete_deployment(self, deployment: JsonObject) -> JsonObject:
         meta, spec = deployment["metadata"], deployment["spec"]
         replicas = spec.get("replicas", 1)
-        template = copy.deepcopy(spec["template"])
-        pod_hash = template_hash(template)
-        rs_name = f"{meta['name']}-{pod_hash}"
-        owned = self._owned(r.REPLICASETS, deployment)
-        revisions = [
-            int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"))
-            for rs in owned
-        ]
-        current = next((rs for rs in owned if rs["metadata"]["name"] == rs_name), None)
-        revision = (
-            int(
-                (current or {})
-                .get("metadata", {})
-                .get("annotations", {})
-                .get("deployment.kubernetes.io/revision", 0)
-            )
-            or max(revisions, default=0) + 1
-        )
-        labels = {**(template.get("metadata") or {}).get("labels", {}), "pod-template-hash": pod_hash}
-        template.setdefault("metadata", {})["labels"] = labels
-        if current is None:
-            selector = copy.deepcopy(spec["selector"])
-            selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
-            current = self.fake.create_object(
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "ReplicaSet",
-                    "metadata": {
-                        "name": rs_name,
-                        "namespace": meta["namespace"],
-                        "labels": labels,
-                        "annotations": {
-                            "deployment.kubernetes.io/desired-replicas": str(replicas),
-                            "deployment.kubernetes.io/max-replicas": str(replicas + 1),
-                            "deployment.kubernetes.io/revision": str(revision),
-                        },
-                        "ownerReferences": [owner_reference(deployment)],
-                    },
-                    "spec": {"replicas": replicas, "selector": selector, "template": template},
-                }
-            )
-        for old in owned:
-            if old["metadata"]["name"] != rs_name:
-                self._delete_owned_pods(old)
-                if old["spec"].get("replicas"):
-                    old["spec"]["replicas"] = 0
-                    self.fake.update_object(old)
-                    self._write_status(
-                        r.REPLICASETS,
-                        self.fake.get_object("replicasets.apps", meta["namespace"], old["metadata"]["name"]),
-                        {"replicas": 0, "observedGeneration": old["metadata"]["generation"] + 1},
-                    )
-        self._ensure_pods(current, template, replicas, lambda: f"{rs_name}-{defaults.random_suffix()}")
-        rs = self.fake.get_object("replicasets.apps", meta["namespace"], rs_name)
-        ready = {
-            "replicas": replicas,
+        replicaset, template = self._current_replicaset(deployment)
+        rs_name = replicaset["metadata"]["name"]
+        self._retire_replicasets(deployment, keep=rs_name)
+        self._ensure_pods(replicaset, template, replicas, lambda: f"{rs_name}-{defaults.random_suffix()}")
+        replicaset = self.fake.get_object("replicasets.apps", meta["namespace"], rs_name)
+        ready = {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}
+        rs_status = {
+            **ready,
             "fullyLabeledReplicas": replicas,
-            "readyReplicas": replicas,
-            "availableReplicas": replicas,
+            "observedGeneration": replicaset["metadata"]["generation"],
         }
-        self._write_status(r.REPLICASETS, rs, {**ready, "observedGeneration": rs["metadata"]["generation"]})
+        self._write_status(r.REPLICASETS, replicaset, rs_status)
         status = {
+            **ready,
             "observedGeneration": meta["generation"],
-            "replicas": replicas,
             "updatedReplicas": replicas,
-            "readyReplicas": replicas,
-            "availableReplicas": replicas,
             "conditions": [
                 _condition(
                     "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability."
@@ -186,8 +131,59 @@ class RolloutController:
                 ),
             ],
         }
-        annotations = {**(meta.get("annotations") or {}), "deployment.kubernetes.io/revision": str(revision)}
+        revision = replicaset["metadata"]["annotations"][REVISION]
+        annotations = {**(meta.get("annotations") or {}), REVISION: revision}
         return self._write_status(r.DEPLOYMENTS, deployment, status, annotations)
+
+    def _current_replicaset(self, deployment: JsonObject) -> tuple[JsonObject, JsonObject]:
+        """The ReplicaSet of the current template (created with the next revision if new) and the
+        template its Pods get (with the ``pod-template-hash`` label)."""
+        meta, spec = deployment["metadata"], deployment["spec"]
+        template = copy.deepcopy(spec["template"])
+        pod_hash = template_hash(template)
+        labels = {**(template.get("metadata") or {}).get("labels", {}), "pod-template-hash": pod_hash}
+        template.setdefault("metadata", {})["labels"] = labels
+        owned = self._owned(r.REPLICASETS, deployment)
+        name = f"{meta['name']}-{pod_hash}"
+        existing = next((rs for rs in owned if rs["metadata"]["name"] == name), None)
+        if existing is not None:
+            return existing, template
+        revision = (
+            max((int(rs["metadata"].get("annotations", {}).get(REVISION, "0")) for rs in owned), default=0)
+            + 1
+        )
+        selector = copy.deepcopy(spec["selector"])
+        selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
+        replicas = spec.get("replicas", 1)
+        annotations = {
+            "deployment.kubernetes.io/desired-replicas": str(replicas),
+            "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+            REVISION: str(revision),
+        }
+        replicaset = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": name,
+                "namespace": meta["namespace"],
+                "labels": labels,
+                "annotations": annotations,
+                "ownerReferences": [owner_reference(deployment)],
+            },
+            "spec": {"replicas": replicas, "selector": selector, "template": template},
+        }
+        return self.fake.create_object(replicaset), template
+
+    def _retire_replicasets(self, deployment: JsonObject, keep: str) -> None:
+        for old in self._owned(r.REPLICASETS, deployment):
+            if old["metadata"]["name"] == keep:
+                continue
+            self._delete_owned_pods(old)
+            if old["spec"].get("replicas"):
+                old["spec"]["replicas"] = 0
+                scaled = self.fake.update_object(old)
+                status = {"replicas": 0, "observedGeneration": scaled["metadata"]["generation"]}
+                self._write_status(r.REPLICASETS, scaled, status)
 
     def _complete_statefulset(self, statefulset: JsonObject) -> JsonObject:
         meta, spec = statefulset["metadata"], statefulset["spec"]
@@ -319,54 +315,3 @@ def _condition(kind: str, status: str, reason: str, message: str) -> JsonObject:
     if message:
         condition["message"] = message
     return condition
-
-
-class AutoController:
-    """Completes (or fails) every workload rollout ``delay`` seconds after its new generation appears."""
-
-    def __init__(self, rollouts: RolloutController, delay: float) -> None:
-        self.rollouts = rollouts
-        self.delay = delay
-        self.failing: set[tuple[str, str, str]] = set()
-        self._seen: dict[tuple[str, str, str], tuple[int, float]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fake-apiserver-controller", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        store = self.rollouts.fake.store
-        with store.lock:
-            store.lock.notify_all()
-        self._thread.join()
-
-    def _run(self) -> None:
-        store = self.rollouts.fake.store
-        while not self._stop.is_set():
-            due = []
-            with store.lock:
-                now = time.monotonic()
-                for resource in WORKLOADS:
-                    for obj in store.items(resource.storage):
-                        meta = obj["metadata"]
-                        key = (resource.qualified, meta["namespace"], meta["name"])
-                        generation = meta.get("generation", 0)
-                        if (obj.get("status") or {}).get("observedGeneration") == generation:
-                            continue
-                        seen = self._seen.setdefault(key, (generation, now))
-                        if seen[0] != generation:
-                            self._seen[key] = (generation, now)
-                        elif now - seen[1] >= self.delay:
-                            due.append((resource, key))
-                if not due:
-                    store.lock.wait(timeout=min(0.05, self.delay or 0.05))
-            for resource, key in due:
-                try:
-                    if key in self.failing:
-                        self.rollouts.fail(resource, key[1], key[2])
-                    else:
-                        self.rollouts.complete(resource, key[1], key[2])
-                except ApiError:
-                    pass  # deleted or changed meanwhile: the next round sees it again

@@ -12,8 +12,10 @@ many requests it applies to; ``hits`` counts them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tests.fakes.resources import Target
 from tests.fakes.status import ApiError
 
 _REASONS = {
@@ -71,5 +73,32 @@ class Fault:
         return ApiError(code, _REASONS.get(code, ""), message, details)
 
 
-def resource_name(plural: str, group: str) -> str:
-    return f"{plural}.{group}" if group else plural
+class Faults:
+    """The faults in force, first match wins; ``hold`` waits (and ends early when the server stops)."""
+
+    def __init__(self, hold: Callable[[float], None]) -> None:
+        self._hold = hold
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def apply(self, verb: str, target: Target, user_agent: str = "") -> None:
+        with self._lock:
+            faults = list(self._faults)
+        resource = target.resource.qualified
+        for fault in faults:
+            if fault.claim(verb, resource, target.namespace, target.name, target.subresource, user_agent):
+                if fault.hang:
+                    self._hold(fault.hang)
+                error = fault.error()
+                if error is not None:
+                    raise error
+                return

@@ -21,7 +21,6 @@ import select
 import socket
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,6 +30,7 @@ import yaml
 from tests.fakes import listing, negotiation, views
 from tests.fakes.negotiation import ACCEPTED
 from tests.fakes.patching import PATCH_TYPES
+from tests.fakes.recording import RecordedRequest
 from tests.fakes.resources import Target, parse_path
 from tests.fakes.selectors import Selector, parse_field_selector, parse_label_selector
 from tests.fakes.status import ApiError, FieldError, bad_request, generic, invalid
@@ -42,31 +42,6 @@ if TYPE_CHECKING:
 JsonObject = dict[str, Any]
 _TRUE = frozenset({"1", "t", "true"})
 _BODY_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the fake received it."""
-
-    path: str
-    params: Mapping[str, str]
-    method: str = "GET"
-    query: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    verb: str | None = None  # get, list, watch, create, update, patch, delete, deletecollection
-    resource: str | None = None  # configmaps, deployments.apps, events.events.k8s.io…
-
-    @property
-    def watch(self) -> bool:
-        return self.params.get("watch", "").lower() in _TRUE
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 class Server(ThreadingHTTPServer):
@@ -136,8 +111,8 @@ class Handler(BaseHTTPRequestHandler):
             if verb is None:
                 raise generic(405)
             fake.recorder.count(verb, target.resource.qualified)
-            fake.apply_faults(verb, target, self.headers.get("User-Agent", ""))
-            fake.check_access(verb, target)
+            fake.faults.apply(verb, target, self.headers.get("User-Agent", ""))
+            fake.access.check(verb, target)
             self._check_content_type(method, body)
             self._media = negotiation.negotiate(self.headers.get("Accept"), watch)
             self._serve(verb, target, params, body)
@@ -166,56 +141,70 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(415, "UnsupportedMediaType", message)
 
     def _serve(self, verb: str, target: Target, params: Mapping[str, str], body: bytes) -> None:
-        fake = self.server.fake
-        resource, namespace, name = target.resource, target.namespace, target.name
         dry_run = _dry_run(params, verb)
         if verb in ("list", "watch", "deletecollection"):
-            opts = listing.ListOptions.parse(params)
-            if verb != "deletecollection":
-                opts.validate()
-            selector = self._selector(target, params)
-            if verb == "watch":
-                self._watch(target, selector, opts)
-                return
+            self._serve_collection(verb, target, params, body, dry_run)
+        else:
+            negotiation.check_single(self._media, target.resource.go_type)
+            self._serve_object(verb, target, params, body, dry_run)
+
+    def _serve_collection(
+        self, verb: str, target: Target, params: Mapping[str, str], body: bytes, dry_run: bool
+    ) -> None:
+        fake, resource = self.server.fake, target.resource
+        opts = listing.ListOptions.parse(params)
+        if verb != "deletecollection":
+            opts.validate()
+        selector = self._selector(target, params)
+        if verb == "watch":
+            self._watch(target, selector, opts)
+        elif verb == "list":
             with fake.store.lock:
-                fake.recorder.list_requests += verb == "list"
+                fake.recorder.list_requests += 1
                 listed = listing.list_objects(fake.rest, resource, selector, opts)
-            if verb == "list":
-                negotiation.check_list(self._media, f"*{resource.go_package}.{resource.list_kind}")
-                if self._media.convert:
-                    listed = views.partial_list(listed, self._media.group_version)
-                self._send_json(200, listed)
-                return
-            matching = fake.rest.store.items(resource.storage)
-            matching = [o for o in matching if selector.matches(views.render(resource, o))]
-            self._send_object(
-                200,
-                fake.deleter.delete_collection(resource, matching, _delete_options(params, body), dry_run),
-            )
-            return
-        negotiation.check_single(self._media, resource.go_type)
+            negotiation.check_list(self._media, f"*{resource.go_package}.{resource.list_kind}")
+            if self._media.convert:
+                listed = views.partial_list(listed, self._media.group_version)
+            self._send_json(200, listed)
+        else:
+            with fake.store.lock:
+                matching = [
+                    o
+                    for o in fake.store.items(resource.storage)
+                    if selector.matches(views.render(resource, o))
+                ]
+                deleted = fake.deleter.delete_collection(
+                    resource, matching, _delete_options(params, body), dry_run
+                )
+            self._send_object(200, deleted)
+
+    def _serve_object(
+        self, verb: str, target: Target, params: Mapping[str, str], body: bytes, dry_run: bool
+    ) -> None:
+        fake = self.server.fake
+        resource, namespace, name, subresource = (
+            target.resource,
+            target.namespace,
+            target.name or "",
+            target.subresource,
+        )
         if verb == "get":
             with fake.store.lock:
-                obj = fake.rest.get(resource, namespace or "", name or "", params.get("resourceVersion"))
+                obj = fake.rest.get(resource, namespace or "", name, params.get("resourceVersion"))
             self._send_object(200, obj)
         elif verb == "create":
             self._send_object(201, fake.rest.create(resource, namespace, self._body(body), dry_run))
         elif verb == "update":
-            obj, code = fake.rest.update(
-                resource, namespace, name or "", self._body(body), target.subresource, dry_run
-            )
+            obj, code = fake.rest.update(resource, namespace, name, self._body(body), subresource, dry_run)
             self._send_object(code, obj)
         elif verb == "patch":
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            obj = fake.rest.patch(
-                resource, namespace, name or "", content_type, body, target.subresource, dry_run
-            )
-            self._send_object(200, obj)
-        elif verb == "delete":
             self._send_object(
-                200,
-                fake.deleter.delete(resource, namespace, name or "", _delete_options(params, body), dry_run),
+                200, fake.rest.patch(resource, namespace, name, content_type, body, subresource, dry_run)
             )
+        else:
+            options = _delete_options(params, body)
+            self._send_object(200, fake.deleter.delete(resource, namespace, name, options, dry_run))
 
     def _selector(self, target: Target, params: Mapping[str, str]) -> Selector:
         try:

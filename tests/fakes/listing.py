@@ -173,7 +173,8 @@ def list_key(resource: r.ResourceType, selector: Selector, obj: JsonObject) -> s
 
 
 def list_objects(rest: Rest, resource: r.ResourceType, selector: Selector, opts: ListOptions) -> JsonObject:
-    """A list response body; the caller holds the store lock."""
+    """A list response body; the caller holds the store lock. Its items share nested values with the
+    store: encode it, do not change it."""
     store = rest.store
     start = ""
     paginate = True
@@ -237,8 +238,10 @@ def _page(
                 metadata["remainingItemCount"] = len(keyed) - index
             break
         last_key = key
-        if selector.matches(views.render(resource, obj)):
-            items.append(views.list_item(resource, obj))
+        # Field selectors name the fields of the request's version (events.k8s.io's differ).
+        view = views.render(resource, obj, deep=False) if resource.shared_storage else obj
+        if selector.matches(view):
+            items.append(views.list_item(resource, obj, deep=False))
     return {
         "kind": resource.list_kind,
         "apiVersion": resource.api_version,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.fakes import defaults, patching, strategic, strategies, validation, views
+from tests.fakes import defaults, patching, strategic, strategies, times, validation, views
 from tests.fakes import resources as r
 from tests.fakes.status import (
     ApiError,
@@ -168,7 +168,7 @@ class Rest:
         obj = views.to_storage(resource, body)
         if not isinstance(obj.get("metadata"), dict):
             obj["metadata"] = {}
-        validation.check_and_normalize_times(r.EVENTS if resource.storage == "events" else resource, obj)
+        times.check_and_normalize_times(r.EVENTS if resource.storage == "events" else resource, obj)
         defaults.apply_defaults(resource, obj)
         return obj
 

@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakes import defaults, validation
+from tests.fakes import defaults, event_validation, validation
 from tests.fakes import resources as r
 from tests.fakes.status import FieldError
 
@@ -123,7 +123,7 @@ def create_errors(resource: r.ResourceType, obj: JsonObject) -> list[FieldError]
     errors = list(validation.metadata_errors(resource, obj["metadata"]))
     errors += _kind_errors(resource, obj)
     if resource.storage == "events":
-        errors += validation.event_errors(obj, strict=resource is r.EVENTS_V1)
+        errors += event_validation.event_errors(obj, strict=resource is r.EVENTS_V1)
     return errors
 
 
@@ -132,7 +132,7 @@ def update_errors(resource: r.ResourceType, new: JsonObject, old: JsonObject) ->
     errors += _kind_errors(resource, new)
     errors += validation.update_errors(resource, new, old)
     if resource.storage == "events":
-        errors += validation.event_update_errors(new, old, strict=resource is r.EVENTS_V1)
+        errors += event_validation.event_update_errors(new, old, strict=resource is r.EVENTS_V1)
     return errors
 
 

@@ -3,20 +3,19 @@
 Not every rule of pkg/apis/*/validation: the ones a client of these resources meets in practice —
 names, labels, annotation size; Pods and pod templates (containers, images, volumes and the mounts that
 must name one, unique names); workload selectors that must match the template; what a Pod update may
-change; Job templates; events.k8s.io's strict rules for new Events and their immutable fields; Lease
-durations; the exact time formats a ``MicroTime`` must have. Each returns ``FieldError``s that the
-caller turns into one 422 ``Invalid`` Status, as the apiserver does.
+change; Job templates and selectors; Lease durations (Events: ``event_validation``; time formats:
+``times``). Each returns ``FieldError``s that the caller turns into one 422 ``Invalid`` Status, as the
+apiserver does.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from tests.fakes import resources as r
-from tests.fakes.status import FieldError, bad_request, invalid
+from tests.fakes.status import FieldError, invalid
 
 JsonObject = dict[str, Any]
 
@@ -236,149 +235,6 @@ def lease_errors(obj: JsonObject) -> Iterator[FieldError]:
     duration = (obj.get("spec") or {}).get("leaseDurationSeconds")
     if duration is not None and (not isinstance(duration, int) or duration <= 0):
         yield FieldError("Invalid", "spec.leaseDurationSeconds", duration, "must be greater than 0")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Events (pkg/apis/core/validation/events.go), on the stored core/v1 form; field paths are the
-# internal names, as the apiserver reports them.
-
-_REPORTING_INSTANCE_LIMIT = _ACTION_LIMIT = _REASON_LIMIT = 128
-_NOTE_LIMIT = 1024
-
-
-def event_errors(event: JsonObject, strict: bool) -> Iterator[FieldError]:
-    namespace = event["metadata"].get("namespace", "")
-    involved_namespace = (event.get("involvedObject") or {}).get("namespace", "")
-    if not event.get("eventTime"):
-        if (involved_namespace and namespace != involved_namespace) or (
-            not involved_namespace and namespace not in ("", "default")
-        ):
-            yield FieldError(
-                "Invalid", "involvedObject.namespace", involved_namespace, "does not match event.namespace"
-            )
-    else:
-        if not involved_namespace and namespace not in ("default", "kube-system"):
-            yield FieldError(
-                "Invalid", "involvedObject.namespace", involved_namespace, "does not match event.namespace"
-            )
-        yield from _reporting_errors(event)
-    if strict:
-        yield from _strict_event_errors(event)
-
-
-def _reporting_errors(event: JsonObject) -> Iterator[FieldError]:
-    controller = event.get("reportingComponent", "")
-    if not controller:
-        yield FieldError("Required", "reportingController")
-    else:
-        for error in qualified_name_errors(controller, "reportingController"):
-            yield FieldError("Invalid", "reportingController", controller, error.detail)
-    limits = (
-        ("reportingInstance", "reportingInstance", _REPORTING_INSTANCE_LIMIT, True),
-        ("action", "action", _ACTION_LIMIT, True),
-        ("reason", "reason", _REASON_LIMIT, True),
-        ("message", "message", _NOTE_LIMIT, False),
-    )
-    for key, path, limit, required in limits:
-        value = event.get(key) or ""
-        if required and not value:
-            yield FieldError("Required", path)
-        if len(value) > limit:
-            yield FieldError("Invalid", path, "", f"can have at most {limit} characters")
-
-
-def _strict_event_errors(event: JsonObject) -> Iterator[FieldError]:
-    yield from _series_errors(event)
-    if not event.get("eventTime"):
-        yield FieldError("Required", "eventTime")
-    if event.get("type") not in ("Normal", "Warning"):
-        yield FieldError("Invalid", "type", "", f"has invalid value: {event.get('type', '')}")
-    for key in ("firstTimestamp", "lastTimestamp", "count"):
-        if event.get(key):
-            yield FieldError("Invalid", key, "", "needs to be unset")
-    source = event.get("source") or {}
-    if source.get("component") or source.get("host"):
-        yield FieldError("Invalid", "source", "", "needs to be unset")
-
-
-def _series_errors(event: JsonObject) -> Iterator[FieldError]:
-    series = event.get("series")
-    if series:
-        if (series.get("count") or 0) < 2:
-            yield FieldError("Invalid", "series.count", "", "should be at least 2")
-        if not series.get("lastObservedTime"):
-            yield FieldError("Required", "series.lastObservedTime")
-
-
-_IMMUTABLE_EVENT_FIELDS = (
-    "involvedObject",
-    "reason",
-    "message",
-    "source",
-    "firstTimestamp",
-    "lastTimestamp",
-    "count",
-    "type",
-    "eventTime",
-    "action",
-    "related",
-    "reportingComponent",
-    "reportingInstance",
-)
-
-
-def event_update_errors(new: JsonObject, old: JsonObject, strict: bool) -> Iterator[FieldError]:
-    yield from event_errors(new, strict=False)
-    if not strict:
-        return
-    if new.get("series") != old.get("series"):
-        yield from _series_errors(new)
-    for key in _IMMUTABLE_EVENT_FIELDS:
-        if new.get(key) != old.get(key):
-            path = "reportingController" if key == "reportingComponent" else key
-            yield FieldError("Invalid", path, new.get(key), "field is immutable")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Times: decoding checks the layout (a 400 before any validation), encoding normalizes to UTC.
-
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
-_RFC3339_MICRO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})")
-MICRO_LAYOUT = "2006-01-02T15:04:05.000000Z07:00"
-
-
-def _time_fields(resource: r.ResourceType, obj: JsonObject) -> Iterator[tuple[JsonObject, str, bool]]:
-    """(container, key, is_micro) for every time field the fake knows in this object."""
-    yield obj.get("metadata") or {}, "creationTimestamp", False
-    if resource is r.LEASES:
-        spec = obj.get("spec") or {}
-        yield spec, "acquireTime", True
-        yield spec, "renewTime", True
-    if resource.storage == "events":
-        yield obj, "eventTime", True
-        yield obj.get("series") or {}, "lastObservedTime", True
-        for key in ("firstTimestamp", "lastTimestamp", "deprecatedFirstTimestamp", "deprecatedLastTimestamp"):
-            yield obj, key, False
-    for condition in (obj.get("status") or {}).get("conditions") or []:
-        for key in ("lastTransitionTime", "lastUpdateTime", "lastProbeTime"):
-            yield condition, key, False
-
-
-def check_and_normalize_times(resource: r.ResourceType, obj: JsonObject) -> None:
-    """Reject a time the apiserver's decoder cannot parse (400); rewrite the others as it serves them."""
-    for container, key, micro in list(_time_fields(resource, obj)):
-        value = container.get(key)
-        if value is None or not isinstance(container, dict):
-            continue
-        pattern = _RFC3339_MICRO if micro else _RFC3339
-        if not isinstance(value, str) or not pattern.fullmatch(value):
-            layout = MICRO_LAYOUT if micro else "2006-01-02T15:04:05Z07:00"
-            raise bad_request(
-                f'{resource.kind} in version "{resource.version}" cannot be handled as a {resource.kind}: '
-                f'parsing time "{value}" as "{layout}": cannot parse "{value}" as "{layout}"'
-            )
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-        container[key] = parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def raise_invalid(resource: r.ResourceType, name: str, errors: list[FieldError]) -> None:

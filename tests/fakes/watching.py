@@ -79,7 +79,7 @@ class Watch:
             objects = store.items(self.resource.storage)
         if opts.send_initial_events is False or (opts.send_initial_events is None and requested):
             return cursor, []
-        initial = [("ADDED", views.render(self.resource, o)) for o in objects]
+        initial = [("ADDED", views.render(self.resource, o, deep=False)) for o in objects]
         events = [(kind, obj) for kind, obj in initial if self.selector.matches(obj)]
         if opts.send_initial_events and opts.allow_bookmarks:
             events.append(("BOOKMARK", self._bookmark(cursor, initial_end=True)))
@@ -169,8 +169,9 @@ class Watch:
         """What this watcher sees of one change, following the cacher's rules for selectors."""
         if change.storage != self.resource.storage:
             return None
-        current = None if change.type == DELETED else views.render(self.resource, change.obj)
-        previous = None if change.prev is None else views.render(self.resource, change.prev)
+        # Shallow views: stored objects are never changed in place, and events are encoded at once.
+        current = None if change.type == DELETED else views.render(self.resource, change.obj, deep=False)
+        previous = None if change.prev is None else views.render(self.resource, change.prev, deep=False)
         now_matches = current is not None and self.selector.matches(current)
         matched = previous is not None and self.selector.matches(previous)
         if now_matches and not matched:
@@ -178,6 +179,6 @@ class Watch:
         if now_matches and matched:
             return ("MODIFIED", current) if current is not None else None
         if matched and previous is not None:
-            previous["metadata"]["resourceVersion"] = str(change.rv)
+            previous["metadata"] = {**previous["metadata"], "resourceVersion": str(change.rv)}
             return ("DELETED", previous)
         return None
