@@ -213,3 +213,13 @@ def test_events_written_through_either_api_are_watched_through_both(fake: FakeAp
         "web",
     )
     assert v1_event["metadata"]["uid"] == core_event["metadata"]["uid"] == created["metadata"]["uid"]
+
+
+def test_a_streaming_list_from_a_future_version_times_out_as_an_error_event(
+    fake: FakeApiServer, wire: Wire
+) -> None:
+    future = fake.resource_version + 5
+    query = f"watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion={future}"
+    (event,) = wire.watch(f"{CONFIGMAPS}?{query}")
+    assert event["type"] == "ERROR"
+    assert (event["object"]["code"], event["object"]["reason"]) == (504, "Timeout")

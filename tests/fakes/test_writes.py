@@ -8,12 +8,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from tests.fakes import FakeApiServer
-from tests.fakes.builders import (
-    configmap,
-    deployment,
-    lease,
-    workload,
-)
+from tests.fakes.builders import configmap, deployment, event_v1, lease, workload
 from tests.fakes.conftest import NS
 from tests.fakes.wire import Wire, eventually
 
@@ -227,3 +222,36 @@ def test_daemonsets_carry_the_template_generation_annotation(fake: FakeApiServer
         "daemonsets.apps", NS, "agent", patch, "application/strategic-merge-patch+json"
     )
     assert patched["metadata"]["annotations"] == {"deprecated.daemonset.template.generation": "2"}
+
+
+def test_a_missing_object_is_404_naming_its_group_and_resource(wire: Wire) -> None:
+    response = wire.get(f"{DEPLOYMENTS}/nothing")
+    assert response.status == 404
+    assert response.body["message"] == 'deployments.apps "nothing" not found'
+    assert response.body["details"] == {"name": "nothing", "group": "apps", "kind": "deployments"}
+
+
+def test_a_read_from_zero_may_be_stale_and_a_read_from_the_future_waits(
+    fake: FakeApiServer, wire: Wire
+) -> None:
+    fake.create_object(configmap("a", NS, {"k": "old"}))
+    fake.patch_object("configmaps", NS, "a", {"data": {"k": "new"}})
+    fake.stale_cache(1)
+    assert wire.get(f"{CONFIGMAPS}/a?resourceVersion=0").body["data"] == {"k": "old"}
+    assert wire.get(f"{CONFIGMAPS}/a").body["data"] == {"k": "new"}
+    assert wire.get(f"{CONFIGMAPS}/a?resourceVersion={fake.resource_version + 1}").status == 504
+
+
+def test_the_official_events_client_writes_events_the_core_client_reads(
+    fake: FakeApiServer, client: kubernetes.client.ApiClient
+) -> None:
+    target = fake.create_object(deployment("web", NS))
+    created = kubernetes.client.EventsV1Api(client).create_namespaced_event(NS, event_v1(NS, target))
+    assert created.metadata.name.startswith("web.")
+    (core,) = kubernetes.client.CoreV1Api(client).list_namespaced_event(NS).items
+    assert (core.message, core.involved_object.uid, core.reporting_component) == (
+        "injected",
+        target["metadata"]["uid"],
+        "sidecar-injector.io/injector",
+    )
+    assert core.event_time is not None and core.first_timestamp is None
