@@ -118,7 +118,9 @@ class Rest:
             old = self.store.get(resource.storage, meta.get("namespace", ""), name)
             if old is None:
                 if resource.create_on_update and subresource is None:
-                    return self.create(resource, namespace, body, dry_run), 201
+                    # The update path prepares the object for storage, which drops any resourceVersion.
+                    fresh = {**body, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
+                    return self.create(resource, namespace, fresh, dry_run), 201
                 raise not_found(resource.group, resource.plural, name)
             self._check_precondition(resource, meta, old)
             return self._replace(resource, obj, old, subresource, dry_run), 200

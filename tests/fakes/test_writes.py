@@ -159,6 +159,10 @@ def test_leases_require_a_resource_version_and_may_be_created_by_put(wire: Wire)
         "must be specified for an update"
     )
     assert wire.put(f"{CONFIGMAPS}/nothing", configmap("nothing", NS)).status == 404  # no create-on-update
+    wire.delete(f"{LEASES}/leader")
+    again = lease("leader", NS, "b")
+    again["metadata"]["resourceVersion"] = "1"  # from a read before the delete: creating ignores it
+    assert wire.put(f"{LEASES}/leader", again).status == 201
 
 
 def test_the_url_names_the_object(wire: Wire) -> None:
