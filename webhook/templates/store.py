@@ -167,3 +167,4 @@ class TemplateStore:
         self._snapshot = TemplateSet(templates, self._snapshot.generation + 1)
         if self._metrics is not None:
             self._metrics.templates_served.set(len(templates))
+            self._metrics.export_templates(self._documents.values())
