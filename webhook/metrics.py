@@ -14,6 +14,18 @@ from webhook.core.model import Template
 # a 5 s timeout could never be seen (histogram_quantile stops at the highest finite bucket).
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
+# (outcome, reason) pairs of sidecar_injector_reviews_total that the chart's alerts count.
+ALERTED_REVIEW_OUTCOMES = (
+    ("error", "internal-error"),
+    ("rejected", "overloaded"),
+    ("rejected", "expired"),
+    ("rejected", "body-too-large"),
+    ("rejected", "bad-envelope"),
+    ("skipped", "template-not-found"),
+    ("denied", "template-not-found"),
+    ("denied", "pod-security"),
+)
+
 
 def multiprocess() -> bool:
     return "PROMETHEUS_MULTIPROC_DIR" in os.environ
@@ -83,6 +95,12 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.certificate_reload_failing = Gauge(
+            "sidecar_injector_certificate_reload_failing",
+            "1 while the last attempt to load a changed certificate failed (the previous one is served).",
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
         self.pod_security_conflicts = Counter(
             "sidecar_injector_pod_security_conflicts",
             "Injections whose template needs a lower Pod Security level than the namespace enforces, "
@@ -119,6 +137,18 @@ class Metrics:
             multiprocess_mode="max",
         )
         self._template_series = _TemplateSeries(self)
+        self._start_alerted_series_at_zero()
+
+    def _start_alerted_series_at_zero(self) -> None:
+        """Create the series the alerts watch with increase() or rate() before their first event.
+
+        A counter series that first appears at 1 has no earlier sample, so increase() cannot see
+        that first event (and a single failure would never alert).
+        """
+        for outcome, reason in ALERTED_REVIEW_OUTCOMES:
+            self.reviews.labels(outcome, reason)
+        for result in ("ok", "error"):
+            self.certificate_reloads.labels(result)
 
     def export_templates(self, documents: Iterable[TemplateDocument]) -> None:
         """Publish which revision each template document serves and since when it is rejected."""

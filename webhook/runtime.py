@@ -159,6 +159,7 @@ class Runtime:
 
     def _certificate_changed(self, ok: bool, not_after: datetime | None) -> None:
         self.metrics.certificate_reloads.labels("ok" if ok else "error").inc()
+        self.metrics.certificate_reload_failing.set(0 if ok else 1)
         if not_after is not None:
             self.metrics.certificate_not_after.set(not_after.timestamp())
 

@@ -138,3 +138,12 @@ condition never hides an object the server would have injected.
 {{- define "sidecar-injector.celOptedIn" -}}
 (has({{ . }}.annotations) && {{ . }}.annotations.exists(k, k == 'sidecar-injector.io/inject' || k.startsWith('initializer.kubernetes.io/')))
 {{- end }}
+
+{{/*
+PromQL label matchers selecting this release's series in the alerts and the dashboard: what the
+chart's ServiceMonitor produces (job = the Service's name, namespace = the release namespace)
+unless metricsSelector says otherwise.
+*/}}
+{{- define "sidecar-injector.metricSelector" -}}
+{{- .Values.metricsSelector | default (printf "job=%q,namespace=%q" (include "sidecar-injector.fullname" .) .Release.Namespace) }}
+{{- end }}
