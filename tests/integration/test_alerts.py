@@ -16,36 +16,41 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import promql_parser
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.samples import Sample
 
-from tests.integration.chart_helpers import NAMESPACE, RELEASE, one, render, require_helm
-from tests.support.processes import RunningServer, cli, running_server
+from tests.integration.chart_helpers import NAMESPACE, one, render, require_helm
 from tests.support.prometheus import (
     Recorder,
-    Target,
     alert_checks,
+    exported_series_names,
+    metric_names,
     promtool_test,
     require_promtool,
+)
+from tests.support.replicas import (
+    BROKEN_TEMPLATE,
+    EXAMPLES,
+    JOB,
+    certificate,
+    everyone,
+    native_pod,
+    normal_traffic,
+    record,
+    replicas,
+    total,
+    wait_for,
 )
 from tests.support.reviews import opted_in_pod, review
 
 pytestmark = pytest.mark.integration
 
-JOB = f"{RELEASE}-sidecar-injector"
-TICKS = 36  # 17.5 minutes of replayed time: the longest alert needs 15
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ALERTS = {
     "SidecarInjectorReviewErrors",
     "SidecarInjectorLatencyNearTimeout",
@@ -69,106 +74,6 @@ def rule_groups() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def promtool() -> str:
     return require_promtool()
-
-
-# --- driving real servers --------------------------------------------------------------------------
-
-
-class Replica:
-    """One running server with its own certificate, and a client that talks to it as the API server."""
-
-    def __init__(self, server: RunningServer, certs: Path, pod: str) -> None:
-        self.server, self.certs = server, certs
-        self.target = Target(pod, server.port, server.metrics_port, JOB, NAMESPACE)
-        self.context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
-        self.client = httpx.Client(verify=self.context, timeout=30)
-
-    def post(self, body: bytes, query: str = "") -> httpx.Response:
-        url = f"https://localhost:{self.server.port}/mutate{query}"
-        return self.client.post(url, content=body, headers={"content-type": "application/json"})
-
-    def admit(self, obj: dict[str, Any], query: str = "") -> httpx.Response:
-        return self.post(json.dumps(review(obj)).encode(), query)
-
-    def scrape(self) -> list[Sample]:
-        text = httpx.get(f"http://127.0.0.1:{self.server.metrics_port}/metrics").text
-        return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
-
-    def metric(self, name: str, **labels: str) -> float:
-        return total(self.scrape(), name, **labels)
-
-
-def total(samples: list[Sample], name: str, **labels: str) -> float:
-    """The sum of the series named ``name`` whose labels include ``labels``."""
-    return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
-
-
-def certificate(directory: Path, days: int = 365) -> Path:
-    cli(
-        "certs", "generate", "--service", "s", "--namespace", "n", "--out", str(directory),
-        "--days", str(days), "--extra-name", "localhost",
-    )  # fmt: skip
-    return directory
-
-
-@contextmanager
-def replicas(
-    tmp_path: Path, *extra: str, count: int = 1, days: tuple[int, ...] = (365, 365)
-) -> Iterator[list[Replica]]:
-    with ExitStack() as stack:
-        started = []
-        for index in range(count):
-            certs = certificate(tmp_path / f"certs-{index}", days[index])
-            args = ["--cert", str(certs / "tls.crt"), "--key", str(certs / "tls.key"), *extra]
-            server = stack.enter_context(running_server(args, tmp_path))
-            replica = Replica(server, certs, f"{JOB}-{index}")
-            stack.callback(replica.client.close)
-            started.append(replica)
-        yield started
-
-
-def normal_traffic(replica: Replica, template: str = "logging-agent", count: int = 8) -> None:
-    """What a healthy cluster sends: opted-in pods that get their sidecar, and pods that opt out."""
-    for _ in range(count):
-        answer = replica.admit(opted_in_pod(template))
-        assert answer.status_code == 200 and "patch" in answer.json()["response"], answer.text
-    for _ in range(2):
-        assert replica.admit(plain_pod()).json()["response"]["allowed"] is True
-
-
-def everyone(running: list[Replica], action: Callable[[Replica], None]) -> None:
-    for replica in running:
-        action(replica)
-
-
-def plain_pod() -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "p"},
-        "spec": {"containers": [{"name": "a", "image": "a"}]},
-    }
-
-
-def native_pod(template: str) -> dict[str, Any]:
-    pod = plain_pod()
-    pod["metadata"]["annotations"] = {"sidecar-injector.io/inject": template}
-    return pod
-
-
-def record(targets: list[Replica], each_tick: Callable[[int], None], ticks: int = TICKS) -> Recorder:
-    recorder = Recorder([r.target for r in targets])
-    for tick in range(ticks):
-        each_tick(tick)
-        recorder.tick()
-    return recorder
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def check(
@@ -202,29 +107,6 @@ def test_every_expression_parses_and_reads_only_metrics_the_server_exports(
         assert names, rule["alert"]
         assert names <= exported, f"{rule['alert']} reads {names - exported}, which no server exports"
         assert all(f'job="{JOB}",namespace="{NAMESPACE}"' in s for s in selectors(rule["expr"]))
-
-
-def exported_series_names(text: str) -> set[str]:
-    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
-    return {
-        family.name + suffix
-        for family in text_string_to_metric_families(text)
-        for suffix in suffixes.get(family.type, ("",))
-    }
-
-
-def metric_names(node: Any) -> set[str]:
-    """Every metric name a PromQL syntax tree selects."""
-    names: set[str] = set()
-    if isinstance(node, promql_parser.VectorSelector):
-        names.add(node.name)
-    for attribute in ("expr", "lhs", "rhs", "param", "vector_selector"):
-        child = getattr(node, attribute, None)
-        if child is not None:
-            names |= metric_names(child)
-    for child in getattr(node, "args", None) or ():
-        names |= metric_names(child)
-    return names
 
 
 def selectors(expr: str) -> list[str]:
@@ -331,19 +213,6 @@ def test_a_pod_security_conflict_raises_an_alert(
 
         recorder = record([replica], each_tick)
     check(promtool, rule_groups, recorder, tmp_path, SidecarInjectorPodSecurityConflict=1)
-
-
-BROKEN_TEMPLATE = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: log-shipper
-  labels:
-    sidecar-injector.io/template: "true"
-data:
-  template: |
-    containers:
-    - name: log-shipper
-"""
 
 
 def test_a_rejected_template_change_alerts_after_fifteen_minutes(

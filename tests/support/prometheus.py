@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import promql_parser
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -195,3 +196,26 @@ def alert_checks(end: str, firing: Mapping[str, int], quiet_until: str = "1m") -
     for at in range(0, end_seconds + 1, 60):
         checks.append({"expr": f'ALERTS{{alertname!~"{others}"}}', "eval_time": f"{at}s", "exp_samples": []})
     return checks
+
+
+def exported_series_names(text: str) -> set[str]:
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+    return {
+        family.name + suffix
+        for family in text_string_to_metric_families(text)
+        for suffix in suffixes.get(family.type, ("",))
+    }
+
+
+def metric_names(node: Any) -> set[str]:
+    """Every metric name a PromQL syntax tree selects."""
+    names: set[str] = set()
+    if isinstance(node, promql_parser.VectorSelector):
+        names.add(node.name)
+    for attribute in ("expr", "lhs", "rhs", "param", "vector_selector"):
+        child = getattr(node, attribute, None)
+        if child is not None:
+            names |= metric_names(child)
+    for child in getattr(node, "args", None) or ():
+        names |= metric_names(child)
+    return names
