@@ -297,3 +297,37 @@ SCHEMA_REFUSES = {
 def test_bad_operability_values_are_refused(helm: str, sets: list[str]) -> None:
     result = helm_run(helm, *template_args(sets=sets))
     assert result.returncode != 0 and "Error" in result.stderr, result.stderr
+
+
+OPERABILITY_VALUES = (
+    "autoscaling",
+    "podDisruptionBudget",
+    "metricsSelector",
+    "prometheusRule",
+    "grafanaDashboard",
+    "tests",
+)
+
+
+def test_values_schema_and_readme_agree_on_the_operability_values() -> None:
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())["properties"]
+    readme = (CHART_DIR / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.startswith("| `")]
+
+    def walk(value: Any, node: dict[str, Any], path: str) -> None:
+        if "properties" in node:
+            assert isinstance(value, dict) and set(value) == set(node["properties"]), path
+            for key, child in node["properties"].items():
+                walk(value[key], child, f"{path}.{key}")
+            return
+        leaf = path.rsplit(".", 1)[-1]
+        rows = [
+            row
+            for row in table
+            if f"`{path}`" in row or (f"`{leaf}`" in row and f"`{path.rsplit('.', 1)[0]}." in row)
+        ]
+        assert rows, f"{path} has no row in the chart README's values table"
+
+    for key in OPERABILITY_VALUES:
+        walk(values[key], schema[key], key)
