@@ -331,3 +331,13 @@ def test_values_schema_and_readme_agree_on_the_operability_values() -> None:
 
     for key in OPERABILITY_VALUES:
         walk(values[key], schema[key], key)
+
+
+def test_the_latency_histogram_reaches_the_longest_webhook_timeout() -> None:
+    """histogram_quantile never reports more than the highest finite bucket: below the timeout the
+    chart allows, SidecarInjectorLatencyNearTimeout could not fire for long timeouts."""
+    from webhook.metrics import LATENCY_BUCKETS
+
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    longest = schema["properties"]["webhook"]["properties"]["timeoutSeconds"]["maximum"]
+    assert max(LATENCY_BUCKETS) >= longest

@@ -146,3 +146,41 @@ def test_every_panel_query_returns_series_from_a_real_server(
         for _, expr in queries(dashboard)
     ]
     promtool_test(promtool, [], recorder.input_series(), checks, tmp_path / "promtool")
+
+
+def test_template_series_stay_right_with_workers(tmp_path: Path) -> None:
+    """With --workers the parent sums the workers' files and cannot drop a series: a fixed
+    rejection and a replaced revision must read 0, so the `> 0` / `== 1` selections hold."""
+    folder = tmp_path / "templates"
+    shutil.copytree(EXAMPLES, folder)
+    with replicas(tmp_path, "--templates", str(folder), "--workers", "2") as [replica]:
+        wait_for(
+            lambda: replica.metric("sidecar_injector_template_info", template="log-shipper") == 1,
+            "log-shipper",
+        )
+        [old] = [
+            s.labels["revision"]
+            for s in replica.scrape()
+            if s.name == "sidecar_injector_template_info" and s.labels["template"] == "log-shipper"
+        ]
+        original = (folder / "log-shipper.yaml").read_text()
+        (folder / "log-shipper.yaml").write_text(BROKEN_TEMPLATE)
+        wait_for(
+            lambda: replica.metric("sidecar_injector_template_rejected_timestamp_seconds", revision=old) > 0,
+            "the rejection",
+        )
+        (folder / "log-shipper.yaml").write_text(original.replace("fluent-bit:3.2.4", "fluent-bit:3.2.5"))
+
+        def settled() -> bool:
+            samples = replica.scrape()
+            info = {
+                s.labels["revision"]: s.value
+                for s in samples
+                if s.name == "sidecar_injector_template_info" and s.labels["template"] == "log-shipper"
+            }
+            rejected = [
+                s.value for s in samples if s.name == "sidecar_injector_template_rejected_timestamp_seconds"
+            ]
+            return len(info) == 2 and info[old] == 0 and sorted(info.values()) == [0, 1] and rejected == [0]
+
+        wait_for(settled, "the new revision to replace the old one in both workers' series")
