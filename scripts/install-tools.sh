@@ -73,18 +73,25 @@ install_promtool() {
   chmod 0777 "${deb_dir}"  # apt's download sandbox user must be able to write there
   if ! (cd "${deb_dir}" && apt-get download -qq prometheus 2>/dev/null); then
     log "apt-get download prometheus failed; refreshing the package lists once"
-    apt-get update -qq
-    (cd "${deb_dir}" && apt-get download -qq prometheus)
+    apt-get update -qq || return 1
+    (cd "${deb_dir}" && apt-get download -qq prometheus) || return 1
   fi
-  dpkg-deb -x "${deb_dir}"/prometheus_*.deb "${deb_dir}/root"
-  install -m 0755 "${deb_dir}/root/usr/bin/promtool" "${bin_dir}/promtool.new"
+  dpkg-deb -x "${deb_dir}"/prometheus_*.deb "${deb_dir}/root" || return 1
+  install -m 0755 "${deb_dir}/root/usr/bin/promtool" "${bin_dir}/promtool.new" || return 1
   mv -f "${bin_dir}/promtool.new" "${bin_dir}/promtool"
   rm -rf "${deb_dir}"
 }
 
 case "$(promtool_version)" in
   "${PROMTOOL_MAJOR}"*) log "promtool already present" ;;
-  *) log "fetching promtool from Debian's prometheus package"; install_promtool ;;
+  *)
+    log "fetching promtool from Debian's prometheus package"
+    if ! install_promtool; then
+      # CI runs as root and gets it; elsewhere the alert tests skip (and fail under CI=true).
+      [[ -n "${CI:-}" ]] && { log "could not install promtool"; exit 1; }
+      log "warning: could not install promtool (apt-get needs root to refresh its lists); alert tests will skip"
+    fi
+    ;;
 esac
 
 venv="${repo_root}/.venv"
