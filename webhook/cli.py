@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from webhook import __version__, arguments, commands
+from webhook.convert.model import FORMATS
 from webhook.core.model import POD_SECURITY_CHECKS
 from webhook.core.security import LEVELS
 from webhook.server.review import DEFAULT_MAX_BODY_BYTES
@@ -259,6 +260,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="an additional DNS name or IP address for the certificate (repeatable)",
     )
     generate.set_defaults(run=commands.certs_generate)
+
+    convert = arguments.command(
+        subcommands,
+        "import",
+        "convert another injector's configuration into templates",
+        "Print template ConfigMaps converted from another injector's configuration; on stderr, the "
+        "annotation rewrite each workload needs and everything that could not be converted.",
+    )
+    convert.add_argument(
+        "--from", dest="source_format", choices=FORMATS, required=True, help="the injector the files are for"
+    )
+    convert.add_argument(
+        "--annotation-prefix",
+        type=arguments.non_empty,
+        metavar="PREFIX",
+        help="the annotation prefix the old injector ran with (tumblr --annotation-namespace, Expedia "
+        "--injectPrefix) (default: theirs: injector.tumblr.com, sidecar-injector.expedia.com)",
+    )
+    convert.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="configuration files or ConfigMap manifests, and workloads to rewrite (- for standard input)",
+    )
+    convert.set_defaults(run=commands.import_configs)
 
     templates = arguments.command_group(subcommands, "templates", "template tooling")
     validate = arguments.command(templates, "validate", "check template ConfigMaps; non-zero exit on errors")

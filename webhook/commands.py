@@ -1,4 +1,5 @@
-"""What ``inject``, ``certs generate`` and ``templates validate`` do, once cli has parsed their options.
+"""What ``inject``, ``import``, ``certs generate`` and ``templates validate`` do, once cli has parsed
+their options.
 
 Every outcome a user can cause is a line on stderr ("error: …" and exit 1, or "warning: …"), never
 a traceback.
@@ -124,6 +125,12 @@ def inject(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(dump_documents(documents))
     return 0
+
+
+def import_configs(args: argparse.Namespace) -> int:
+    from webhook.convert.command import run_import
+
+    return run_import(args.source_format, args.files, args.annotation_prefix)
 
 
 def certs_generate(args: argparse.Namespace) -> int:

@@ -1,0 +1,322 @@
+"""tumblr/k8s-sidecar-injector configurations as our templates.
+
+Facts from its docs/sidecar-configuration-format.md, docs/configmaps.md and sources: a configuration
+is YAML with ``name`` (``name`` or ``name:version``, version ``latest`` when left out, compared in
+lower case), ``containers``, ``initContainers``, ``volumes``, ``env`` and ``volumeMounts`` (added to
+every container of the pod, the injected ones too, unless the container has one of that name),
+``hostAliases``, ``hostNetwork``, ``hostPID``, ``serviceAccountName``, ``prependContainers`` and
+``inherits`` (files only). It comes from a file of the ``--config-directory`` (one configuration per
+file) or from a key of a ConfigMap (several per ConfigMap). A pod asks for one configuration with
+``injector.tumblr.com/request: name[:version]``; the injector then marks it
+``injector.tumblr.com/status: injected`` and skips pods so marked.
+
+Version mapping: ``name:latest`` becomes the template ``name``, ``name:v1.2`` becomes ``name-v1-2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from webhook.convert import tumblr_inherits
+from webhook.convert.items import (
+    ConfigProblem,
+    object_list,
+    optional_bool,
+    optional_string,
+    template_body,
+    with_pod_defaults,
+)
+from webhook.convert.model import (
+    AnnotationRewrite,
+    Conversion,
+    ConversionError,
+    ImportedTemplate,
+    ImportWarning,
+    Translation,
+)
+from webhook.convert.names import NameRegistry, quote, to_label
+from webhook.convert.reading import Inputs, SourceDocument, configmap_data
+from webhook.core import InjectionPolicy
+
+DEFAULT_PREFIX = "injector.tumblr.com"
+DEFAULT_VERSION = "latest"
+INJECTED = "injected"
+FIELDS = frozenset(
+    {
+        "name",
+        "inherits",
+        "containers",
+        "initContainers",
+        "volumes",
+        "env",
+        "volumeMounts",
+        "hostAliases",
+        "hostNetwork",
+        "hostPID",
+        "serviceAccountName",
+        "prependContainers",
+    }
+)
+OURS = InjectionPolicy().inject_annotation
+ENV_AND_MOUNTS = (
+    "env and volumeMounts are added to the workload's app containers and to this template's own "
+    "containers, but not to the workload's own init containers as tumblr did"
+)
+LOST_FLAGS = {
+    "hostNetwork": "a template cannot put a pod on the node's network; the pod keeps its own setting",
+    "hostPID": "a template cannot share the node's process namespace; the pod keeps its own setting",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One configuration as read: where it is, its body, and its file when it came from one."""
+
+    origin: str
+    body: dict[str, Any]
+    file: str | None
+
+
+def split_name(text: str) -> tuple[str, str] | None:
+    """tumblr's ``configNameFields``: ``name[:version]``, an empty version meaning ``latest``."""
+    parts = text.split(":")
+    if len(parts) == 1 or (len(parts) == 2 and not parts[1]):
+        return parts[0], DEFAULT_VERSION
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return None
+
+
+def full_name(name: str, version: str) -> str:
+    return f"{name}:{version}".lower()
+
+
+def label_for(name: str, version: str) -> str | None:
+    return to_label(name if version.lower() == DEFAULT_VERSION else f"{name}-{version}")
+
+
+def convert(inputs: Inputs, prefix: str | None) -> Conversion:
+    prefix = prefix or DEFAULT_PREFIX
+    warnings: list[ImportWarning] = []
+    chosen = _by_full_name(_sources(inputs, warnings), warnings)
+    registry, templates, failed = NameRegistry(), [], set()
+    labels: dict[str, str] = {}
+    shown: dict[str, tuple[str, str]] = {}
+    for key, (source, body, name, version) in chosen.items():
+        try:
+            label = _label(registry, key, name, version, source.origin, warnings)
+            templates.append(_template(source, body, label, key, prefix, warnings))
+        except ConfigProblem as exc:
+            warnings.append(ImportWarning(source.origin, f"not imported: {exc}"))
+            failed.add(key)
+            continue
+        labels[key], shown[key] = label, (name, version)
+    return Conversion(tuple(templates), tuple(warnings), Requests(prefix, labels, shown, failed))
+
+
+def _label(
+    registry: NameRegistry, key: str, name: str, version: str, origin: str, warnings: list[ImportWarning]
+) -> str:
+    label, taken_by = registry.claim(label_for(name, version) or "", key)
+    if not label:
+        raise ConfigProblem("name", f"{quote(name)} has no letter or digit to make a template name of")
+    if taken_by is not None:
+        warnings.append(
+            ImportWarning(origin, f"{key} maps to the template name of {taken_by}; named {label} instead")
+        )
+    return label
+
+
+Chosen = dict[str, tuple["Source", dict[str, Any], str, str]]
+
+
+def _by_full_name(sources: list[Source], warnings: list[ImportWarning]) -> Chosen:
+    """Each configuration resolved, by its full name; a later one of the same name replaces an
+    earlier one, as in tumblr's map of configurations."""
+    files = {tumblr_inherits.clean(s.file): s.body for s in sources if s.file is not None}
+    chosen: Chosen = {}
+    for source in sources:
+        try:
+            resolved = _resolved(source, files, warnings)
+            name, version = _name(resolved)
+        except ConfigProblem as exc:
+            warnings.append(ImportWarning(source.origin, f"not imported: {exc}"))
+            continue
+        key = full_name(name, version)
+        if key in chosen:
+            earlier = chosen[key][0].origin
+            warnings.append(
+                ImportWarning(
+                    source.origin,
+                    f"{key} is also defined by {earlier}; this later one is used, as tumblr keeps the last",
+                )
+            )
+        chosen[key] = (source, resolved, name, version)
+    return chosen
+
+
+def _sources(inputs: Inputs, warnings: list[ImportWarning]) -> list[Source]:
+    """Every configuration of the input: the first document of each file, each key of a ConfigMap."""
+    sources: list[Source] = []
+    seen_files: set[str] = set()
+    for document in inputs.plain:
+        if not FIELDS & set(document.body):
+            raise ConversionError(
+                document.origin, f"not a tumblr sidecar configuration (none of {', '.join(sorted(FIELDS))})"
+            )
+        if document.file in seen_files:
+            warnings.append(
+                ImportWarning(document.origin, "ignored: tumblr reads only the first YAML document of a file")
+            )
+            continue
+        seen_files.add(document.file)
+        sources.append(Source(document.origin, document.body, document.file))
+    for document in inputs.configmaps:
+        sources.extend(_configmap_sources(inputs, document, warnings))
+    return sources
+
+
+def _configmap_sources(
+    inputs: Inputs, document: SourceDocument, warnings: list[ImportWarning]
+) -> list[Source]:
+    found = []
+    for key, text in configmap_data(document).items():
+        origin = f"{document.origin} key {quote(key)}"
+        body = inputs.loader.load(origin, text)
+        if isinstance(body, dict) and FIELDS & set(body):
+            found.append(Source(origin, body, None))
+        else:
+            warnings.append(ImportWarning(origin, "not a tumblr sidecar configuration; ignored"))
+    return found
+
+
+def _resolved(
+    source: Source, files: Mapping[str, Mapping[str, Any]], warnings: list[ImportWarning]
+) -> dict[str, Any]:
+    unknown = sorted(k for k in source.body if isinstance(k, str) and k not in FIELDS)
+    if unknown:
+        warnings.append(
+            ImportWarning(
+                source.origin, f"unknown fields ignored, as tumblr ignores them: {', '.join(unknown)}"
+            )
+        )
+    if source.file is None:
+        if source.body.get("inherits"):
+            warnings.append(
+                ImportWarning(
+                    source.origin,
+                    "inherits ignored: tumblr resolves it only for configuration files, not ConfigMaps",
+                )
+            )
+        return dict(source.body)
+    return tumblr_inherits.resolve(source.file, source.body, files)
+
+
+def _name(body: Mapping[str, Any]) -> tuple[str, str]:
+    text = optional_string(body, "name")
+    if not text:
+        raise ConfigProblem("name", "missing (tumblr refuses such a configuration too)")
+    parsed = split_name(text)
+    if parsed is None:
+        raise ConfigProblem("name", f"{quote(text)} is neither name nor name:version")
+    return parsed
+
+
+def _template(
+    source: Source, body: dict[str, Any], label: str, key: str, prefix: str, warnings: list[ImportWarning]
+) -> ImportedTemplate:
+    env, mounts = object_list(body, "env"), object_list(body, "volumeMounts")
+    containers = [with_pod_defaults(c, env, mounts, "name") for c in object_list(body, "containers")]
+    inits = [with_pod_defaults(c, env, mounts, "name") for c in object_list(body, "initContainers")]
+    warnings.extend(ImportWarning(source.origin, message) for message in _losses(body, bool(env or mounts)))
+    template = template_body(
+        containers=containers,
+        initContainers=inits,
+        volumes=object_list(body, "volumes"),
+        volumeMounts=mounts,
+        env=env,
+        # Marks the pod as tumblr marks it, so a tumblr injector still registered beside ours skips it.
+        annotations={f"{prefix}/status": INJECTED},
+    )
+    return ImportedTemplate(label, template, source.origin, key)
+
+
+def _losses(body: Mapping[str, Any], adds_env_or_mounts: bool) -> list[str]:
+    losses = []
+    if object_list(body, "hostAliases"):
+        losses.append(
+            "hostAliases not imported: a template cannot add pod-level /etc/hosts entries; "
+            "add them to the workloads (spec.hostAliases) that need them"
+        )
+    for flag, why in LOST_FLAGS.items():
+        if optional_bool(body, flag):
+            losses.append(f"{flag}: true not imported: {why}")
+    account = optional_string(body, "serviceAccountName")
+    if account:
+        losses.append(
+            f"serviceAccountName {quote(account)} not imported: a template cannot set the pod's service "
+            "account; set it on the workloads (tumblr set it where none or 'default' was set)"
+        )
+    if optional_bool(body, "prependContainers"):
+        losses.append(
+            "prependContainers: the sidecars are appended after the app's containers instead; "
+            "set nativeSidecars: true (Kubernetes 1.29+) to start them before the app"
+        )
+    if adds_env_or_mounts:
+        losses.append(ENV_AND_MOUNTS)
+    return losses
+
+
+class Requests:
+    """``injector.tumblr.com/request: name[:version]`` in our terms."""
+
+    def __init__(
+        self,
+        prefix: str,
+        labels: Mapping[str, str],
+        shown: Mapping[str, tuple[str, str]],
+        failed: set[str],
+    ) -> None:
+        self.request_key = f"{prefix}/request"
+        self.status_key = f"{prefix}/status"
+        self.labels = labels
+        self.shown = shown
+        self.failed = failed
+
+    def generic_rewrites(self) -> list[AnnotationRewrite]:
+        rewrites: list[AnnotationRewrite] = []
+        for key, label in self.labels.items():
+            name, version = self.shown[key]
+            values = [name] if version.lower() == DEFAULT_VERSION else []
+            values.append(f"{name}:{version}")
+            rewrites.extend(AnnotationRewrite(self.request_key, value, OURS, label) for value in values)
+        return rewrites
+
+    def translate(self, annotations: Mapping[str, str], labels: Mapping[str, str]) -> Translation:
+        requested = annotations.get(self.request_key)
+        if requested is None:
+            return Translation()
+        if annotations.get(self.status_key, "").lower() == INJECTED:
+            note = f"carries {self.status_key}: {INJECTED}, so tumblr injected nothing; left as is"
+            return Translation(notes=(note,))
+        parsed = split_name(requested)
+        label = label_for(*parsed) if parsed else None
+        if parsed is None or label is None:
+            note = (
+                f"{self.request_key}: {quote(requested)} names no configuration tumblr could find; left as is"
+            )
+            return Translation(notes=(note,))
+        known = self.labels.get(full_name(*parsed))
+        if full_name(*parsed) in self.failed:
+            note = (
+                f"requests {quote(requested)}, whose configuration was not imported (see above); left as is"
+            )
+            return Translation(notes=(note,))
+        if known is not None:
+            return Translation((self.request_key,), (known,))
+        note = (
+            f"requests {quote(requested)}, which none of the files given defines; rewritten to {label} anyway"
+        )
+        return Translation((self.request_key,), (label,), (note,))
