@@ -5,9 +5,11 @@ Pure: texts in, data out. The command that reads files and prints is ``webhook.c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
+from webhook.bounded_yaml import TEMPLATE_LIMITS
 from webhook.convert import expedia, output, salesforce, tumblr
 from webhook.convert.gotemplate import Expressions
 from webhook.convert.model import (
@@ -33,16 +35,14 @@ def import_configs(
 
     Workload manifests among the files get their annotation rewrite. ``annotation_prefix`` replaces
     the source's default annotation prefix (tumblr's ``--annotation-namespace``, Expedia's
-    ``--injectPrefix``). Raises ConversionError when the input is unreadable, is not that format,
-    or holds no configuration at all.
+    ``--injectPrefix``). Raises ConversionError when the input is unreadable or is not that format;
+    configurations that cannot be converted are warnings (the result may hold no template at all).
     """
     if source_format not in FORMATS:
         raise ConversionError("", f"unknown format {source_format!r}: one of {', '.join(FORMATS)}")
     convert, prepare = _converter(source_format, annotation_prefix)
     inputs = read_inputs(files, prepare)
     conversion = convert(inputs)
-    if not conversion.templates and not inputs.workloads:
-        raise ConversionError("", f"no {source_format} configuration could be imported from the files given")
     warnings = [*inputs.warnings, *conversion.warnings, *_validated(conversion)]
     workloads = []
     for document in inputs.workloads:
@@ -72,13 +72,25 @@ def _converter(
 
 def _validated(conversion: Conversion) -> list[ImportWarning]:
     """A warning per problem our loader would refuse a template for (printed all the same: it is the
-    closest translation, and the problems say what to fix); an error when the output grows too large."""
+    closest translation, and the problems say what to fix); an error when the output grows too large.
+
+    Sizes are measured as JSON (fast) before any template is validated, so a fan of large templates
+    is refused before it costs a validation each.
+    """
+    sizes = [len(json.dumps(dict(t.body))) for t in conversion.templates]
+    if sum(sizes) > MAX_OUTPUT_BYTES:
+        raise ConversionError("", f"the templates would exceed {MAX_OUTPUT_BYTES // MIB} MiB together")
     warnings = []
-    size = 0
-    for template in conversion.templates:
-        size += len(output.template_text(template))
-        if size > MAX_OUTPUT_BYTES:
-            raise ConversionError("", f"the templates would exceed {MAX_OUTPUT_BYTES // MIB} MiB together")
+    for template, size in zip(conversion.templates, sizes, strict=True):
+        if size > TEMPLATE_LIMITS.text_bytes:
+            limit = TEMPLATE_LIMITS.text_bytes // 1024
+            warnings.append(
+                ImportWarning(
+                    template.origin,
+                    f"template {template.name} will be refused when loaded: larger than {limit} KiB",
+                )
+            )
+            continue
         found = output.problems(template)
         if found and template.namespace and not output.problems(replace(template, namespace=None)):
             warnings.append(ImportWarning(template.origin, _tenant_hint(template)))

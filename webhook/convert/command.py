@@ -1,7 +1,8 @@
 """``sidecar-injector import``: read the files, convert, print templates on stdout and the rest on stderr.
 
 The one module of the package that does I/O. Exit status 0 when templates (or rewrites) were
-produced, warnings or not; 1 with one ``error:`` line when the input cannot be imported.
+produced, warnings or not; 1 with one ``error:`` line when the input cannot be read or is not that
+format, or when nothing at all could be imported (after the warnings that say why).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def run_import(
     if result.templates:
         out.write(render(result))
     report(result, err)
+    if not result.templates and not result.workloads:
+        print(f"error: no {source_format} configuration could be imported from the files given", file=err)
+        return 1
     return 0
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from webhook.convert import expedia, salesforce, tumblr
+from webhook.convert.items import ConfigProblem
 from webhook.convert.model import ConversionError
 from webhook.convert.reading import EmbeddedLoader
 
@@ -30,20 +31,27 @@ def detect_format(configmap: Mapping[str, Any]) -> str | None:
     if salesforce.SIDECAR_KEY in keys or salesforce.MUTATION_KEY in keys:
         return "salesforce"
     loader = EmbeddedLoader(DETECT_BUDGET)
-    try:
-        if expedia.DATA_KEY in keys and _is_sidecar_list(loader.load("", data[expedia.DATA_KEY])):
-            return "expedia"
-        for key in sorted(keys):
-            body = loader.load("", data[key])
-            if (
-                isinstance(body, dict)
-                and isinstance(body.get("name"), str)
-                and (tumblr.FIELDS - {"name"}) & set(body)
-            ):
-                return "tumblr"
-    except ConversionError:
-        return None
+    if expedia.DATA_KEY in keys and _is_sidecar_list(_load(loader, data[expedia.DATA_KEY])):
+        return "expedia"
+    for key in sorted(keys):
+        body = _load(loader, data[key])
+        if (
+            isinstance(body, dict)
+            and isinstance(body.get("name"), str)
+            and (tumblr.FIELDS - {"name"}) & set(body)
+        ):
+            return "tumblr"
     return None
+
+
+def _load(loader: EmbeddedLoader, text: str) -> Any:
+    """The key's YAML, or None when it is not YAML or the budget is spent (then nothing more loads)."""
+    if loader.remaining < 0:
+        return None
+    try:
+        return loader.load("", text)
+    except (ConfigProblem, ConversionError):
+        return None
 
 
 def _is_sidecar_list(value: Any) -> bool:

@@ -74,9 +74,8 @@ def convert(inputs: Inputs, prefix: str | None) -> Conversion:
             )
             continue
         origin = f"{document.origin} key {quote(DATA_KEY)}"
-        sidecars = inputs.loader.load(origin, data[DATA_KEY])
         try:
-            body = _merged(sidecars, origin, warnings)
+            body = _merged(inputs.loader.load(origin, data[DATA_KEY]), origin, warnings)
         except ConfigProblem as exc:
             warnings.append(ImportWarning(origin, f"not imported: {exc}"))
             body = None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook.bounded_yaml import FILE_LIMITS, Limits, YamlProblem, expanded_size, load_one
+from webhook.convert.items import ConfigProblem
 from webhook.convert.model import ConversionError, ImportWarning
 from webhook.convert.names import quote
 from webhook.core import SUPPORTED_KINDS
@@ -44,20 +45,29 @@ class SourceDocument:
 
 
 class EmbeddedLoader:
-    """Loads the YAML held in ConfigMap keys, all of them within one expansion budget."""
+    """Loads the YAML held in ConfigMap keys, all of them within one expansion budget.
+
+    A key that is not YAML is a ConfigProblem (that configuration is skipped, or the format decides
+    otherwise); spending the whole budget is a ConversionError, whichever key does it. A key is
+    measured after it loads, so the budget may be passed by at most one key's worth.
+    """
 
     def __init__(self, budget: int = EMBEDDED_BUDGET) -> None:
         self.remaining = budget
 
     def load(self, origin: str, text: str) -> Any:
-        limits = Limits(KEY_LIMITS.text_bytes, min(KEY_LIMITS.expanded, self.remaining))
         try:
-            loaded = load_one(text, limits)
+            loaded = load_one(text, KEY_LIMITS)
         except YamlProblem as exc:
             where = f" (line {exc.line} of the key)" if exc.line else ""
-            raise ConversionError(origin, f"{exc.message}{where}") from exc
+            raise ConfigProblem("", f"{exc.message}{where}") from exc
         if loaded.node is not None:
-            self.remaining -= expanded_size(loaded.node, limits)
+            self.remaining -= expanded_size(loaded.node, KEY_LIMITS)
+        if self.remaining < 0:
+            raise ConversionError(
+                origin,
+                "the YAML inside the ConfigMaps given expands to too much (aliases count at every use)",
+            )
         return loaded.value
 
 

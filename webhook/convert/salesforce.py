@@ -125,7 +125,10 @@ def _files(inputs: Inputs) -> tuple[SidecarConfig, Document]:
         for key, found in ((SIDECAR_KEY, sidecar_docs), (MUTATION_KEY, mutation_docs)):
             if key in data:
                 origin = f"{document.origin} key {quote(key)}"
-                found.append(Document(origin, inputs.loader.load(origin, data[key])))
+                try:
+                    found.append(Document(origin, inputs.loader.load(origin, data[key])))
+                except ConfigProblem as exc:
+                    raise ConversionError(origin, str(exc)) from exc
         if not {SIDECAR_KEY, MUTATION_KEY} & set(data):
             inputs.warnings.append(
                 ImportWarning(document.origin, f"has neither {SIDECAR_KEY} nor {MUTATION_KEY}; ignored")

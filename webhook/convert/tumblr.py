@@ -184,7 +184,11 @@ def _configmap_sources(
     found = []
     for key, text in configmap_data(document).items():
         origin = f"{document.origin} key {quote(key)}"
-        body = inputs.loader.load(origin, text)
+        try:
+            body = inputs.loader.load(origin, text)
+        except ConfigProblem as exc:
+            warnings.append(ImportWarning(origin, f"not a tumblr sidecar configuration ({exc}); ignored"))
+            continue
         if isinstance(body, dict) and FIELDS & set(body):
             found.append(Source(origin, body, None))
         else:
