@@ -64,13 +64,11 @@ def convert(inputs: Inputs, prefix: str | None) -> Conversion:
     names: dict[str, str] = {}
     failed: set[str] = set()
     for document in inputs.configmaps:
-        data = configmap_data(document)
-        name = configmap_name(document)
+        data, name = configmap_data(document), configmap_name(document)
         if DATA_KEY not in data or name is None:
+            why = f"no key {DATA_KEY}" if DATA_KEY not in data else "no name, so no pod can ask for it"
             warnings.append(
-                ImportWarning(
-                    document.origin, f"no key {DATA_KEY}: not an Expedia sidecar ConfigMap; ignored"
-                )
+                ImportWarning(document.origin, f"{why}: not an Expedia sidecar ConfigMap; ignored")
             )
             continue
         origin = f"{document.origin} key {quote(DATA_KEY)}"
@@ -84,7 +82,8 @@ def convert(inputs: Inputs, prefix: str | None) -> Conversion:
             continue
         label = _label(document, name, registries, warnings)
         names.setdefault(name, label)
-        templates.append(ImportedTemplate(label, body, origin, name, configmap_namespace(document)))
+        namespace = _namespace(document, warnings)
+        templates.append(ImportedTemplate(label, body, origin, name, namespace))
     return Conversion(tuple(templates), tuple(warnings), Requests(prefix, names, failed))
 
 
@@ -105,6 +104,16 @@ def _label(
             )
         )
     return label
+
+
+def _namespace(document: SourceDocument, warnings: list[ImportWarning]) -> str | None:
+    namespace = configmap_namespace(document)
+    if namespace is not None and to_label(namespace) != namespace:
+        warnings.append(
+            ImportWarning(document.origin, f"namespace {quote(namespace)} is no namespace name; left out")
+        )
+        return None
+    return namespace
 
 
 def _merged(sidecars: Any, origin: str, warnings: list[ImportWarning]) -> dict[str, Any] | None:

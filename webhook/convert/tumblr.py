@@ -8,9 +8,7 @@ every container of the pod, the injected ones too, unless the container has one 
 ``inherits`` (files only). It comes from a file of the ``--config-directory`` (one configuration per
 file) or from a key of a ConfigMap (several per ConfigMap). A pod asks for one configuration with
 ``injector.tumblr.com/request: name[:version]``; the injector then marks it
-``injector.tumblr.com/status: injected`` and skips pods so marked.
-
-Version mapping: ``name:latest`` becomes the template ``name``, ``name:v1.2`` becomes ``name-v1-2``.
+``injector.tumblr.com/status: injected`` and skips pods so marked (``tumblr_requests``).
 """
 
 from __future__ import annotations
@@ -28,21 +26,12 @@ from webhook.convert.items import (
     template_body,
     with_pod_defaults,
 )
-from webhook.convert.model import (
-    AnnotationRewrite,
-    Conversion,
-    ConversionError,
-    ImportedTemplate,
-    ImportWarning,
-    Translation,
-)
-from webhook.convert.names import NameRegistry, quote, to_label
+from webhook.convert.model import Conversion, ConversionError, ImportedTemplate, ImportWarning
+from webhook.convert.names import NameRegistry, quote
 from webhook.convert.reading import Inputs, SourceDocument, configmap_data
-from webhook.core import InjectionPolicy
+from webhook.convert.tumblr_requests import INJECTED, Requests, full_name, label_for, split_name
 
 DEFAULT_PREFIX = "injector.tumblr.com"
-DEFAULT_VERSION = "latest"
-INJECTED = "injected"
 FIELDS = frozenset(
     {
         "name",
@@ -59,7 +48,6 @@ FIELDS = frozenset(
         "prependContainers",
     }
 )
-OURS = InjectionPolicy().inject_annotation
 ENV_AND_MOUNTS = (
     "env and volumeMounts are added to the workload's app containers and to this template's own "
     "containers, but not to the workload's own init containers as tumblr did"
@@ -77,24 +65,6 @@ class Source:
     origin: str
     body: dict[str, Any]
     file: str | None
-
-
-def split_name(text: str) -> tuple[str, str] | None:
-    """tumblr's ``configNameFields``: ``name[:version]``, an empty version meaning ``latest``."""
-    parts = text.split(":")
-    if len(parts) == 1 or (len(parts) == 2 and not parts[1]):
-        return parts[0], DEFAULT_VERSION
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    return None
-
-
-def full_name(name: str, version: str) -> str:
-    return f"{name}:{version}".lower()
-
-
-def label_for(name: str, version: str) -> str | None:
-    return to_label(name if version.lower() == DEFAULT_VERSION else f"{name}-{version}")
 
 
 def convert(inputs: Inputs, prefix: str | None) -> Conversion:
@@ -271,56 +241,3 @@ def _losses(body: Mapping[str, Any], adds_env_or_mounts: bool) -> list[str]:
     if adds_env_or_mounts:
         losses.append(ENV_AND_MOUNTS)
     return losses
-
-
-class Requests:
-    """``injector.tumblr.com/request: name[:version]`` in our terms."""
-
-    def __init__(
-        self,
-        prefix: str,
-        labels: Mapping[str, str],
-        shown: Mapping[str, tuple[str, str]],
-        failed: set[str],
-    ) -> None:
-        self.request_key = f"{prefix}/request"
-        self.status_key = f"{prefix}/status"
-        self.labels = labels
-        self.shown = shown
-        self.failed = failed
-
-    def generic_rewrites(self) -> list[AnnotationRewrite]:
-        rewrites: list[AnnotationRewrite] = []
-        for key, label in self.labels.items():
-            name, version = self.shown[key]
-            values = [name] if version.lower() == DEFAULT_VERSION else []
-            values.append(f"{name}:{version}")
-            rewrites.extend(AnnotationRewrite(self.request_key, value, OURS, label) for value in values)
-        return rewrites
-
-    def translate(self, annotations: Mapping[str, str], labels: Mapping[str, str]) -> Translation:
-        requested = annotations.get(self.request_key)
-        if requested is None:
-            return Translation()
-        if annotations.get(self.status_key, "").lower() == INJECTED:
-            note = f"carries {self.status_key}: {INJECTED}, so tumblr injected nothing; left as is"
-            return Translation(notes=(note,))
-        parsed = split_name(requested)
-        label = label_for(*parsed) if parsed else None
-        if parsed is None or label is None:
-            note = (
-                f"{self.request_key}: {quote(requested)} names no configuration tumblr could find; left as is"
-            )
-            return Translation(notes=(note,))
-        known = self.labels.get(full_name(*parsed))
-        if full_name(*parsed) in self.failed:
-            note = (
-                f"requests {quote(requested)}, whose configuration was not imported (see above); left as is"
-            )
-            return Translation(notes=(note,))
-        if known is not None:
-            return Translation((self.request_key,), (known,))
-        note = (
-            f"requests {quote(requested)}, which none of the files given defines; rewritten to {label} anyway"
-        )
-        return Translation((self.request_key,), (label,), (note,))
