@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from webhook.convert.model import ImportedTemplate, ImportResult
+from webhook.convert.names import quote
 from webhook.templates import TemplateError
 from webhook.templates.parsing import NATIVE_KEY, TEMPLATE_LABEL, TemplateDocument, parse_template
 
@@ -82,6 +83,4 @@ def rewrite_lines(result: ImportResult) -> Iterable[str]:
 
 
 def _json(value: str) -> str:
-    from webhook.convert.names import quote
-
     return quote(value, limit=200)
