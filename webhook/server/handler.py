@@ -8,21 +8,25 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
 from webhook.core import (
+    AdmissionFacts,
     InjectionError,
     InjectionPolicy,
     InvalidObject,
+    MutationResult,
     PodSecurityConflict,
     TemplateSet,
     mutate,
 )
 from webhook.metrics import Metrics
 from webhook.server.review import (
+    AdmissionResponse,
     EnvelopeError,
+    ParsedReview,
     allow,
     deny,
     encode_review,
@@ -80,6 +84,12 @@ class ReviewHandler:
         return Answer(status, error_body(message))
 
     def handle(self, body: bytes) -> Answer:
+        """Answer one review; never raises.
+
+        Whatever fails after the envelope was read (the engine, building the patch, the encoder, e.g.
+        orjson refusing an integer beyond 64 bits from a template) is an internal error: logged with
+        its traceback, counted once, and answered as ``--on-internal-error`` says.
+        """
         started = self._clock()
         try:
             review = parse_review(body)
@@ -87,39 +97,21 @@ class ReviewHandler:
             self._metrics.reviews.labels("rejected", "bad-envelope").inc()
             log.info("rejected review: HTTP %d: %s", exc.status, exc.message)
             return Answer(exc.status, error_body(exc.message))
-        facts = review.facts
-        if self._namespace_levels is not None:
-            level = self._namespace_levels(facts.namespace)
-            if level is not None:
-                facts = dataclasses.replace(facts, pod_security_level=level)
-        ops = 0
-        try:
-            result = mutate(review.object, facts, self._templates(), self._policy, verify=self._verify)
-        except InjectionError as exc:
-            outcome, reason = "denied", exc.reason
-            response = deny(facts.uid, exc, 400 if isinstance(exc, InvalidObject) else 403)
-            detail = exc.message
-            if isinstance(exc, PodSecurityConflict):
-                for name in exc.templates:
-                    self._metrics.pod_security_conflicts.labels(name, "denied").inc()
         except Exception:
-            log.exception("internal error on review uid=%s kind=%s", facts.uid, facts.kind)
-            outcome, reason, detail = "error", "internal-error", ""
-            response = internal_failure(facts.uid, self._allow_on_internal_error)
-        else:
-            ops = len(result.patch)
-            if result.injected:
-                outcome, reason, detail = "injected", "injected", ",".join(result.injected)
-                for name in result.injected:
-                    self._metrics.injections.labels(name).inc()
-                for name in result.pod_security_gaps:
-                    self._metrics.pod_security_conflicts.labels(name, "warned").inc()
-            else:
-                outcome, reason, detail = "skipped", result.skip_reason or "nothing-to-do", ""
-            response = allow(facts.uid, result)
-        encoded = encode_review(response)
+            log.exception("internal error while reading a review's envelope")
+            return self.failed_unread(body)
+        facts = self._facts(review)
+        decision = self._decide(review.object, facts)
+        try:
+            encoded = encode_review(decision.response)
+        except Exception:
+            log.exception(
+                "internal error encoding the answer to review uid=%s kind=%s", facts.uid, facts.kind
+            )
+            decision = self._internal_error(facts)
+            encoded = encode_review(decision.response)
         elapsed = self._clock() - started
-        self._metrics.reviews.labels(outcome, reason).inc()
+        self._count(decision)
         self._metrics.latency.observe(elapsed)
         metadata = review.object.get("metadata") if isinstance(review.object, dict) else None
         name = facts.name or _object_name(metadata)
@@ -131,14 +123,86 @@ class ReviewHandler:
             facts.kind,
             facts.namespace,
             name,
-            outcome,
-            reason,
-            detail or "-",
-            ops,
+            decision.outcome,
+            decision.reason,
+            decision.detail or "-",
+            len(decision.result.patch) if decision.result else 0,
             facts.dry_run,
             elapsed * 1000,
         )
         return Answer(200, encoded)
+
+    def _facts(self, review: ParsedReview) -> AdmissionFacts:
+        facts = review.facts
+        if self._namespace_levels is not None:
+            level = self._namespace_levels(facts.namespace)
+            if level is not None:
+                facts = dataclasses.replace(facts, pod_security_level=level)
+        return facts
+
+    def _decide(self, obj: Any, facts: AdmissionFacts) -> Decision:
+        try:
+            result = mutate(obj, facts, self._templates(), self._policy, verify=self._verify)
+            # Building the answer encodes the patch: a value the encoder refuses fails here.
+            response = allow(facts.uid, result)
+        except InjectionError as exc:
+            code = 400 if isinstance(exc, InvalidObject) else 403
+            conflicts = exc.templates if isinstance(exc, PodSecurityConflict) else ()
+            return Decision(
+                "denied", exc.reason, exc.message, deny(facts.uid, exc, code), conflicts=conflicts
+            )
+        except Exception:
+            log.exception("internal error on review uid=%s kind=%s", facts.uid, facts.kind)
+            return self._internal_error(facts)
+        if result.injected:
+            return Decision("injected", "injected", ",".join(result.injected), response, result)
+        return Decision("skipped", result.skip_reason or "nothing-to-do", "", response, result)
+
+    def _internal_error(self, facts: AdmissionFacts) -> Decision:
+        return Decision(
+            "error", "internal-error", "", internal_failure(facts.uid, self._allow_on_internal_error)
+        )
+
+    def _count(self, decision: Decision) -> None:
+        """Counted only once the answer is encoded, so a review that failed late counts as an error only."""
+        self._metrics.reviews.labels(decision.outcome, decision.reason).inc()
+        for name in decision.conflicts:
+            self._metrics.pod_security_conflicts.labels(name, "denied").inc()
+        if decision.result is not None:
+            for name in decision.result.injected:
+                self._metrics.injections.labels(name).inc()
+            for name in decision.result.pod_security_gaps:
+                self._metrics.pod_security_conflicts.labels(name, "warned").inc()
+
+    def failed_unread(self, body: bytes) -> Answer:
+        """An internal error before the envelope was understood: the policy's answer needs the uid,
+        so look for it; without one kube-apiserver could not match any answer, and gets a JSON 500."""
+        self._metrics.reviews.labels("error", "internal-error").inc()
+        uid = _uid_of(body)
+        if uid is None:
+            return Answer(500, error_body("the sidecar injector failed internally; see its logs"))
+        return Answer(200, encode_review(internal_failure(uid, self._allow_on_internal_error)))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one review came to, before it is counted and logged."""
+
+    outcome: str
+    reason: str
+    detail: str
+    response: AdmissionResponse
+    result: MutationResult | None = None
+    conflicts: tuple[str, ...] = ()
+
+
+def _uid_of(body: bytes) -> str | None:
+    try:
+        uid = orjson.loads(body)["request"]["uid"]
+        orjson.dumps(uid)  # a uid the encoder refuses cannot be echoed either
+    except Exception:
+        return None
+    return uid if isinstance(uid, str) and uid else None
 
 
 def _object_name(metadata: object) -> str:
