@@ -13,7 +13,7 @@ from webhook.core import InjectionPolicy, TemplateSet
 from webhook.core.model import POD_SECURITY_CHECKS
 from webhook.core.security import LEVELS, TemplateSecurityPolicy
 from webhook.server.review import DEFAULT_MAX_BODY_BYTES
-from webhook.settings import SERVICE_ACCOUNT_NAMESPACE, Settings
+from webhook.settings import SERVICE_ACCOUNT_NAMESPACE, Settings, ignore_stray_signals
 from webhook.templates import TemplateError
 from webhook.templates.file_source import load_templates
 from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
@@ -265,6 +265,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    ignore_stray_signals()  # before the slow imports below
     from webhook.runtime import serve
 
     return serve(settings_from_args(args))

@@ -70,6 +70,8 @@ def serve_workers(settings: Settings, worker_main: WorkerMain) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    # SIGHUP, SIGUSR1 and SIGUSR2 stay ignored here (settings.ignore_stray_signals): a handler that
+    # logs could interrupt this thread inside a log write of its own.
     metrics_server = None
     if settings.metrics_port:
         registry = CollectorRegistry()

@@ -32,7 +32,7 @@ from webhook.metrics import Metrics
 from webhook.prefork import serve_workers
 from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
-from webhook.settings import Settings
+from webhook.settings import IGNORED_SIGNALS, Settings, ignore_stray_signals
 from webhook.templates.errors import TemplateError
 from webhook.templates.file_source import FolderTemplateSource
 from webhook.templates.kube_source import KubeTemplateSource
@@ -199,6 +199,8 @@ class Runtime:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._begin_shutdown, servers, stop)
+        for sig in IGNORED_SIGNALS:
+            loop.add_signal_handler(sig, _log_ignored_signal, sig)
 
         for source in self.folder_sources:
             source.start()
@@ -295,7 +297,12 @@ def _raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+def _log_ignored_signal(sig: signal.Signals) -> None:
+    log.warning("received %s: ignored (only SIGTERM and SIGINT stop the server)", sig.name)
+
+
 def serve(settings: Settings) -> int:
+    ignore_stray_signals()  # again, for callers that did not come through the CLI
     configure_logging(settings.log_level, settings.log_format)
     _raise_open_file_limit()
     # *_created series double the exposition size and no dashboard uses them.

@@ -6,6 +6,7 @@ passes explicitly, so environment parsing would add a second, hidden way to conf
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,19 @@ from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 
 BUNDLED_TEMPLATES = Path(__file__).parent / "bundled"
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+IGNORED_SIGNALS = (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def ignore_stray_signals() -> None:
+    """SIGHUP, SIGUSR1 and SIGUSR2 kill a process by default; a stray ``kill -HUP`` (or a closing
+    terminal) must never stop the webhook without its drain. Templates and certificates reload on
+    their own, so these signals have nothing to ask for: ignored by the kernel from the first moment
+    (the prefork parent stays so), and logged once a worker's event loop handles them.
+    """
+    for sig in IGNORED_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 @dataclass(frozen=True, slots=True)
