@@ -84,6 +84,33 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="max",
         )
+        self.reviews_in_progress = Gauge(
+            "sidecar_injector_reviews_in_progress",
+            "Reviews being received or decided (bounded by --max-inflight).",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.request_bytes_buffered = Gauge(
+            "sidecar_injector_request_bytes_buffered",
+            "Bytes of review bodies held while they arrive (bounded by --max-buffered-bytes).",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.connections = Gauge(
+            "sidecar_injector_connections",
+            "Connections open on the admission port, TLS handshakes included.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.connections_cut = Counter(
+            "sidecar_injector_connections_cut",
+            "Connections the server ended early, by reason: request-timeout, answer-not-read, "
+            "pipelined, headers-too-large, bad-request, stalled (its request's share of the limits "
+            "was needed), evicted (room for a new connection under --max-connections), "
+            "close-timeout (no answer to the server's TLS goodbye within a second).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "sidecar_injector_ready",
             "1 while /readyz answers 200 (with workers: the least ready of them).",

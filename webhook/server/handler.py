@@ -22,6 +22,7 @@ from webhook.core import (
     TemplateSet,
     mutate,
 )
+from webhook.core.workloads import locate_pod_template
 from webhook.metrics import Metrics
 from webhook.server.review import (
     AdmissionResponse,
@@ -90,6 +91,11 @@ class ReviewHandler:
         orjson refusing an integer beyond 64 bits from a template) is an internal error: logged with
         its traceback, counted once, and answered as ``--on-internal-error`` says.
         """
+        prepared = self.prepare(body)
+        return prepared if isinstance(prepared, Answer) else self.finish(prepared)
+
+    def prepare(self, body: bytes) -> Prepared | Answer:
+        """Read the envelope: a review to decide with :meth:`finish`, or the answer refusing it."""
         started = self._clock()
         try:
             review = parse_review(body)
@@ -100,6 +106,11 @@ class ReviewHandler:
         except Exception:
             log.exception("internal error while reading a review's envelope")
             return self.failed_unread(body)
+        return Prepared(review, started, _containers_in(review.object, review.facts.kind))
+
+    def finish(self, prepared: Prepared) -> Answer:
+        """Decide, encode, count and log a prepared review; never raises."""
+        review, started = prepared.review, prepared.started
         facts = self._facts(review)
         decision = self._decide(review.object, facts)
         try:
@@ -182,6 +193,30 @@ class ReviewHandler:
         if uid is None:
             return Answer(500, error_body("the sidecar injector failed internally; see its logs"))
         return Answer(200, encode_review(internal_failure(uid, self._allow_on_internal_error)))
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A review whose envelope was read, waiting to be decided."""
+
+    review: ParsedReview
+    started: float
+    containers: int
+    """Containers in the object's pod template: the engine's work grows with them."""
+
+
+def _containers_in(obj: Any, kind: str) -> int:
+    tokens = locate_pod_template(kind)
+    node = obj
+    for token in (*tokens, "spec") if tokens is not None else ():
+        node = node.get(token) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        return 0
+    return sum(
+        len(items)
+        for items in (node.get("containers"), node.get("initContainers"))
+        if isinstance(items, list)
+    )
 
 
 @dataclass(frozen=True, slots=True)

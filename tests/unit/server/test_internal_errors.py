@@ -84,3 +84,14 @@ def test_a_failing_template_provider_is_an_internal_error_answered_by_the_policy
     status, answer, _uid = post_review(asgi)
     assert status == 200 and answer["response"]["allowed"] is True
     assert counted(metrics, "error", "internal-error") == 1
+
+
+def test_a_failing_probe_is_a_json_answer_not_the_frameworks_plain_text_500() -> None:
+    def broken() -> tuple[bool, str]:
+        raise RuntimeError("readiness check crashed")
+
+    asgi, _metrics = client(allow=False, probes=Probes(readiness=broken))
+    answer = asgi.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/json"
+    assert "readiness" in answer.json()["message"]
