@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8443)
     serve.add_argument("--metrics-port", type=int, default=9090, help="plain-HTTP /metrics port; 0 disables")
+    serve.add_argument(
+        "--probe-port",
+        type=int,
+        default=0,
+        help="plain-HTTP port serving only /healthz and /readyz, for kubelet probes when --client-ca "
+        "is set (default: 0, probes only on the HTTPS port)",
+    )
     _add_policy_flags(serve)
     serve.add_argument(
         "--on-internal-error",
@@ -108,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=120.0,
         help="close connections idle this long (keep above the client's own, 90 s for Go)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=1024,
+        help="connections open at once per process, TLS handshakes included; beyond, new ones wait "
+        "and idle or stalled ones are closed to make room (default: 1024)",
     )
     serve.add_argument("--log-format", choices=("text", "json"), default="text")
     serve.add_argument("--log-level", default="INFO")
@@ -256,6 +270,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_inflight=args.max_inflight,
         max_buffered_bytes=args.max_buffered_bytes,
         idle_timeout=args.idle_timeout,
+        max_connections=args.max_connections,
+        probe_port=args.probe_port,
         kubernetes_version=args.kubernetes_version,
         log_format=args.log_format,
         log_level=args.log_level,

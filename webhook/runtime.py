@@ -27,11 +27,14 @@ from prometheus_client import disable_created_metrics, make_asgi_app
 
 from webhook.connection_guard import guarded_protocol
 from webhook.kube.namespaces import NamespaceSecurityLevels
+from webhook.listener import ConnectionRegistry, GuardedServer
 from webhook.logconfig import configure_logging
+from webhook.memory import HeapTrimmer
 from webhook.metrics import Metrics
 from webhook.prefork import serve_workers
 from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
+from webhook.server.probes import ProbeApp
 from webhook.settings import IGNORED_SIGNALS, Settings, ignore_stray_signals
 from webhook.templates.errors import TemplateError
 from webhook.templates.file_source import FolderTemplateSource
@@ -50,7 +53,10 @@ from webhook.tls.sources import (
 log = logging.getLogger(__name__)
 
 
-class _Server(uvicorn.Server):
+PLAIN_PORT_CONNECTIONS = 64  # /metrics and the probe port: a scraper and the kubelet
+
+
+class _Server(GuardedServer):
     """uvicorn's server without its own signal capture: the runtime owns SIGTERM (drain first)."""
 
     @contextlib.contextmanager
@@ -88,6 +94,11 @@ class Runtime:
             )
         self.cert_source, bundle = _certificate_source(settings)
         client_ca = settings.client_ca_file.read_bytes() if settings.client_ca_file else None
+        if client_ca is not None and not settings.probe_port:
+            log.warning(
+                "--client-ca without --probe-port: HTTP probes cannot present a client certificate, "
+                "so /healthz and /readyz are out of the kubelet's reach"
+            )
         self.tls = ReloadableContext.from_bundle(bundle, client_ca_pem=client_ca)
         self.metrics.certificate_not_after.set(self.tls.not_after.timestamp())
         self.reloader = CertificateReloader(
@@ -109,9 +120,45 @@ class Runtime:
             # With the check off nothing reads the level: skip the lookup on every review.
             namespace_levels=None if settings.policy.pod_security_check == "off" else self._namespace_level,
         )
-        probes = Probes(readiness=self.readiness, template_status=self.template_status)
+        self.probes = Probes(readiness=self.readiness, template_status=self.template_status)
         limits = Limits(settings.max_body_bytes, settings.max_buffered_bytes, settings.max_inflight)
-        self.app = create_app(handler, probes, limits)
+        self.app = create_app(handler, self.probes, limits, self.metrics)
+
+    def _server(
+        self,
+        app: Any,
+        port: int,
+        max_connections: int,
+        trimmer: HeapTrimmer,
+        *,
+        tls: bool = False,
+        on_cut: Callable[[str], None] | None = None,
+        on_change: Callable[[int], None] | None = None,
+    ) -> _Server:
+        """One listening port, every connection guarded (timeouts, head limits, a connection cap)."""
+        settings = self.settings
+        registry = ConnectionRegistry(
+            max_connections,
+            on_cut=on_cut or (lambda reason: None),
+            on_change=on_change or (lambda count: None),
+            trimmer=trimmer,
+        )
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            ws="none",
+            http=guarded_protocol(settings.request_timeout, settings.idle_timeout, registry, on_cut),
+            timeout_keep_alive=int(settings.idle_timeout),
+            timeout_graceful_shutdown=max(int(settings.drain_seconds), 5),
+        )
+        if tls:
+            install_into_uvicorn_config(config, self.tls)
+        return _Server(config, registry, handshake_timeout=settings.request_timeout)
 
     def readiness(self) -> tuple[bool, str]:
         if self.draining:
@@ -170,30 +217,24 @@ class Runtime:
 
     async def run(self, sockets: list[socket.socket] | None = None) -> int:
         settings = self.settings
-        config = uvicorn.Config(
-            self.app,
-            host=settings.host,
-            port=settings.port,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            http=guarded_protocol(settings.request_timeout, settings.idle_timeout),
-            timeout_keep_alive=int(settings.idle_timeout),
-            timeout_graceful_shutdown=max(int(settings.drain_seconds), 5),
-        )
-        install_into_uvicorn_config(config, self.tls)
-        servers = [_Server(config)]
-        if settings.metrics_port:
-            metrics_config = uvicorn.Config(
-                make_asgi_app(self.metrics.registry),
-                host=settings.host,
-                port=settings.metrics_port,
-                lifespan="off",
-                log_config=None,
-                access_log=False,
+        trimmer = HeapTrimmer()
+        servers = [
+            self._server(
+                self.app,
+                settings.port,
+                settings.max_connections,
+                trimmer,
+                tls=True,
+                on_cut=lambda reason: self.metrics.connections_cut.labels(reason).inc(),
+                on_change=self.metrics.connections.set,
             )
-            servers.append(_Server(metrics_config))
+        ]
+        if settings.metrics_port:
+            metrics_app = make_asgi_app(self.metrics.registry)
+            servers.append(self._server(metrics_app, settings.metrics_port, PLAIN_PORT_CONNECTIONS, trimmer))
+        if settings.probe_port:
+            probe_app = ProbeApp(self.probes, template_listing=False)
+            servers.append(self._server(probe_app, settings.probe_port, PLAIN_PORT_CONNECTIONS, trimmer))
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

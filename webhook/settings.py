@@ -56,6 +56,11 @@ class Settings:
     max_inflight: int = 256
     max_buffered_bytes: int = 4 * DEFAULT_MAX_BODY_BYTES
     idle_timeout: float = 120.0
+    max_connections: int = 1024
+    """Connections open at once on the admission port, per process, TLS handshakes included."""
+    probe_port: int = 0
+    """Plain-HTTP port for /healthz and /readyz only (0: none); the kubelet cannot present the
+    client certificate that --client-ca demands on the admission port."""
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     log_format: str = "text"
     log_level: str = "INFO"
