@@ -320,3 +320,52 @@ def test_bursts_of_connections_neither_ratchet_memory_nor_pass_the_cap(tmp_path:
             sampler.join(10)
         assert most_open[0] <= cap + 5, f"{most_open[0]} connections open at once, over the cap of {cap}"
         assert after[-1] - after[0] < 10, f"RSS after each burst of 400 connections: {after}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Huge objects
+
+
+def test_a_pod_of_88000_containers_is_refused_and_does_not_stall_other_reviews(tmp_path: Path) -> None:
+    huge = opted_in_pod()
+    huge["spec"]["containers"] = [{"name": f"c{i}", "image": "i"} for i in range(88_000)]
+    body = json.dumps(review(huge)).encode()
+    assert 2 * MiB < len(body) < 3 * MiB
+    with hostile_server(tmp_path) as (server, context):
+        refusals: list[dict[str, object]] = []
+        stop = threading.Event()
+
+        def post_huge() -> None:
+            with httpx.Client(verify=context, timeout=60) as client:
+                while not stop.is_set():
+                    answer = client.post(
+                        f"https://127.0.0.1:{server.port}/mutate",
+                        content=body,
+                        headers={"content-type": "application/json"},
+                        extensions={"sni_hostname": "localhost"},
+                    )
+                    refusals.append(answer.json()["response"])
+
+        huge_clients = [threading.Thread(target=post_huge) for _ in range(2)]
+        for thread in huge_clients:
+            thread.start()
+        try:
+            wait_for(lambda: len(refusals) >= 1, 60, "the huge pod was never answered")
+            # kube-apiserver waits 5 s (the chart's timeoutSeconds): every normal review beside the
+            # huge ones must be answered well within it.
+            with httpx.Client(verify=context, timeout=5) as client:
+                for _ in range(20):
+                    normal, uid = normal_body()
+                    answer = client.post(
+                        f"https://127.0.0.1:{server.port}/mutate",
+                        content=normal,
+                        headers={"content-type": "application/json"},
+                        extensions={"sni_hostname": "localhost"},
+                    )
+                    assert answer.status_code == 200 and answer.json()["response"]["uid"] == uid
+        finally:
+            stop.set()
+            for thread in huge_clients:
+                thread.join(60)
+        assert all(r["allowed"] is False and r["status"]["code"] == 400 for r in refusals), refusals[:1]
+        assert "88000 containers" in refusals[0]["status"]["message"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import jsonpatch
 
+from webhook.core.bounds import check_item_counts
 from webhook.core.errors import InvalidObject, PodSecurityConflict, TemplateNotFound
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.merging import PodTemplateMerger, names_in
@@ -156,6 +157,7 @@ def _check_pod_spec(pod_template: JsonObject, root: tuple[str, ...]) -> None:
     containers = spec.get("containers")
     if not isinstance(containers, list) or not containers:
         raise InvalidObject(f"{where}.containers", "expected a non-empty list of containers")
+    check_item_counts(spec, where)
     for field in ("containers", "initContainers", "volumes", "imagePullSecrets"):
         items = spec.get(field)
         if items is None:
