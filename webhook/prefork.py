@@ -28,7 +28,8 @@ from webhook.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WorkerMain = Callable[[Settings, socket.socket], int]
+WorkerMain = Callable[[Settings, socket.socket, socket.socket | None], int]
+"""A worker's main: its settings, the admission socket and the probe socket (if --probe-port)."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -43,6 +44,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve_workers(settings: Settings, worker_main: WorkerMain) -> int:
     sock = bind(settings.host, settings.port)
+    probe = bind(settings.host, settings.probe_port) if settings.probe_port else None
     metrics_dir = tempfile.mkdtemp(prefix="sidecar-injector-metrics-")
     enable_multiprocess(metrics_dir)
     worker_settings = replace(settings, metrics_port=0)
@@ -52,11 +54,13 @@ def serve_workers(settings: Settings, worker_main: WorkerMain) -> int:
         if pid == 0:  # the worker: never returns into the parent's code
             code = 1
             try:
-                code = worker_main(worker_settings, sock)
+                code = worker_main(worker_settings, sock, probe)
             finally:
                 os._exit(code)
         workers.append(pid)
     sock.close()
+    if probe is not None:
+        probe.close()
     log.info("started %d workers: %s", len(workers), ", ".join(map(str, workers)))
 
     stopping = False

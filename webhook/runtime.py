@@ -215,9 +215,14 @@ class Runtime:
             except TemplateError as exc:
                 log.error("template folder %s not loaded: %s", source.folder, exc)
 
-    async def run(self, sockets: list[socket.socket] | None = None) -> int:
+    async def run(
+        self, sockets: list[socket.socket] | None = None, probe_sockets: list[socket.socket] | None = None
+    ) -> int:
+        """Serve until stopped; ``sockets`` (and ``probe_sockets``) are listening sockets a prefork
+        parent bound and shares with its workers, else each port is bound here."""
         settings = self.settings
         trimmer = HeapTrimmer()
+        listening: list[list[socket.socket] | None] = [sockets]
         servers = [
             self._server(
                 self.app,
@@ -232,9 +237,11 @@ class Runtime:
         if settings.metrics_port:
             metrics_app = make_asgi_app(self.metrics.registry)
             servers.append(self._server(metrics_app, settings.metrics_port, PLAIN_PORT_CONNECTIONS, trimmer))
+            listening.append(None)
         if settings.probe_port:
             probe_app = ProbeApp(self.probes, template_listing=False)
             servers.append(self._server(probe_app, settings.probe_port, PLAIN_PORT_CONNECTIONS, trimmer))
+            listening.append(probe_sockets)
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -250,8 +257,10 @@ class Runtime:
         if self.namespace_levels is not None:
             self.namespace_levels.start()
         reloader = asyncio.create_task(self.reloader.run(stop))
-        serving = [asyncio.create_task(servers[0].serve(sockets=sockets))]
-        serving += [asyncio.create_task(server.serve()) for server in servers[1:]]
+        serving = [
+            asyncio.create_task(server.serve(sockets=shared))
+            for server, shared in zip(servers, listening, strict=True)
+        ]
         await asyncio.sleep(0)
         self._announce()
         await asyncio.gather(*serving)
@@ -355,10 +364,10 @@ def serve(settings: Settings) -> int:
             )
             return 2
         return serve_workers(settings, _serve_one)
-    return _serve_one(settings, None)
+    return _serve_one(settings, None, None)
 
 
-def _serve_one(settings: Settings, sock: socket.socket | None) -> int:
+def _serve_one(settings: Settings, sock: socket.socket | None, probe_sock: socket.socket | None) -> int:
     try:
         runtime = Runtime(settings)
     except (CertificateError, OSError) as exc:
@@ -367,7 +376,11 @@ def _serve_one(settings: Settings, sock: socket.socket | None) -> int:
     runtime.load_templates()
     _settle_garbage_collector()
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
-        return runner.run(runtime.run([sock] if sock is not None else None))
+        return runner.run(
+            runtime.run(
+                [sock] if sock is not None else None, [probe_sock] if probe_sock is not None else None
+            )
+        )
 
 
 def _settle_garbage_collector() -> None:

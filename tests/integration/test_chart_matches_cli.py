@@ -29,10 +29,11 @@ def test_the_rendered_server_arguments_parse_into_the_intended_settings(
     assert settings.cert_file == Path("/etc/sidecar-injector/tls/tls.crt")
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert "/etc/sidecar-injector/tls" in mounts
-    ports = {p["containerPort"] for p in container["ports"]}
-    assert {settings.port, settings.metrics_port} <= ports
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert {settings.port, settings.metrics_port, settings.probe_port} <= set(ports.values())
     probes = container["readinessProbe"]["httpGet"], container["livenessProbe"]["httpGet"]
-    assert [p["path"] for p in probes] == ["/readyz", "/healthz"] and probes[0]["scheme"] == "HTTPS"
+    assert [p["path"] for p in probes] == ["/readyz", "/healthz"]
+    assert all(p["scheme"] == "HTTP" and ports[p["port"]] == settings.probe_port for p in probes)
     grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace > settings.drain_seconds
     if settings.kube:

@@ -15,8 +15,9 @@ from webhook.tls import issue_ca, issue_client_certificate
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_probes_answer_on_the_probe_port_while_the_https_port_demands_a_client_certificate(
-    tmp_path: Path,
+    tmp_path: Path, workers: int
 ) -> None:
     serving = issue_certificate(tmp_path / "serving")
     clients = issue_ca(now=datetime.now(UTC))
@@ -35,6 +36,8 @@ def test_probes_answer_on_the_probe_port_while_the_https_port_demands_a_client_c
         str(tmp_path / "client-ca.crt"),
         "--probe-port",
         str(probe_port),
+        "--workers",
+        str(workers),
     ]
     with running_server(args, tmp_path, with_certificate) as server:
         probes = f"http://127.0.0.1:{probe_port}"
