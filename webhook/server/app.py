@@ -112,6 +112,16 @@ class AdmissionApp:
             deadline = _deadline(scope)
             if deadline is not None and time.monotonic() > deadline:
                 return self._handler.refuse(503, EXPIRED, "expired")
+            return await self._decide(body, deadline)
+        except Refused as refused:
+            return self._handler.refuse(*refused.answer)
+        except ClientGone:
+            return None
+        finally:
+            claim.release()
+
+    async def _decide(self, body: bytes, deadline: float | None) -> Answer:
+        try:
             if len(body) >= LARGE_REVIEW_BYTES:
                 return await self._off_the_loop(self._handle_if_timely, body, deadline)
             prepared = self._handler.prepare(body)
@@ -120,12 +130,9 @@ class AdmissionApp:
             if prepared.containers > HEAVY_REVIEW_CONTAINERS:
                 return await self._off_the_loop(self._finish_if_timely, prepared, deadline)
             return self._handler.finish(prepared)
-        except Refused as refused:
-            return self._handler.refuse(*refused.answer)
-        except ClientGone:
-            return None
-        finally:
-            claim.release()
+        except Exception:  # a bug of ours: the policy's answer still, when the uid can be read
+            log.exception("internal error deciding a review")
+            return self._handler.failed_unread(body)
 
     async def _off_the_loop(
         self, work: Callable[[T, float | None], Answer], item: T, deadline: float | None

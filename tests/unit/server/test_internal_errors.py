@@ -14,7 +14,7 @@ from tests.support.reviews import opted_in_pod, review
 from webhook.core import InjectionPolicy, Template, TemplateSet
 from webhook.metrics import Metrics
 from webhook.server.app import Probes, create_app
-from webhook.server.handler import ReviewHandler
+from webhook.server.handler import Answer, Prepared, ReviewHandler
 
 # A value no encoder of JSON for Kubernetes can write: orjson refuses integers beyond 64 bits. The
 # template loader refuses it too; the server must not depend on that.
@@ -95,3 +95,23 @@ def test_a_failing_probe_is_a_json_answer_not_the_frameworks_plain_text_500() ->
     assert answer.status_code == 503
     assert answer.headers["content-type"] == "application/json"
     assert "readiness" in answer.json()["message"]
+
+
+class BrokenHandler(ReviewHandler):
+    """A bug outside the handler's own guard: the app must still answer by the policy."""
+
+    def prepare(self, body: bytes) -> Prepared | Answer:
+        raise RuntimeError("a bug in the request path")
+
+
+def test_an_exception_escaping_the_handler_is_answered_by_the_policy(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    metrics = Metrics(CollectorRegistry())
+    handler = BrokenHandler(lambda: TEMPLATES, InjectionPolicy(), metrics, allow_on_internal_error=True)
+    asgi = AsgiClient(create_app(handler, Probes()))
+    with caplog.at_level(logging.ERROR):
+        status, answer, uid = post_review(asgi)
+    assert status == 200 and answer["response"]["uid"] == uid and answer["response"]["allowed"] is True
+    assert counted(metrics, "error", "internal-error") == 1
+    assert any(record.exc_info for record in caplog.records)
