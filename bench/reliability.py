@@ -16,7 +16,10 @@ INFO) and every client verifies the server's certificate against its CA:
 4. slow clients: hundreds of idle and slowloris connections: latency beside them, when they close;
 5. overload: more concurrent 200 KiB reviews than ``--max-inflight``: what the refusals are and how
    fast they come; the same load with the default limit, and with a short ``?timeout=``; then
-   ``?timeout=`` on slow requests.
+   ``?timeout=`` on slow requests;
+6. hostile: each pattern of bench/hostile.py (stalled uploads, partial bodies, pipelined tails,
+   endless and countless headers, answers never read, huge objects) beside normal reviews: the
+   fraction served and RSS; then bursts of concurrent connections (bench/hostile_scenario.py).
 
 Prints a Markdown report and writes bench/results/reliability.md and reliability.json. Exit status:
 1 if a zero-failure expectation was violated (a failed request during shutdown or rotation, a 200 or
@@ -54,6 +57,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import hostile_scenario  # bench/hostile_scenario.py, like run.py
 import run as bench  # bench/run.py: same directory, on sys.path when this file is run as a script
 
 MIB = bench.MIB
@@ -63,7 +67,7 @@ REVIEWS = "sidecar_injector_reviews_total"
 RELOADS = "sidecar_injector_certificate_reloads_total"
 READY = "sidecar_injector_ready"
 EXPIRY = "sidecar_injector_certificate_expiry_timestamp_seconds"
-SCENARIOS = ("shutdown", "rotation", "bodies", "slow", "overload")
+SCENARIOS = ("shutdown", "rotation", "bodies", "slow", "overload", "hostile")
 CERT_POLL_SECONDS = 2.0  # Settings.cert_poll_seconds: not a flag, so the script cannot change it
 
 JsonObj = dict[str, Any]
@@ -91,6 +95,9 @@ class Options:
     max_inflight: int
     overload_clients: int
     short_timeout: str
+    hostile_seconds: float = 8.0
+    burst_rounds: int = 10
+    burst_connections: int = 3000
 
 
 @dataclass
@@ -1128,7 +1135,7 @@ def scenario_slow(env: bench.Env, opts: Options, report: Report, scenario: bench
         )
         window = max(opts.request_timeout, opts.idle_timeout) + 5.0
         if opts.tcp_only:
-            window = max(window, 65.0)  # uvloop's TLS handshake timeout is 60 s
+            window = max(window, opts.request_timeout + 5.0)  # the TLS handshake deadline
         deadline = opened + open_s + window
         while crowd.open_count() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -1622,7 +1629,7 @@ def _slow_section(r: JsonObj) -> list[str]:
     timers = {
         "idle": f"--idle-timeout {r['idle_timeout_s']:g} s, from the handshake",
         "slowloris": f"--request-timeout {r['request_timeout_s']:g} s, from the first byte",
-        "tcp-only": "uvloop's TLS handshake timeout (60 s), from the connect",
+        "tcp-only": f"the TLS handshake deadline, --request-timeout {r['request_timeout_s']:g} s",
     }
     for kind, group in g.items():
         if not group["opened"]:
@@ -1706,6 +1713,8 @@ def render(report: Report, opts: Options) -> str:
         out += _slow_section(r["slow"])
     if "overload" in r and "points" in r["overload"]:
         out += _overload_section(r["overload"])
+    if "hostile" in r and "patterns" in r["hostile"]:
+        out += hostile_scenario.section(r["hostile"])
     out += [
         "## Expectations",
         "",
@@ -1726,6 +1735,44 @@ def render(report: Report, opts: Options) -> str:
     out += [f"- setup failure: {failure}" for failure in report.setup_failures]
     out += [f"- {note}" for note in m.get("notes", [])]
     return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# 6. Hostile clients (bench/hostile_scenario.py)
+
+
+def scenario_hostile(env: bench.Env, opts: Options, report: Report) -> None:
+    name = "hostile"
+    rows = []
+    for pattern in hostile_scenario.CLASSES:
+        with fresh_server(env) as server:
+            row = hostile_scenario.one_pattern(server, pattern, opts.hostile_seconds, scrape)
+            bench.progress(
+                f"hostile: {pattern}: {row['normal']['fraction'] * 100:.1f} % of normal reviews served,"
+                f" RSS {row['rss_before_mib']} -> {row['rss_peak_mib']} -> {row['rss_after_mib']} MiB"
+            )
+            rows.append(row)
+            report.results[name] = {"seconds": opts.hostile_seconds, "patterns": rows}
+            check_alive(report, name, server)
+        report.check(
+            name,
+            f"{pattern}: at least 99 % of normal reviews answered within 5 s",
+            f"{row['normal']['fraction'] * 100:.1f} %",
+            row["normal"]["fraction"] >= 0.99,
+            hard=False,
+        )
+    with fresh_server(env) as server:
+        burst = hostile_scenario.bursts(server, opts.burst_rounds, opts.burst_connections)
+        report.results[name]["bursts"] = burst
+        check_alive(report, name, server)
+    growth = burst["rss_after_each_mib"][-1] - burst["rss_after_each_mib"][0]
+    report.check(
+        name,
+        f"RSS after the last of {opts.burst_rounds} bursts within 20 MiB of the first",
+        f"{growth:+.1f} MiB",
+        growth <= 20,
+        hard=False,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1768,6 +1815,13 @@ def parse_options(argv: Sequence[str]) -> Options:
     )
     parser.add_argument("--clients", type=int, default=64, help="concurrent overload clients (default 64)")
     parser.add_argument(
+        "--hostile-seconds", type=float, help="seconds per hostile pattern (default 8; quick 4)"
+    )
+    parser.add_argument("--burst-rounds", type=int, help="bursts of connections (default 10; quick 3)")
+    parser.add_argument(
+        "--burst-connections", type=int, help="concurrent connections per burst (default 3000; quick 1000)"
+    )
+    parser.add_argument(
         "--short-timeout",
         default="50ms",
         help="?timeout= of every review in the last overload row (default 50ms)",
@@ -1798,6 +1852,9 @@ def parse_options(argv: Sequence[str]) -> Options:
         duration=pick(args.duration, 5.0, 3.0),
         max_inflight=args.max_inflight,
         overload_clients=args.clients,
+        hostile_seconds=pick(args.hostile_seconds, 8.0, 4.0),
+        burst_rounds=pick(args.burst_rounds, 10, 3),
+        burst_connections=pick(args.burst_connections, 3000, 1000),
         short_timeout=args.short_timeout,
     )
 
@@ -1812,6 +1869,7 @@ def run_scenarios(
         "bodies": lambda: scenario_bodies(env, opts, report, small),
         "slow": lambda: scenario_slow(env, opts, report, small),
         "overload": lambda: scenario_overload(env, opts, report, scenarios),
+        "hostile": lambda: scenario_hostile(env, opts, report),
     }
     for key in opts.scenarios:
         bench.progress(f"== {key}")
