@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load and soak figures for the webhook's reliability features, over real HTTPS.
 
-    python bench/reliability.py            # full run (about 4 minutes on 2 cores)
+    python bench/reliability.py            # full run (about 7 minutes on 2 cores)
     python bench/reliability.py --quick    # about 1.5 minutes
 
 tests/integration/ proves each behaviour once; this script measures them under load. Every scenario
