@@ -42,4 +42,5 @@ COPY --from=builder /opt/venv /opt/venv
 USER 65532:65532
 EXPOSE 8443 9090
 ENTRYPOINT ["/opt/venv/bin/sidecar-injector"]
-CMD ["serve"]
+# Without flags, serve is a local trial on 127.0.0.1; in a container the exposed ports must answer.
+CMD ["serve", "--host", "0.0.0.0"]

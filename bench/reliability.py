@@ -67,7 +67,7 @@ REVIEWS = "sidecar_injector_reviews_total"
 RELOADS = "sidecar_injector_certificate_reloads_total"
 READY = "sidecar_injector_ready"
 EXPIRY = "sidecar_injector_certificate_expiry_timestamp_seconds"
-SCENARIOS = ("shutdown", "rotation", "bodies", "slow", "overload", "hostile")
+SCENARIOS = ("shutdown", "rotation", "bodies", "slow", "overload", "hostile", "template-bomb")
 CERT_POLL_SECONDS = 2.0  # Settings.cert_poll_seconds: not a flag, so the script cannot change it
 
 JsonObj = dict[str, Any]
@@ -1737,6 +1737,33 @@ def render(report: Report, opts: Options) -> str:
     return "\n".join(out) + "\n"
 
 
+def scenario_template_bomb(env: bench.Env, opts: Options, report: Report, scenario: bench.Scenario) -> None:
+    """Issue 16 A: a 700-byte "billion laughs" template (aliases 8 levels deep, 9 wide, ending in a
+    schema error) beside the examples: time to ready, peak RSS, log size; reviews still answered."""
+    folder = env.work / "bomb-templates"
+    folder.mkdir(exist_ok=True)
+    lines = [
+        "initContainers:",
+        "- {name: l0, image: i, args: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]}",
+    ]
+    lines += [
+        f"- {{name: l{n}, image: i, args: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]}}" for n in range(1, 8)
+    ]
+    lines += ["containers: [{name: c, image: i, args: *l7}]"]
+    (folder / "bomb.yaml").write_text(
+        "kind: ConfigMap\nmetadata: {name: lol, labels: {sidecar-injector.io/template: 'true'}}\n"
+        "data:\n  template: |\n" + "".join(f"    {line}\n" for line in lines)
+    )
+    with bench.running(env, [bench.EXAMPLES, folder], pinned=False) as (server, ready):
+        bench.check_answer(server, scenario)
+        peak, log_bytes = rss_mib(server.pid, "VmHWM"), server.log.stat().st_size
+    report.results["template-bomb"] = {"ready_s": ready, "peak_rss_mib": peak, "log_bytes": log_bytes}
+    bench.progress(f"template-bomb: ready {ready:.2f} s, peak RSS {peak:.0f} MiB, log {log_bytes} B")
+    report.check("template-bomb", "ready within 5 s beside the template", secs(ready), ready < 5, hard=False)
+    report.check("template-bomb", "peak RSS below 150 MiB", f"{peak:.0f} MiB", peak < 150, hard=False)
+    report.check("template-bomb", "server log below 64 KiB", f"{log_bytes} B", log_bytes < 65536, hard=True)
+
+
 # --------------------------------------------------------------------------------------------------
 # 6. Hostile clients (bench/hostile_scenario.py)
 
@@ -1870,6 +1897,7 @@ def run_scenarios(
         "slow": lambda: scenario_slow(env, opts, report, small),
         "overload": lambda: scenario_overload(env, opts, report, scenarios),
         "hostile": lambda: scenario_hostile(env, opts, report),
+        "template-bomb": lambda: scenario_template_bomb(env, opts, report, small),
     }
     for key in opts.scenarios:
         bench.progress(f"== {key}")

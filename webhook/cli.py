@@ -1,4 +1,4 @@
-"""``sidecar-injector``: serve the webhook, preview an injection, issue certificates, check templates."""
+"""sidecar-injector: serve the webhook, preview an injection, issue certificates, check templates."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from webhook import __version__
-from webhook.core import InjectionPolicy, TemplateSet
+from webhook import __version__, arguments, commands
 from webhook.core.model import POD_SECURITY_CHECKS
-from webhook.core.security import LEVELS, TemplateSecurityPolicy
+from webhook.core.security import LEVELS
 from webhook.server.review import DEFAULT_MAX_BODY_BYTES
 from webhook.settings import SERVICE_ACCOUNT_NAMESPACE, Settings, ignore_stray_signals
-from webhook.templates import TemplateError
-from webhook.templates.file_source import load_templates
 from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 
 
@@ -25,61 +22,110 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    problem = args.check(args) if hasattr(args, "check") else None
+    if problem is not None:
+        args.command_parser.error(problem)
     result: int = args.run(args)
     return result
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sidecar-injector", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="sidecar-injector", description=__doc__, formatter_class=arguments.HelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(title="commands")
+    subcommands = parser.add_subparsers(title="commands")
 
-    serve = commands.add_parser("serve", help="run the admission webhook (HTTPS)")
+    serve = arguments.command(subcommands, "serve", "run the admission webhook (HTTPS)")
     serve.add_argument(
         "--templates",
         action="append",
         type=Path,
         default=[],
         metavar="DIR",
-        help="folder of template ConfigMap manifests, watched for changes (repeatable); "
-        "with no --templates and no --kube the bundled examples are served",
+        help="folder of template ConfigMap manifests, watched for changes (repeatable; default: the "
+        "bundled examples, when neither --templates nor --kube is given)",
     )
     serve.add_argument("--kube", action="store_true", help="read template ConfigMaps from the Kubernetes API")
     serve.add_argument(
         "--namespace",
+        type=arguments.dns_label,
         default=None,
-        help="the injector's own namespace (default: $POD_NAMESPACE or the service account's)",
+        metavar="NS",
+        help="the injector's own namespace, whose templates serve every namespace "
+        "(default: $POD_NAMESPACE, else the service account's namespace, else 'default')",
     )
     serve.add_argument(
         "--watch-namespace",
         action="append",
+        type=arguments.dns_label,
         default=[],
         metavar="NS",
-        help="also read templates from this namespace (repeatable)",
+        help="also read templates from this namespace; they serve workloads in it only (repeatable)",
     )
-    serve.add_argument("--watch-all-namespaces", action="store_true")
+    serve.add_argument(
+        "--watch-all-namespaces",
+        action="store_true",
+        help="read templates from every namespace; each serves workloads in its own namespace only",
+    )
     serve.add_argument(
         "--shared-template-namespace",
         action="append",
+        type=arguments.dns_label,
         default=[],
         metavar="NS",
-        help="templates from this namespace may be used by workloads in every namespace",
+        help="templates from this namespace may be used by workloads in every namespace (repeatable)",
     )
     serve.add_argument(
-        "--kubeconfig", type=Path, help="use this kubeconfig instead of in-cluster credentials"
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="use this kubeconfig (default: the pod's in-cluster credentials)",
     )
-    serve.add_argument("--cert", type=Path, help="serving certificate (PEM); reloaded when it changes")
-    serve.add_argument("--key", type=Path, help="private key of --cert (PEM)")
-    serve.add_argument("--client-ca", type=Path, help="require client certificates signed by this CA")
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.add_argument("--port", type=int, default=8443)
-    serve.add_argument("--metrics-port", type=int, default=9090, help="plain-HTTP /metrics port; 0 disables")
+    serve.add_argument(
+        "--cert",
+        type=Path,
+        metavar="FILE",
+        help="serving certificate (PEM), reloaded when it changes (default: a self-signed certificate "
+        "generated at start, for trying it locally)",
+    )
+    serve.add_argument(
+        "--key",
+        type=Path,
+        metavar="FILE",
+        help="private key of --cert (PEM) (default: none; required with --cert)",
+    )
+    serve.add_argument(
+        "--client-ca",
+        type=Path,
+        metavar="FILE",
+        help="require client certificates signed by this CA (default: no client certificate asked for)",
+    )
+    serve.add_argument(
+        "--host",
+        type=arguments.non_empty,
+        metavar="ADDR",
+        help="address to listen on (default: 127.0.0.1 when serving the bundled examples with a "
+        "generated certificate, else 0.0.0.0: all interfaces)",
+    )
+    serve.add_argument(
+        "--port",
+        type=arguments.port,
+        default=8443,
+        help="HTTPS port of /mutate, /healthz, /readyz and /templates",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=arguments.port_or_zero,
+        default=9090,
+        help="plain-HTTP /metrics port; 0 disables it",
+    )
     serve.add_argument(
         "--probe-port",
-        type=int,
+        type=arguments.port_or_zero,
         default=0,
         help="plain-HTTP port serving only /healthz and /readyz, for kubelet probes when --client-ca "
-        "is set (default: 0, probes only on the HTTPS port)",
+        "is set; 0: probes only on the HTTPS port",
     )
     _add_policy_flags(serve)
     serve.add_argument(
@@ -88,74 +134,158 @@ def build_parser() -> argparse.ArgumentParser:
         default="deny",
         help="answer to a review the injector fails on internally",
     )
-    serve.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     serve.add_argument(
-        "--drain-seconds",
-        type=float,
-        default=5.0,
-        help="after SIGTERM: report unready and keep serving this long before stopping",
+        "--max-body-bytes",
+        type=arguments.integer(1),
+        default=DEFAULT_MAX_BODY_BYTES,
+        metavar="BYTES",
+        help="largest review accepted; a larger one is refused with 413 (3 MiB, like kube-apiserver's limit)",
     )
     serve.add_argument(
-        "--max-inflight", type=int, default=256, help="reviews in progress at once; beyond, an immediate 503"
+        "--drain-seconds",
+        type=arguments.seconds(0, inclusive=True),
+        metavar="SECONDS",
+        help="after SIGTERM or Ctrl-C: report unready and keep serving this long before stopping "
+        "(default: 5; 0 when serving the bundled examples with a generated certificate)",
+    )
+    serve.add_argument(
+        "--max-inflight",
+        type=arguments.integer(1),
+        default=256,
+        metavar="N",
+        help="reviews in progress at once; beyond, an immediate 503",
     )
     serve.add_argument(
         "--max-buffered-bytes",
-        type=int,
+        type=arguments.integer(1),
         default=4 * DEFAULT_MAX_BODY_BYTES,
-        help="request bodies being read at once, all connections together; beyond, 503",
+        metavar="BYTES",
+        help="request bodies being read at once, all connections together; beyond, 503 "
+        "(at least --max-body-bytes)",
     )
     serve.add_argument(
         "--request-timeout",
-        type=float,
+        type=arguments.seconds(0, inclusive=False),
         default=10.0,
+        metavar="SECONDS",
         help="a started request must arrive whole within this many seconds",
     )
     serve.add_argument(
         "--idle-timeout",
-        type=float,
+        type=arguments.seconds(0, inclusive=False),
         default=120.0,
+        metavar="SECONDS",
         help="close connections idle this long (keep above the client's own, 90 s for Go)",
     )
     serve.add_argument(
         "--max-connections",
-        type=int,
+        type=arguments.integer(1),
         default=1024,
+        metavar="N",
         help="connections open at once per process, TLS handshakes included; beyond, new ones wait "
-        "and idle or stalled ones are closed to make room (default: 1024)",
+        "and idle or stalled ones are closed to make room",
     )
-    serve.add_argument("--log-format", choices=("text", "json"), default="text")
-    serve.add_argument("--log-level", default="INFO")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port")
-    serve.set_defaults(run=_serve)
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people, json for log collectors",
+    )
+    serve.add_argument(
+        "--log-level",
+        type=arguments.log_level,
+        default="INFO",
+        metavar="LEVEL",
+        help=f"least severe messages logged: one of {', '.join(arguments.LOG_LEVELS)}",
+    )
+    serve.add_argument(
+        "--workers",
+        type=arguments.integer(1),
+        default=1,
+        metavar="N",
+        help="worker processes sharing the port (more than 1 needs --cert and --key)",
+    )
+    serve.set_defaults(run=_serve, check=_check_serve, command_parser=serve)
 
-    inject = commands.add_parser("inject", help="print manifests with the templates injected (offline)")
-    inject.add_argument("--templates", action="append", type=Path, default=[], metavar="DIR", required=True)
-    inject.add_argument("-f", "--filename", required=True, help="manifest file, or - for standard input")
-    inject.add_argument("--namespace", default="default", help="namespace of objects that name none")
-    inject.add_argument("--patch", action="store_true", help="print the JSON patches instead")
+    inject = arguments.command(
+        subcommands,
+        "inject",
+        "print manifests with the templates injected (offline)",
+        "Print the manifests with the templates injected, as the webhook would inject them on CREATE.",
+    )
+    inject.add_argument(
+        "--templates",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        required=True,
+        help="folder of template ConfigMap manifests (repeatable)",
+    )
+    inject.add_argument(
+        "-f", "--filename", required=True, metavar="FILE", help="manifest file, or - for standard input"
+    )
+    inject.add_argument(
+        "--namespace",
+        type=arguments.dns_label,
+        default="default",
+        metavar="NS",
+        help="namespace of objects that name none",
+    )
+    inject.add_argument(
+        "--patch", action="store_true", help="print the JSON patches instead of the mutated manifests"
+    )
     _add_policy_flags(inject)
-    inject.set_defaults(run=_inject)
+    inject.set_defaults(run=commands.inject)
 
-    certs = commands.add_parser("certs", help="certificate tooling").add_subparsers(title="certs commands")
-    generate = certs.add_parser("generate", help="write a CA and a serving certificate for the Service")
-    generate.add_argument("--service", required=True)
-    generate.add_argument("--namespace", required=True)
-    generate.add_argument("--out", type=Path, required=True)
-    generate.add_argument("--days", type=int, default=365)
+    certs = arguments.command_group(subcommands, "certs", "certificate tooling")
+    generate = arguments.command(certs, "generate", "write a CA and a serving certificate for the Service")
+    generate.add_argument(
+        "--service",
+        type=arguments.dns_label,
+        required=True,
+        metavar="NAME",
+        help="name of the injector's Service",
+    )
+    generate.add_argument(
+        "--namespace", type=arguments.dns_label, required=True, metavar="NS", help="namespace of that Service"
+    )
+    generate.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder for ca.crt, tls.crt and tls.key (created if missing; the key is private: keep it "
+        "out of version control)",
+    )
+    generate.add_argument(
+        "--days",
+        type=arguments.integer(1, 3650),
+        default=365,
+        metavar="N",
+        help="days the serving certificate is valid, 1 to 3650 (the CA: ten times as long)",
+    )
     generate.add_argument(
         "--extra-name",
         action="append",
+        type=arguments.dns_name_or_ip,
         default=[],
         metavar="NAME",
         help="an additional DNS name or IP address for the certificate (repeatable)",
     )
-    generate.set_defaults(run=_certs_generate)
+    generate.set_defaults(run=commands.certs_generate)
 
-    templates = commands.add_parser("templates", help="template tooling").add_subparsers(title="templates")
-    validate = templates.add_parser("validate", help="check template ConfigMaps; non-zero exit on errors")
-    validate.add_argument("folders", nargs="+", type=Path)
+    templates = arguments.command_group(subcommands, "templates", "template tooling")
+    validate = arguments.command(templates, "validate", "check template ConfigMaps; non-zero exit on errors")
+    validate.add_argument(
+        "folders",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="folders of template ConfigMap manifests to check (one or more)",
+    )
     _add_template_flags(validate)
-    validate.set_defaults(run=_templates_validate)
+    validate.set_defaults(run=commands.templates_validate)
     return parser
 
 
@@ -191,17 +321,30 @@ def _add_policy_flags(parser: argparse.ArgumentParser) -> None:
 def _add_template_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kubernetes-version",
+        type=arguments.kubernetes_version,
         default=DEFAULT_KUBERNETES_VERSION,
+        metavar="MAJOR.MINOR",
         help="validate templates against this Kubernetes version's schema",
     )
     security = parser.add_argument_group("template security policy (checked when templates load)")
-    security.add_argument("--forbid-privileged", action="store_true")
-    security.add_argument("--forbid-host-ports", action="store_true")
-    security.add_argument("--forbid-host-path", action="store_true")
-    security.add_argument("--forbid-added-capabilities", action="store_true")
+    security.add_argument(
+        "--forbid-privileged", action="store_true", help="refuse templates with privileged containers"
+    )
+    security.add_argument(
+        "--forbid-host-ports", action="store_true", help="refuse templates that use host ports"
+    )
+    security.add_argument(
+        "--forbid-host-path", action="store_true", help="refuse templates with hostPath volumes"
+    )
+    security.add_argument(
+        "--forbid-added-capabilities",
+        action="store_true",
+        help="refuse templates that add Linux capabilities",
+    )
     security.add_argument(
         "--allowed-registry",
         action="append",
+        type=arguments.non_empty,
         default=[],
         metavar="PREFIX",
         help="images must start with PREFIX/ (repeatable; default: any registry)",
@@ -211,25 +354,6 @@ def _add_template_flags(parser: argparse.ArgumentParser) -> None:
         choices=LEVELS,
         default="privileged",
         help="reject templates that need a more permissive Pod Security level",
-    )
-
-
-def _security(args: argparse.Namespace) -> TemplateSecurityPolicy:
-    return TemplateSecurityPolicy(
-        allow_privileged=not args.forbid_privileged,
-        allow_host_ports=not args.forbid_host_ports,
-        allow_host_path=not args.forbid_host_path,
-        allow_added_capabilities=not args.forbid_added_capabilities,
-        allowed_registries=tuple(args.allowed_registry),
-        maximum_level=args.max_template_level,
-    )
-
-
-def _policy(args: argparse.Namespace) -> InjectionPolicy:
-    return InjectionPolicy(
-        legacy_annotations=not args.no_legacy_annotations,
-        deny_missing_templates=args.missing_template == "deny",
-        pod_security_check=args.pod_security_check,
     )
 
 
@@ -244,9 +368,33 @@ def _own_namespace(flag: str | None) -> str:
         return "default"
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def _check_serve(args: argparse.Namespace) -> str | None:
+    """What no single option's type can see: options that must agree with each other."""
     if (args.cert is None) != (args.key is None):
-        raise SystemExit("sidecar-injector: --cert and --key go together")
+        return "--cert and --key go together"
+    if args.workers > 1 and args.cert is None:
+        return "--workers needs --cert and --key (above 1 worker), so that all serve the same certificate"
+    if args.metrics_port == args.port:
+        return f"--metrics-port must differ from --port ({args.port})"
+    if args.probe_port and args.probe_port in (args.port, args.metrics_port):
+        return f"--probe-port must differ from --port ({args.port}) and --metrics-port ({args.metrics_port})"
+    if args.max_buffered_bytes < args.max_body_bytes:
+        return (
+            "--max-buffered-bytes must be at least --max-body-bytes, or no review of that size could be read"
+        )
+    return None
+
+
+def is_local_trial(args: argparse.Namespace) -> bool:
+    """``serve`` with no template source and no certificate: the bundled examples, for a first try."""
+    return not args.templates and not args.kube and args.cert is None
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    local = is_local_trial(args)
+    # A local trial listens on loopback only (its certificate is self-signed and its templates are
+    # examples) and stops at once on Ctrl-C: there are no endpoints to take it out of.
+    default_host, default_drain = ("127.0.0.1", 0.0) if local else ("0.0.0.0", 5.0)
     return Settings(
         template_dirs=tuple(args.templates),
         kube=args.kube,
@@ -258,14 +406,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         cert_file=args.cert,
         key_file=args.key,
         client_ca_file=args.client_ca,
-        host=args.host,
+        host=args.host if args.host is not None else default_host,
         port=args.port,
         metrics_port=args.metrics_port,
-        policy=_policy(args),
-        template_security=_security(args),
+        policy=commands.injection_policy(args),
+        template_security=commands.security_policy(args),
         allow_on_internal_error=args.on_internal_error == "allow",
         max_body_bytes=args.max_body_bytes,
-        drain_seconds=args.drain_seconds,
+        drain_seconds=args.drain_seconds if args.drain_seconds is not None else default_drain,
         request_timeout=args.request_timeout,
         max_inflight=args.max_inflight,
         max_buffered_bytes=args.max_buffered_bytes,
@@ -284,100 +432,11 @@ def _serve(args: argparse.Namespace) -> int:
     ignore_stray_signals()  # before the slow imports below
     from webhook.runtime import serve
 
+    for folder in args.templates:
+        if not folder.is_dir():
+            print(
+                f"error: --templates {folder}: {'not a folder' if folder.exists() else 'no such folder'}",
+                file=sys.stderr,
+            )
+            return 1
     return serve(settings_from_args(args))
-
-
-def _load_template_set(
-    folders: Sequence[Path], version: str, security: TemplateSecurityPolicy
-) -> tuple[TemplateSet, list[TemplateError]]:
-    from webhook.templates.store import TemplateStore
-
-    store = TemplateStore()
-    errors: list[TemplateError] = []
-    for folder in folders:
-        results = {f"{folder}#{i}": r for i, r in enumerate(load_templates(folder, version, security))}
-        errors.extend(r for r in results.values() if isinstance(r, TemplateError))
-        store.replace_source(f"folder:{folder}", results)
-    return store.snapshot(), errors
-
-
-def _inject(args: argparse.Namespace) -> int:
-    import orjson
-
-    from webhook.core import InjectionError
-    from webhook.offline import ManifestError, dump_documents, inject_documents
-
-    templates, errors = _load_template_set(args.templates, args.kubernetes_version, _security(args))
-    for error in errors:
-        print(f"warning: template not loaded: {error}", file=sys.stderr)
-    try:
-        text = sys.stdin.read() if args.filename == "-" else Path(args.filename).read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"error: cannot read {args.filename}: {exc}", file=sys.stderr)
-        return 1
-    try:
-        documents, injected = inject_documents(
-            text, templates, _policy(args), args.namespace, args.pod_security_default_level
-        )
-    except InjectionError as exc:
-        print(f"error: {exc.message} ({exc.reason})", file=sys.stderr)
-        return 1
-    except ManifestError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for item in injected:
-        meta = item.original.get("metadata") or {}
-        for warning in item.warnings:
-            print(f"warning: {item.original.get('kind')} {meta.get('name')}: {warning}", file=sys.stderr)
-    if args.patch:
-        patches = [list(item.patch) for item in injected]
-        sys.stdout.write(orjson.dumps(patches, option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        sys.stdout.write(dump_documents(documents))
-    return 0
-
-
-def _certs_generate(args: argparse.Namespace) -> int:
-    import ipaddress
-    from datetime import UTC, datetime
-
-    from webhook.tls.files import write_bundle
-    from webhook.tls.issuing import issue_bundle
-
-    ips, dns = [], []
-    for name in args.extra_name:
-        try:
-            ips.append(str(ipaddress.ip_address(name)))
-        except ValueError:
-            dns.append(name)
-    bundle = issue_bundle(
-        args.service,
-        args.namespace,
-        now=datetime.now(UTC),
-        days=args.days,
-        extra_dns_names=dns,
-        ip_addresses=ips,
-    )
-    write_bundle(bundle, args.out)
-    print(f"wrote {args.out / 'ca.crt'}, {args.out / 'tls.crt'}, {args.out / 'tls.key'}", file=sys.stderr)
-    print("caBundle for the MutatingWebhookConfiguration:", file=sys.stderr)
-    print(bundle.ca_bundle_base64())
-    return 0
-
-
-def _templates_validate(args: argparse.Namespace) -> int:
-    failed = 0
-    for folder in args.folders:
-        try:
-            results = load_templates(folder, args.kubernetes_version, _security(args))
-        except TemplateError as exc:
-            print(f"error: {exc}")
-            failed += 1
-            continue
-        for result in results:
-            if isinstance(result, TemplateError):
-                print(f"error: {result}")
-                failed += 1
-            else:
-                print(f"ok: template {result.name!r} (revision {result.revision}) from {result.source}")
-    return 1 if failed else 0

@@ -86,6 +86,17 @@ def _refresh_pid() -> None:
 os.register_at_fork(after_in_child=_refresh_pid)
 
 
+# Every uvicorn.Server (the admission port, the metrics port) logs these for itself, so each came out
+# twice; the runtime logs one line of its own when it starts serving and when it stops.
+_UVICORN_LIFECYCLE = frozenset(
+    {"Started server process [%d]", "Shutting down", "Finished server process [%d]"}
+)
+
+
+def _not_server_lifecycle(record: logging.LogRecord) -> bool:
+    return record.msg not in _UVICORN_LIFECYCLE
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     # Per-record lookups nobody reads: thread and multiprocessing names, and the pid (cached above).
     logging.logThreads = False
@@ -102,3 +113,4 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # The one structured line per review replaces uvicorn's access log.
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("uvicorn.error").addFilter(_not_server_lifecycle)

@@ -3,8 +3,32 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+
+from webhook.core.model import Template
+
+# Up to 30 s, kube-apiserver's largest webhook timeoutSeconds: with a top bucket of 2.5 s a p99 near
+# a 5 s timeout could never be seen (histogram_quantile stops at the highest finite bucket).
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+# (outcome, reason) pairs of sidecar_injector_reviews_total that the chart's alerts count.
+ALERTED_REVIEW_OUTCOMES = (
+    ("error", "internal-error"),
+    ("rejected", "overloaded"),
+    ("rejected", "expired"),
+    ("rejected", "body-too-large"),
+    ("rejected", "bad-envelope"),
+    ("skipped", "template-not-found"),
+    ("denied", "template-not-found"),
+    ("denied", "pod-security"),
+)
+
+
+def multiprocess() -> bool:
+    return "PROMETHEUS_MULTIPROC_DIR" in os.environ
 
 
 def enable_multiprocess(directory: str) -> None:
@@ -37,7 +61,7 @@ class Metrics:
         self.latency = Histogram(
             "sidecar_injector_review_duration_seconds",
             "Time from a parsed review to its encoded answer.",
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.template_loads = Counter(
@@ -70,6 +94,12 @@ class Metrics:
             "Certificate reload attempts, by result (ok or error; on error the previous one stays).",
             ["result"],
             registry=self.registry,
+        )
+        self.certificate_reload_failing = Gauge(
+            "sidecar_injector_certificate_reload_failing",
+            "1 while the last attempt to load a changed certificate failed (the previous one is served).",
+            registry=self.registry,
+            multiprocess_mode="max",
         )
         self.pod_security_conflicts = Counter(
             "sidecar_injector_pod_security_conflicts",
@@ -117,3 +147,94 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="min",
         )
+        self.template_info = Gauge(
+            "sidecar_injector_template_info",
+            "1 for the template each document serves, with its name, namespace (empty: cluster-wide) "
+            "and content revision.",
+            ["source", "document", "template", "template_namespace", "revision"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self.template_rejected_since = Gauge(
+            "sidecar_injector_template_rejected_timestamp_seconds",
+            "Unix time since which a template document has been rejected, while it is; template and "
+            "revision name the last good version still served (empty when there is none).",
+            ["source", "document", "template", "revision"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self._template_series = _TemplateSeries(self)
+        self._start_alerted_series_at_zero()
+
+    def _start_alerted_series_at_zero(self) -> None:
+        """Create the series the alerts watch with increase() or rate() before their first event.
+
+        A counter series that first appears at 1 has no earlier sample, so increase() cannot see
+        that first event (and a single failure would never alert).
+        """
+        for outcome, reason in ALERTED_REVIEW_OUTCOMES:
+            self.reviews.labels(outcome, reason)
+        for result in ("ok", "error"):
+            self.certificate_reloads.labels(result)
+
+    def export_templates(self, documents: Iterable[TemplateDocument]) -> None:
+        """Publish which revision each template document serves and since when it is rejected."""
+        self._template_series.export(documents)
+
+
+class TemplateDocument(Protocol):
+    """What the template store knows of one document (webhook.templates.store.DocumentStatus)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def document(self) -> str: ...
+    @property
+    def serving(self) -> Template | None: ...
+    @property
+    def error(self) -> object | None: ...
+    @property
+    def updated(self) -> float: ...
+
+
+class _TemplateSeries:
+    """Keeps the per-document template series equal to the store's state.
+
+    A series whose document is gone, fixed or serves a new revision is removed; in multiprocess mode
+    prometheus-client cannot remove a series (the workers' files keep it), so it is set to 0 and
+    queries select ``== 1`` / ``> 0``.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._info: set[tuple[str, ...]] = set()
+        self._rejected: dict[tuple[str, ...], float] = {}
+
+    def export(self, documents: Iterable[TemplateDocument]) -> None:
+        info: set[tuple[str, ...]] = set()
+        rejected: dict[tuple[str, ...], float] = {}
+        first_rejected = {key[:2]: since for key, since in self._rejected.items()}
+        for doc in documents:
+            served = doc.serving
+            name, namespace, revision = (
+                (served.name, served.namespace or "", served.revision) if served else ("", "", "")
+            )
+            if served is not None:
+                info.add((doc.source, doc.document, name, namespace, revision))
+            if doc.error is not None:
+                # Since the first rejection: a second broken edit does not restart the clock.
+                since = first_rejected.get((doc.source, doc.document), doc.updated)
+                rejected[(doc.source, doc.document, name, revision)] = since
+        _replace(self._metrics.template_info, self._info, dict.fromkeys(info, 1.0))
+        _replace(self._metrics.template_rejected_since, set(self._rejected), rejected)
+        self._info, self._rejected = info, rejected
+
+
+def _replace(gauge: Gauge, previous: set[tuple[str, ...]], current: dict[tuple[str, ...], float]) -> None:
+    for labels in previous - current.keys():
+        if multiprocess():
+            gauge.labels(*labels).set(0)
+        else:
+            gauge.remove(*labels)
+    for labels, value in current.items():
+        gauge.labels(*labels).set(value)

@@ -15,10 +15,8 @@ import yaml
 
 from webhook.core import AdmissionFacts, InjectionPolicy, PatchOp, TemplateSet, mutate
 from webhook.core.pod_security import enforced_level
-
-
-class ManifestError(ValueError):
-    """The input text cannot be read as manifests."""
+from webhook.core.selection import annotations_of, requested_names
+from webhook.manifests import ManifestError, load_documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +48,17 @@ def inject_object(
     )
     result = mutate(obj, facts, templates, policy)
     mutated = jsonpatch.apply_patch(obj, list(result.patch)) if result.patch else obj
-    return InjectedObject(obj, mutated, result.patch, result.warnings, result.skip_reason)
+    warnings = result.warnings
+    if result.skip_reason == "kind-not-handled":
+        # The webhook never sees these kinds (it is registered for workloads only); a preview should
+        # say that the annotation has no effect rather than print the object back in silence.
+        names = requested_names(annotations_of(obj), policy)
+        if names:
+            warnings += (
+                f"asks for {', '.join(map(repr, names))}, but a {facts.kind or 'object without a kind'} "
+                "has no pod template to inject into; left unchanged",
+            )
+    return InjectedObject(obj, mutated, result.patch, warnings, result.skip_reason)
 
 
 def inject_documents(
@@ -63,12 +71,14 @@ def inject_documents(
     """Mutate every object in a multi-document YAML stream; ``kind: List`` items one by one.
 
     ``default_level`` is what namespaces enforce unless a Namespace in the stream says otherwise.
+    Raises ManifestError when the text is not a stream of objects, or holds none (as ``kubectl
+    apply`` refuses an empty input: in a pipeline it means the step before failed).
     """
-    try:
-        documents = list(yaml.safe_load_all(text))
-    except Exception as exc:  # PyYAML also fails with ValueError, IndexError, RecursionError, ...
-        raise ManifestError(f"the manifests are not valid YAML: {type(exc).__name__}: {exc}") from exc
-    levels = _namespace_levels(documents, default_level)
+    documents = load_documents(text)
+    objects = [obj for document in documents for obj in document.objects]
+    if not objects:
+        raise ManifestError("no Kubernetes objects in the input")
+    levels = _namespace_levels(objects, default_level)
 
     def inject(obj: dict[str, Any]) -> InjectedObject:
         metadata = obj.get("metadata")
@@ -78,31 +88,20 @@ def inject_documents(
     outputs: list[Any] = []
     injected: list[InjectedObject] = []
     for document in documents:
-        if isinstance(document, dict) and document.get("kind") == "List":
-            items = []
-            for item in document.get("items") or []:
-                done = inject(item)
-                injected.append(done)
-                items.append(done.mutated)
-            outputs.append({**document, "items": items})
-        elif isinstance(document, dict):
-            done = inject(document)
-            injected.append(done)
-            outputs.append(done.mutated)
-        elif document is not None:
-            outputs.append(document)
+        done = [inject(obj) for obj in document.objects]
+        injected.extend(done)
+        if document.items is None:
+            outputs.append(done[0].mutated)
+        else:
+            outputs.append({**document.body, "items": [item.mutated for item in done]})
     return outputs, injected
 
 
-def _namespace_levels(documents: list[Any], default_level: str) -> dict[str, str]:
+def _namespace_levels(objects: list[dict[str, Any]], default_level: str) -> dict[str, str]:
     """Namespace name → enforced level, from the Namespace objects of the stream (Lists included)."""
-    objects: list[Any] = []
-    for document in documents:
-        is_list = isinstance(document, dict) and document.get("kind") == "List"
-        objects.extend((document.get("items") or []) if is_list else [document])
     levels = {}
     for obj in objects:
-        metadata = obj.get("metadata") if isinstance(obj, dict) else None
+        metadata = obj.get("metadata")
         if obj.get("kind") == "Namespace" and isinstance(metadata, dict) and metadata.get("name"):
             labels = metadata.get("labels")
             level = enforced_level(labels if isinstance(labels, dict) else None, default_level)

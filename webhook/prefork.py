@@ -23,6 +23,7 @@ from dataclasses import replace
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from webhook.listening import ListenError, listen
 from webhook.metrics import enable_multiprocess
 from webhook.settings import Settings
 
@@ -32,19 +33,13 @@ WorkerMain = Callable[[Settings, socket.socket, socket.socket | None], int]
 """A worker's main: its settings, the admission socket and the probe socket (if --probe-port)."""
 
 
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
 def serve_workers(settings: Settings, worker_main: WorkerMain) -> int:
-    sock = bind(settings.host, settings.port)
-    probe = bind(settings.host, settings.probe_port) if settings.probe_port else None
+    try:
+        sock = listen(settings.host, settings.port, "--port")
+        probe = listen(settings.host, settings.probe_port, "--probe-port") if settings.probe_port else None
+    except ListenError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
     metrics_dir = tempfile.mkdtemp(prefix="sidecar-injector-metrics-")
     enable_multiprocess(metrics_dir)
     worker_settings = replace(settings, metrics_port=0)
@@ -77,12 +72,21 @@ def serve_workers(settings: Settings, worker_main: WorkerMain) -> int:
     # SIGHUP, SIGUSR1 and SIGUSR2 stay ignored here (settings.ignore_stray_signals): a handler that
     # logs could interrupt this thread inside a log write of its own.
     metrics_server = None
+    status = 0
     if settings.metrics_port:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=metrics_dir)  # type: ignore[no-untyped-call]
-        metrics_server, _ = start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
+        try:
+            metrics_server, _ = start_http_server(
+                settings.metrics_port, addr=settings.host, registry=registry
+            )
+        except OSError as exc:
+            log.error(
+                "cannot start: port %d (--metrics-port): %s", settings.metrics_port, exc.strerror or exc
+            )
+            status = 1
+            forward(signal.SIGTERM, None)
 
-    status = 0
     remaining = set(workers)
     while remaining:
         pid, wait_status = os.wait()

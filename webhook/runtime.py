@@ -13,11 +13,13 @@ import contextlib
 import gc
 import logging
 import resource
+import shutil
 import signal
 import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from prometheus_client import disable_created_metrics, make_asgi_app
 from webhook.connection_guard import guarded_protocol
 from webhook.kube.namespaces import NamespaceSecurityLevels
 from webhook.listener import ConnectionRegistry, GuardedServer
+from webhook.listening import ListenError, listen
 from webhook.logconfig import configure_logging
 from webhook.memory import HeapTrimmer
 from webhook.metrics import Metrics
@@ -204,6 +207,7 @@ class Runtime:
 
     def _certificate_changed(self, ok: bool, not_after: datetime | None) -> None:
         self.metrics.certificate_reloads.labels("ok" if ok else "error").inc()
+        self.metrics.certificate_reload_failing.set(0 if ok else 1)
         if not_after is not None:
             self.metrics.certificate_not_after.set(not_after.timestamp())
 
@@ -215,14 +219,11 @@ class Runtime:
             except TemplateError as exc:
                 log.error("template folder %s not loaded: %s", source.folder, exc)
 
-    async def run(
-        self, sockets: list[socket.socket] | None = None, probe_sockets: list[socket.socket] | None = None
-    ) -> int:
-        """Serve until stopped; ``sockets`` (and ``probe_sockets``) are listening sockets a prefork
-        parent bound and shares with its workers, else each port is bound here."""
+    async def run(self, listening: Listening) -> int:
+        """Serve on sockets already listening (see webhook.listening; a prefork parent shares its
+        admission and probe sockets with its workers) until a signal stops us."""
         settings = self.settings
         trimmer = HeapTrimmer()
-        listening: list[list[socket.socket] | None] = [sockets]
         servers = [
             self._server(
                 self.app,
@@ -237,11 +238,9 @@ class Runtime:
         if settings.metrics_port:
             metrics_app = make_asgi_app(self.metrics.registry)
             servers.append(self._server(metrics_app, settings.metrics_port, PLAIN_PORT_CONNECTIONS, trimmer))
-            listening.append(None)
         if settings.probe_port:
             probe_app = ProbeApp(self.probes, template_listing=False)
             servers.append(self._server(probe_app, settings.probe_port, PLAIN_PORT_CONNECTIONS, trimmer))
-            listening.append(probe_sockets)
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -258,11 +257,11 @@ class Runtime:
             self.namespace_levels.start()
         reloader = asyncio.create_task(self.reloader.run(stop))
         serving = [
-            asyncio.create_task(server.serve(sockets=shared))
-            for server, shared in zip(servers, listening, strict=True)
+            asyncio.create_task(server.serve(sockets=[sock]))
+            for server, sock in zip(servers, listening.sockets(), strict=True)
         ]
-        await asyncio.sleep(0)
-        self._announce()
+        if await _all_started(servers, serving):
+            self._announce()
         await asyncio.gather(*serving)
         stop.set()
         await reloader
@@ -282,10 +281,14 @@ class Runtime:
             return
         self.draining = True
         self.readiness()
-        log.info("shutdown requested: unready now, serving for %.1f s more", self.settings.drain_seconds)
+        if self.settings.drain_seconds > 0:
+            log.info("shutdown requested: unready now, serving for %.1f s more", self.settings.drain_seconds)
+        else:
+            log.info("shutdown requested")
         loop = asyncio.get_running_loop()
 
         def stop_servers() -> None:
+            log.info("stopping: no new connections; finishing the requests in flight")
             for server in servers:
                 server.should_exit = True
 
@@ -293,11 +296,19 @@ class Runtime:
 
     def _announce(self) -> None:
         settings = self.settings
-        where = (
-            f"https://{'localhost' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
-        )
+        everywhere = settings.host in ("0.0.0.0", "::")
+        shown = "localhost" if everywhere or _is_loopback(settings.host) else settings.host
+        where = f"https://{shown}:{settings.port}"
         folders = ", ".join(str(s.folder) for s in self.folder_sources) or "-"
-        log.info("serving admission reviews on %s/mutate (templates: %s)", where, folders)
+        log.info(
+            "serving admission reviews on %s:%d%s (templates: %s)",
+            settings.host,
+            settings.port,
+            " (all interfaces)" if everywhere else "",
+            folders,
+        )
+        if settings.metrics_port:
+            log.info("serving /metrics over plain HTTP on %s:%d", settings.host, settings.metrics_port)
         if self.ca_file is not None:
             sample = Path(__file__).parent / "bundled" / "sample-review.json"
             print(
@@ -307,6 +318,40 @@ class Runtime:
                 file=sys.stderr,
                 flush=True,
             )
+
+    def close(self) -> None:
+        """Remove what this run created outside its own memory: the generated CA's folder."""
+        if self.ca_file is not None:
+            shutil.rmtree(self.ca_file.parent, ignore_errors=True)
+
+
+async def _all_started(servers: list[_Server], tasks: list[asyncio.Task[None]]) -> bool:
+    """True once every server listens; False when one of them ended before it did."""
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+@dataclass(slots=True)
+class Listening:
+    """The sockets bound before anything is announced, in the order the servers use them."""
+
+    admission: socket.socket | None = None
+    metrics: socket.socket | None = None
+    probe: socket.socket | None = None
+
+    def sockets(self) -> list[socket.socket]:
+        return [sock for sock in (self.admission, self.metrics, self.probe) if sock is not None]
+
+    def close(self) -> None:
+        for sock in self.sockets():
+            sock.close()
 
 
 def _certificate_source(settings: Settings) -> tuple[CertificateSource, CertificateBundle]:
@@ -368,19 +413,26 @@ def serve(settings: Settings) -> int:
 
 
 def _serve_one(settings: Settings, sock: socket.socket | None, probe_sock: socket.socket | None) -> int:
+    """One serving process; ``sock`` and ``probe_sock`` are a prefork parent's shared sockets."""
+    listening = Listening()
     try:
+        listening.admission = sock if sock is not None else listen(settings.host, settings.port, "--port")
+        if settings.metrics_port:
+            listening.metrics = listen(settings.host, settings.metrics_port, "--metrics-port")
+        if settings.probe_port:
+            listening.probe = probe_sock or listen(settings.host, settings.probe_port, "--probe-port")
         runtime = Runtime(settings)
-    except (CertificateError, OSError) as exc:
+    except (ListenError, CertificateError, OSError) as exc:
         log.error("cannot start: %s", exc)
+        listening.close()
         return 1
-    runtime.load_templates()
-    _settle_garbage_collector()
-    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
-        return runner.run(
-            runtime.run(
-                [sock] if sock is not None else None, [probe_sock] if probe_sock is not None else None
-            )
-        )
+    try:
+        runtime.load_templates()
+        _settle_garbage_collector()
+        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+            return runner.run(runtime.run(listening))
+    finally:
+        runtime.close()
 
 
 def _settle_garbage_collector() -> None:

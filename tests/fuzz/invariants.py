@@ -5,15 +5,19 @@ functions, so a reproducer that crashed a fuzz run fails ``pytest`` in the same 
 
 - ``check_review``: the ``/mutate`` ASGI path. Any body gets HTTP 200 or a 4xx (never a 5xx, never an
   exception), 4xx exactly when ``parse_review`` refuses the body, a JSON answer, and for a 200 an
-  AdmissionReview with the request's uid that is never an internal error; an allowed patch applies
-  with jsonpatch, and the review of the patched object gets no patch.
+  AdmissionReview with the request's uid that is never an internal error; a subresource, a DELETE
+  or a CONNECT is admitted without a patch; an allowed patch applies with jsonpatch, and the review of
+  the patched object gets no patch.
 - ``check_engine``: ``mutate()`` over a JSON case (object, facts, Pod Security level, policy, extra
-  templates). Only InjectionError subclasses escape; the input is left unchanged; the patch is ``add``
-  ops that apply with jsonpatch and survive JSON encoding; verifying changes nothing; mutating the
-  patched object again is a no-op.
+  templates). Only InjectionError subclasses escape; the input is left unchanged; a subresource, a
+  DELETE or a CONNECT gets no patch, nor does an UPDATE of a Pod or a Job, and an UPDATE's ops stay
+  under the pod template (the only part the API server lets change); the patch is ``add`` ops that
+  apply with jsonpatch and survive JSON encoding; verifying changes nothing; mutating the patched
+  object again is a no-op.
 - ``check_templates``: a manifest file (YAML) as the folder source parses it (``parse_folder``), then
-  as a tenant's namespaced template. Only TemplateError results, and a template that loads is plain
-  JSON data (it ends up in patches encoded by orjson) with DNS-1123 names and a 16-hex-digit revision.
+  as a tenant's namespaced template. Only TemplateError results, of bounded size; a template that
+  loads is plain JSON data (it ends up in patches encoded by orjson) with DNS-1123 names and a
+  16-hex-digit revision.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ from prometheus_client import CollectorRegistry
 from tests.support.templates import KUBERNETES_VERSION, template_set
 from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, Template, TemplateSet, mutate
 from webhook.core.model import POD_SECURITY_CHECKS
+from webhook.core.patching import pointer
 from webhook.core.security import LEVELS
+from webhook.core.workloads import locate_pod_template
 from webhook.metrics import Metrics
 from webhook.server.app import AdmissionApp, Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
@@ -76,7 +82,7 @@ data:
     volumeMounts: [{name: shared, mountPath: /shared}]
     env: [{name: AGENT, value: "on"}]
     imagePullSecrets: [{name: pull}]
-    annotations: {"example.com/agent": "on", "odd~key": "x", "a/b~1c": "y"}
+    annotations: {"example.com/agent": "on", "agent.example.com/mode": "x", "a.b/c-d": "y"}
     labels: {agent: "on"}
 ---
 apiVersion: v1
@@ -216,6 +222,9 @@ def check_review(body: bytes) -> None:
         return
     assert status == 200, (status, payload[:300])
     answer = json.loads(payload)
+    facts = parsed.facts
+    if facts.sub_resource or facts.operation in ("DELETE", "CONNECT"):
+        assert answer["response"] == {"uid": facts.uid, "allowed": True}, ("never ours to change", answer)
     assert answer["apiVersion"] == "admission.k8s.io/v1" and answer["kind"] == "AdmissionReview", answer
     response = answer["response"]
     assert response["uid"] == parsed.facts.uid, (response, parsed.facts.uid)
@@ -259,7 +268,7 @@ def decode_case(data: bytes) -> tuple[Any, AdmissionFacts, InjectionPolicy, Temp
     """The engine case a fuzz input describes; None when it is not a JSON object (nothing to test).
 
     ``{"object": {...}, "operation": "CREATE", "kind": "Deployment", "namespace": "default",
-    "podSecurityLevel": "restricted", "policy": {"legacy_annotations": true,
+    "subResource": "status", "podSecurityLevel": "restricted", "policy": {"legacy_annotations": true,
     "deny_missing_templates": false, "pod_security_check": "deny"},
     "templates": [{"name": "extra", "namespace": null, "body": {...}}]}``; every field is optional.
     Extra templates go through parse_template first: the engine trusts only validated templates.
@@ -277,8 +286,9 @@ def decode_case(data: bytes) -> tuple[Any, AdmissionFacts, InjectionPolicy, Temp
     operation = case.get("operation") if isinstance(case.get("operation"), str) else "CREATE"
     namespace = case.get("namespace") if isinstance(case.get("namespace"), str) else "default"
     level = case.get("podSecurityLevel") if case.get("podSecurityLevel") in LEVELS else None
+    sub_resource = case.get("subResource") if isinstance(case.get("subResource"), str) else ""
     facts = AdmissionFacts("fuzz", operation, kind, namespace, dry_run=case.get("dryRun") is True)
-    facts = dataclasses.replace(facts, pod_security_level=level)
+    facts = dataclasses.replace(facts, pod_security_level=level, sub_resource=sub_resource)
     policy_fields = case.get("policy") if isinstance(case.get("policy"), dict) else {}
     check = policy_fields.get("pod_security_check")
     policy = POLICIES[
@@ -334,6 +344,12 @@ def check_engine(data: bytes) -> None:
     assert all(isinstance(w, str) for w in result.warnings), result.warnings
     assert bool(result.patch) == bool(result.injected), result
     assert (result.skip_reason is None) == bool(result.injected), result
+    if facts.sub_resource or facts.operation not in ("CREATE", "UPDATE"):
+        assert result.patch == (), ("a subresource, DELETE or CONNECT got a patch", facts)
+    if facts.operation == "UPDATE" and result.patch:
+        assert facts.kind not in ("Pod", "Job"), ("an immutable pod template got a patch", facts)
+        root = pointer(locate_pod_template(facts.kind) or ())
+        assert all(op["path"].startswith(root + "/") for op in result.patch), ("outside", result.patch)
     if not result.patch:
         return
     assert all(op["op"] == "add" for op in result.patch), result.patch
@@ -359,11 +375,11 @@ def check_templates(data: bytes) -> None:
     except UnicodeDecodeError:
         return  # the sources decode files and API strings first; not our input
     # As the folder source reads it: every document becomes a Template or a TemplateError.
-    results, produced = parse_folder(Path("/templates"), {"fuzz.yaml": text}, KUBERNETES_VERSION)
-    assert set(results) == set(produced["fuzz.yaml"]), (results, produced)
-    for result in results.values():
+    per_file = parse_folder(Path("/templates"), {"fuzz.yaml": text}, KUBERNETES_VERSION)
+    assert set(per_file) <= {"fuzz.yaml"}, per_file
+    for result in per_file.get("fuzz.yaml", {}).values():
         if isinstance(result, TemplateError):
-            assert isinstance(result.message, str) and str(result)
+            _check_error(result)
         else:
             _check_loaded(result)
     # As a tenant's template (namespaced): it must also meet the restricted Pod Security level.
@@ -377,10 +393,20 @@ def check_templates(data: bytes) -> None:
             try:
                 template = parse_template(document, KUBERNETES_VERSION)
             except TemplateError as exc:
-                assert isinstance(exc.message, str) and str(exc)
+                _check_error(exc)
                 continue
             assert template.namespace == "tenant"
             _check_loaded(template)
+
+
+# However hostile the template, its error stays a readable size (50 problems of bounded parts).
+MAX_ERROR_CHARS = 64 * 1024
+
+
+def _check_error(error: TemplateError) -> None:
+    assert isinstance(error.message, str) and str(error)
+    assert len(str(error)) <= MAX_ERROR_CHARS, len(str(error))
+    assert all(len(line) <= MAX_ERROR_CHARS for line in error.lines())
 
 
 def _check_loaded(template: Template) -> None:

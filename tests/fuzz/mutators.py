@@ -49,6 +49,10 @@ KEYS = [
     "operation",
     "object",
     "oldObject",
+    "subResource",
+    "volumeClaimTemplates",
+    "volumeDevices",
+    "devicePath",
     "dryRun",
     "policy",
     "templates",
@@ -118,6 +122,11 @@ STRINGS = [
     "UPDATE",
     "DELETE",
     "CONNECT",
+    "status",
+    "scale",
+    "ephemeralcontainers",
+    "/shared/",
+    "//var/log/./app",
     "default",
     "shop",
     "Always",
@@ -268,21 +277,27 @@ def mutate_template_manifest(data: bytes, max_size: int, seed: int, byte_mutate:
     """
     import yaml  # here, so that the templates harness imports (and instruments) it first
 
+    from webhook.bounded_yaml import FILE_LIMITS, TEMPLATE_LIMITS, load_one
+
     rng = random.Random(seed)
     if rng.random() < 0.4:
         return byte_mutate(data, max_size)
     try:
-        manifest = yaml.safe_load(data.decode("utf-8"))
+        # Bounded, like the parser: a billion-laughs seed must not expand in the mutator either.
+        manifest = load_one(data.decode("utf-8"), FILE_LIMITS).value
         key = next(k for k in TEMPLATE_KEYS if isinstance(manifest["data"][k], str))
-        body = yaml.safe_load(manifest["data"][key])
+        body = load_one(manifest["data"][key], TEMPLATE_LIMITS).value
     except Exception:  # anything unusual: leave it to the byte mutator
         return byte_mutate(data, max_size)
     target = manifest["data"] if rng.random() < 0.1 else None
-    for _ in range(1 + int(rng.expovariate(1.0))):
-        if target is not None:
-            mutate_tree(manifest, rng, byte_mutate)
-        else:
-            body = mutate_tree(body, rng, byte_mutate)
+    try:
+        for _ in range(1 + int(rng.expovariate(1.0))):
+            if target is not None:
+                mutate_tree(manifest, rng, byte_mutate)
+            else:
+                body = mutate_tree(body, rng, byte_mutate)
+    except (ValueError, RecursionError):  # json copies of a subtree: too deep for the encoder
+        return byte_mutate(data, max_size)
     try:
         if target is None:
             manifest["data"][key] = yaml.safe_dump(body, default_flow_style=rng.random() < 0.5)

@@ -49,6 +49,7 @@ NOT_IN_CORE_SCHEMAS = {
     ("cert-manager.io/v1", "Issuer"),
     ("cert-manager.io/v1", "Certificate"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),  # checked in test_chart_operability.py
 }
 SCENARIOS: dict[str, tuple[Path, ...]] = {"defaults": ()} | {p.stem: (p,) for p in CI_VALUES}
 ALWAYS_EXCLUDED = {"kube-system", "kube-node-lease", "kube-public"}
@@ -129,6 +130,11 @@ def main_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return containers[0]
 
 
+def is_test_hook(doc: dict[str, Any]) -> bool:
+    """Objects `helm test` creates (and deletes), not part of the installed release."""
+    return (doc["metadata"].get("annotations") or {}).get("helm.sh/hook") == "test"
+
+
 def flag_values(args: list[str], flag: str) -> list[str]:
     return [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == flag]
 
@@ -154,6 +160,7 @@ def test_every_ci_scenario_file_exists() -> None:
         "ha",
         "watch-all-namespaces",
         "legacy-example",
+        "operability",
     ):
         assert f"{stem}-values.yaml" in names
 
@@ -646,8 +653,12 @@ def test_an_incomplete_tls_secret_is_replaced_not_reused(helm: str, tmp_path: Pa
 def test_replicas_spread_and_disruption_budget(helm: str, scenario: str) -> None:
     docs = rendered(helm, scenario)
     deployment = one(docs, "Deployment")
-    expected_replicas = 3 if scenario == "ha-values" else 2
-    assert deployment["spec"]["replicas"] == merged_values(scenario)["replicaCount"] == expected_replicas
+    values = merged_values(scenario)
+    if values["autoscaling"]["enabled"]:
+        assert "replicas" not in deployment["spec"]  # the HorizontalPodAutoscaler owns the count
+    else:
+        expected_replicas = 3 if scenario == "ha-values" else 2
+        assert deployment["spec"]["replicas"] == values["replicaCount"] == expected_replicas
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     pod = deployment["spec"]["template"]["spec"]
     [spread] = pod["topologySpreadConstraints"]
@@ -656,7 +667,11 @@ def test_replicas_spread_and_disruption_budget(helm: str, scenario: str) -> None
     anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
     assert anti[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
     pdb = one(docs, "PodDisruptionBudget")["spec"]
-    assert pdb["minAvailable"] == 1
+    budget = values["podDisruptionBudget"]
+    if budget["maxUnavailable"] is None:
+        assert pdb["minAvailable"] == budget["minAvailable"] == 1 and "maxUnavailable" not in pdb
+    else:
+        assert pdb["maxUnavailable"] == budget["maxUnavailable"] and "minAvailable" not in pdb
     assert pdb["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     assert pdb["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
 
@@ -724,7 +739,7 @@ def test_server_arguments_tls_mount_and_tmp(helm: str, scenario: str) -> None:
 
 def test_template_configmaps_are_templates_the_server_accepts(helm: str) -> None:
     docs = rendered(helm, "legacy-example-values")
-    configmaps = by_kind(docs, "ConfigMap")
+    configmaps = [c for c in by_kind(docs, "ConfigMap") if not is_test_hook(c)]
     native = [c for c in configmaps if c["metadata"]["labels"].get("sidecar-injector.io/template") == "true"]
     assert [c["metadata"]["name"] for c in native] == ["istio-like-proxy"]
     assert set(native[0]["data"]) == {"template"}
@@ -748,15 +763,14 @@ def test_the_legacy_configmap_is_the_original_initializer_example(helm: str) -> 
     ]
     assert "sidecar-injector.io/template" not in legacy["metadata"]["labels"]
     assert yaml.safe_load(legacy["data"]["config"]) == LEGACY_CONFIG
-    seed = CHART.parents[2] / "shared" / "seed" / "logging-agent-initializer.yaml"
-    if seed.is_file():  # the seed sits beside the repository on developer and CI machines
-        assert yaml.safe_load(yaml.safe_load(seed.read_text())["data"]["config"]) == LEGACY_CONFIG
-    assert not [c for c in by_kind(rendered(helm, "defaults"), "ConfigMap")]
+    seed = Path(__file__).parents[1] / "seed" / "logging-agent-initializer.yaml"
+    assert yaml.safe_load(yaml.safe_load(seed.read_text())["data"]["config"]) == LEGACY_CONFIG
+    assert not [c for c in by_kind(rendered(helm, "defaults"), "ConfigMap") if not is_test_hook(c)]
 
 
 def test_optional_objects_appear_only_when_enabled(helm: str) -> None:
     defaults = {d["kind"] for d in rendered(helm, "defaults")}
-    assert not defaults & {"ServiceMonitor", "NetworkPolicy"}
+    assert not defaults & {"ServiceMonitor", "NetworkPolicy", "PrometheusRule", "HorizontalPodAutoscaler"}
     docs = rendered(helm, "watch-all-namespaces-values")
     policy = one(docs, "NetworkPolicy")["spec"]
     assert policy["policyTypes"] == ["Ingress"]

@@ -49,7 +49,7 @@ def test_inject_handles_lists_and_several_documents_and_passes_other_objects_thr
         init = deployment["spec"]["template"]["spec"]["initContainers"]
         assert init[0]["name"] == "log-shipper" and init[0]["restartPolicy"] == "Always"
         app_env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        assert app_env == [{"name": "LOG_DIR", "value": "/logs"}], "the app's own value wins"
+        assert app_env == [{"name": "LOG_DIR", "value": "/var/log/app"}], "where the shipper reads"
         assert_valid(deployment)
     assert documents[1] == yaml.safe_load(service)
 
@@ -104,7 +104,7 @@ def test_inject_checks_pod_security_against_namespaces_in_the_same_stream() -> N
 def test_inject_reports_unreadable_manifests_without_a_traceback(text: str) -> None:
     result = cli("inject", "--templates", "examples", "-f", "-", input=text, check=False)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: the manifests are not valid YAML")
+    assert result.stderr.startswith("error: standard input: ") and "not valid YAML" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -86,7 +86,8 @@ def test_the_dockerfile_builds_on_a_pinned_base_and_runs_as_a_numeric_non_root_u
     assert "USER 65532:65532" in final
     assert "EXPOSE 8443 9090" in final
     assert 'ENTRYPOINT ["/opt/venv/bin/sidecar-injector"]' in final
-    assert final[-1] == 'CMD ["serve"]'
+    # serve alone would listen on 127.0.0.1 only (a local trial): the exposed ports would not answer.
+    assert final[-1] == 'CMD ["serve", "--host", "0.0.0.0"]'
 
 
 def test_the_docker_context_holds_what_the_dockerfile_copies() -> None:

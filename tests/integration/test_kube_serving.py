@@ -164,6 +164,35 @@ def test_configmap_changes_at_the_api_are_served_without_a_restart(api: FakeApiS
     assert "not found" in response["warnings"][0] and "patch" not in response
 
 
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def test_templates_that_exist_before_the_start_are_served_from_the_first_review(
+    api: FakeApiServer, tmp_path: Path
+) -> None:
+    """After every restart or rollout of the injector its templates already exist at the API."""
+    for file in ("logging-agent-initializer.yaml", "log-shipper.yaml"):
+        manifest = yaml.safe_load((EXAMPLES / file).read_text())
+        api.create(OWN, manifest["metadata"]["name"], manifest["data"], manifest["metadata"].get("labels"))
+    api.create(OWN, "typo-initializer", {"conf": "containers: []"})  # looks like ours: must be listed
+    seed = yaml.safe_load((EXAMPLES / "helloworld-with-annotation.yaml").read_text())
+    seed["metadata"]["namespace"] = "default"
+    with serving(api, tmp_path) as (admit, get, _):
+        response = admit(seed)  # the very first review after /readyz turned 200
+        ops = json.loads(base64.b64decode(response["patch"]))
+        added = [op["value"]["name"] for op in ops if op["path"] == "/spec/template/spec/containers/-"]
+        assert added == ["logging-agent"]
+        ops = json.loads(base64.b64decode(admit(pod("log-shipper"))["patch"]))
+        assert [op["value"][0]["name"] for op in ops if op["path"] == "/spec/initContainers"] == [
+            "log-shipper"
+        ]
+        rows = {row["document"]: row for row in get("/templates").json()["templates"]}
+    assert rows[f"ConfigMap {OWN}/logging-agent-initializer key config"]["serving"]
+    assert rows[f"ConfigMap {OWN}/log-shipper key template"]["serving"]
+    typo = rows[f"ConfigMap {OWN}/typo-initializer key config"]
+    assert not typo["serving"] and "no string key 'config'" in typo["lastError"]
+
+
 def test_a_tenant_template_serves_only_its_own_namespace(api: FakeApiServer, webhook) -> None:  # type: ignore[no-untyped-def]
     admit, _, _ = webhook
     restricted = (

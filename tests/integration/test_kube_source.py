@@ -8,10 +8,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import kubernetes.client
 import pytest
+import yaml
 
 from tests.fakes import FakeApiServer
 from webhook.core.model import Template
@@ -172,6 +174,92 @@ def test_a_labelled_configmap_without_a_template_key_is_reported(
     (status,) = store.statuses()
     assert status.serving is None
     assert "no string key 'template'" in str(status.error)
+
+
+def test_a_configmap_named_like_a_legacy_template_without_its_config_key_is_reported(
+    apiserver: FakeApiServer, start_source: SourceFactory
+) -> None:
+    apiserver.create(OWN, "agent-initializer", {"conf": "containers: []"})
+    store, source = start_source()
+    started(store, source)
+    (status,) = store.statuses()
+    assert status.serving is None
+    assert "no string key 'config'" in str(status.error)
+
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def example_configmap(file: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = yaml.safe_load((EXAMPLES / file).read_text())
+    return manifest
+
+
+def create_example(apiserver: FakeApiServer, file: str) -> str:
+    """Create an example template ConfigMap at the API exactly as ``kubectl apply`` would; its name."""
+    manifest = example_configmap(file)
+    metadata = manifest["metadata"]
+    apiserver.create(OWN, metadata["name"], manifest["data"], metadata.get("labels"))
+    return str(metadata["name"])
+
+
+@pytest.mark.parametrize("legacy_support", [True, False], ids=["unlabelled-watch", "label-selector-watch"])
+def test_templates_of_both_formats_created_before_the_start_are_served_from_the_first_list(
+    apiserver: FakeApiServer, start_source: SourceFactory, legacy_support: bool
+) -> None:
+    # kube-apiserver lists items without kind: the source must not need it (it once dropped them all).
+    create_example(apiserver, "logging-agent-initializer.yaml")
+    create_example(apiserver, "log-shipper.yaml")
+    store, source = start_source(legacy=legacy_support)
+    eventually(store.ready, what="first list")
+    expected = {"logging-agent", "log-shipper"} if legacy_support else {"log-shipper"}
+    assert {name for _, name in store.snapshot().templates} == expected
+    assert all(s.serving is not None and s.error is None for s in store.statuses())
+    assert source.watches <= 1  # served from the list itself, not from later watch events
+
+    # After the history is compacted the source re-lists; the templates must survive that too.
+    apiserver.refuse_connections(0.3)
+    apiserver.create(OWN, "unrelated", {"k": "v"})
+    apiserver.compact()
+    eventually(lambda: source.lists == 2, what="the re-list after 410")
+    eventually(lambda: apiserver.open_watches >= 1, what="the watch after the re-list")
+    assert {name for _, name in store.snapshot().templates} == expected
+    assert all(s.serving is not None and s.error is None for s in store.statuses())
+
+
+# 700 bytes: aliases 8 levels deep and 9 wide, used where the schema refuses them, so the old schema
+# error quoted all 9^7 strings (35 MB per error, 20 s to ready, 241 MiB; one level more: gigabytes).
+BILLION_LAUGHS = "\n".join(
+    ["initContainers:", "- {name: l0, image: i, args: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]}"]
+    + [f"- {{name: l{n}, image: i, args: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]}}" for n in range(1, 8)]
+    + ["containers: [{name: c, image: i, args: *l7}]"]
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (BILLION_LAUGHS, "expands to more than"),  # issue 16: 3 GiB of RSS and a 525 MB log line
+        ("", "expected a mapping"),  # an emptied key is a broken edit, not a removal
+        (
+            "containers: [{name: sidecar, image: i, ports: [{containerPort: 18446744073709551616}]}]",
+            "64 bits",
+        ),
+    ],
+    ids=["billion-laughs", "emptied", "int-past-64-bits"],
+)
+def test_the_api_source_keeps_the_last_good_template_over_a_hostile_or_emptied_one(
+    apiserver: FakeApiServer, start_source: SourceFactory, text: str, problem: str
+) -> None:
+    apiserver.create(OWN, "mesh", template("envoy:1"), LABELS)
+    store, source = start_source()
+    started(store, source)
+    apiserver.update(OWN, "mesh", data={"template": text})
+    eventually(lambda: store.statuses()[0].error is not None, what="the error to be recorded")
+    (status,) = store.statuses()
+    assert problem in str(status.error)
+    assert len(str(status.error)) < 1000, "the error quotes a bounded part of the template"
+    assert image_of(store, "mesh") == "envoy:1"
 
 
 @pytest.mark.parametrize("legacy_support", [True, False], ids=["unlabelled-watch", "label-selector-watch"])
@@ -522,3 +610,24 @@ def test_the_fake_sends_bookmarks_with_only_a_resource_version(apiserver: FakeAp
         "apiVersion": "v1",
         "metadata": {"resourceVersion": str(start)},
     }
+
+
+def test_the_fake_lists_items_without_kind_but_watch_events_and_gets_carry_it(
+    apiserver: FakeApiServer,
+) -> None:
+    apiserver.create("ns", "cm", {"k": "v"})
+    connection = http.client.HTTPConnection("127.0.0.1", apiserver.port, timeout=5)
+    try:
+        connection.request("GET", "/api/v1/namespaces/ns/configmaps")
+        listed = json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
+    assert (listed["kind"], listed["apiVersion"]) == ("ConfigMapList", "v1")
+    (item,) = listed["items"]
+    assert "kind" not in item and "apiVersion" not in item
+    (event,) = _watch_lines(apiserver, "watch=true&timeoutSeconds=1")
+    assert (event["type"], event["object"]["kind"], event["object"]["apiVersion"]) == (
+        "ADDED",
+        "ConfigMap",
+        "v1",
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import cli, https_request, issue_certificate, running_server
+from tests.support.processes import cli, free_port, https_request, issue_certificate, running_server
 from tests.support.reviews import opted_in_pod, review
 
 pytestmark = pytest.mark.integration
@@ -46,5 +46,5 @@ def test_two_workers_share_the_port_and_their_metrics_add_up(tmp_path: Path) -> 
 
 
 def test_workers_refuse_to_start_without_one_shared_certificate(tmp_path: Path) -> None:
-    result = cli("serve", "--workers", "2", "--port", "0", check=False)
+    result = cli("serve", "--workers", "2", "--port", str(free_port()), check=False)
     assert result.returncode == 2 and "--workers needs --cert and --key" in result.stderr

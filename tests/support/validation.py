@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 import kubernetes_validate
@@ -34,3 +35,23 @@ def _assert_unique_names(obj: dict[str, Any]) -> None:
     volumes = [v["name"] for v in spec.get("volumes") or []]
     assert len(set(containers)) == len(containers), f"duplicate container names: {containers}"
     assert len(set(volumes)) == len(volumes), f"duplicate volume names: {volumes}"
+    _assert_mounts_name_volumes(obj, spec, set(volumes))
+
+
+def _assert_mounts_name_volumes(obj: dict[str, Any], spec: dict[str, Any], volumes: set[str]) -> None:
+    """What the schema cannot see and the API server checks: every mount names a volume of the pod (a
+    StatefulSet's claim templates count), and no container mounts two volumes on one directory."""
+    is_stateful_set = obj.get("kind") == "StatefulSet"
+    claims = (obj.get("spec") or {}).get("volumeClaimTemplates") or [] if is_stateful_set else []
+    known = volumes | {claim["metadata"]["name"] for claim in claims}
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        mounts = container.get("volumeMounts") or []
+        for mount in [*mounts, *(container.get("volumeDevices") or [])]:
+            assert mount["name"] in known, f"{container['name']} mounts unknown volume {mount['name']!r}"
+        paths = [_directory(m["mountPath"]) for m in mounts]
+        assert len(set(paths)) == len(paths), f"{container['name']} mounts one directory twice: {paths}"
+
+
+def _directory(path: str) -> str:
+    # Independent of webhook.core.mounts on purpose: posixpath keeps a leading "//", so strip it first.
+    return "/" + posixpath.normpath(path).lstrip("/") if path.startswith("/") else path

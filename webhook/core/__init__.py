@@ -7,6 +7,7 @@ from webhook.core.errors import (
     PodSecurityConflict,
     TemplateConflict,
     TemplateNotFound,
+    VolumeNotFound,
 )
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.model import (
@@ -32,6 +33,7 @@ __all__ = [
     "TemplateConflict",
     "TemplateNotFound",
     "TemplateSet",
+    "VolumeNotFound",
     "mutate",
     "verify_patch",
 ]

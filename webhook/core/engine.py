@@ -9,12 +9,16 @@ import jsonpatch
 from webhook.core.bounds import check_item_counts
 from webhook.core.errors import InvalidObject, PodSecurityConflict, TemplateNotFound
 from webhook.core.jsontypes import JsonObject, PatchOp
-from webhook.core.merging import PodTemplateMerger, names_in
+from webhook.core.merging import PodTemplateMerger, names_in, without_container_collisions
 from webhook.core.model import AdmissionFacts, InjectionPolicy, MutationResult, Template, TemplateSet
+from webhook.core.mounts import check_volumes_exist
 from webhook.core.patching import PatchBuilder, describe
 from webhook.core.pod_security import PodSecurityGap, pod_security_gaps
-from webhook.core.selection import Skip, render_status, select_templates
-from webhook.core.workloads import RUN_TO_COMPLETION_KINDS, locate_pod_template
+from webhook.core.selection import Skip, render_status, select_templates, skip_for_request
+from webhook.core.workloads import RUN_TO_COMPLETION_KINDS, claim_template_names, locate_pod_template
+
+# The skip reason when every requested template is loaded but names a container the pod already has.
+CONTAINER_NAME_TAKEN = "container-name-taken"
 
 
 def mutate(
@@ -28,25 +32,61 @@ def mutate(
     """Decide what to inject into ``obj`` and return the JSON patch that does it.
 
     Raises an InjectionError subclass when the object must be refused (a malformed opted-in object,
-    or a missing template when the policy denies those). ``verify`` applies the patch to a copy and
-    checks the result, turning any builder bug into an exception instead of a broken pod.
+    a missing template when the policy denies those, a template that cannot be applied). ``verify``
+    applies the patch to a copy and checks the result, turning any builder bug into an exception
+    instead of a broken pod.
     """
+    request_skip = skip_for_request(facts)  # DELETE and CONNECT may carry no object at all
+    if request_skip is not None:
+        return MutationResult(skip_reason=request_skip.reason)
     if not isinstance(obj, dict):
         raise InvalidObject("object", "expected a JSON object")
     root = locate_pod_template(facts.kind)
-    pod_template = _walk_dict(obj, root) if root is not None else None
+    assert root is not None  # skip_for_request skips kinds without a pod template
+    pod_template = _walk_dict(obj, root)
     selection = select_templates(obj, pod_template if pod_template is not None else {}, facts, policy)
     if isinstance(selection, Skip):
         return MutationResult(skip_reason=selection.reason, warnings=selection.warnings)
-    assert root is not None  # select_templates skips kinds without a pod template
     if pod_template is None:
         raise InvalidObject(describe(root), "the pod template is missing or not an object")
     _check_pod_spec(pod_template, root)
 
     warnings = list(selection.warnings)
+    found = _resolve(selection.names, templates, facts, policy, warnings)
+    if not found:
+        return MutationResult(skip_reason=TemplateNotFound.reason, warnings=tuple(warnings))
+    accepted, collisions = without_container_collisions(found, pod_template["spec"])
+    warnings.extend(collisions)
+    if not accepted:
+        return MutationResult(skip_reason=CONTAINER_NAME_TAKEN, warnings=tuple(warnings))
+    gaps = _check_pod_security(accepted, pod_template, facts, policy)
+    warnings.extend(_gap_warnings(gaps, facts.kind))
+
+    builder = _merge(obj, root, accepted, facts, warnings)
+    status = {**selection.already_injected, **{t.name: t.revision for t in accepted}}
+    builder.put((*root, "metadata", "annotations"), policy.status_annotation, render_status(status))
+    ops = tuple(builder.ops)
+    if verify:
+        verify_patch(obj, ops, root)
+    return MutationResult(
+        patch=ops,
+        warnings=tuple(warnings),
+        injected=tuple(t.name for t in accepted),
+        pod_security_gaps=tuple(gap.template for gap in gaps),
+    )
+
+
+def _resolve(
+    names: tuple[str, ...],
+    templates: TemplateSet,
+    facts: AdmissionFacts,
+    policy: InjectionPolicy,
+    warnings: list[str],
+) -> list[Template]:
+    """The requested templates that are loaded; the others raise or add a warning, as the policy says."""
     found: list[Template] = []
     missing: list[str] = []
-    for name in selection.names:
+    for name in names:
         template = templates.resolve(name, facts.namespace)
         if template is None:
             missing.append(name)
@@ -57,14 +97,20 @@ def mutate(
         if policy.deny_missing_templates:
             raise error
         warnings.append(f"{error.message}; admitted without them")
-    if not found:
-        return MutationResult(skip_reason=TemplateNotFound.reason, warnings=tuple(warnings))
-    gaps = _check_pod_security(found, pod_template, facts, policy)
-    warnings.extend(_gap_warnings(gaps, facts.kind))
+    return found
 
+
+def _merge(
+    obj: JsonObject,
+    root: tuple[str, ...],
+    accepted: list[Template],
+    facts: AdmissionFacts,
+    warnings: list[str],
+) -> PatchBuilder:
+    """Merge the templates in order; raises VolumeNotFound when a mount they add has no volume."""
     builder = PatchBuilder(obj)
-    merger = PodTemplateMerger(builder, root)
-    for template in found:
+    merger = PodTemplateMerger(builder, root, claim_template_names(facts.kind, obj))
+    for template in accepted:
         merger.merge(template)
         if facts.kind in RUN_TO_COMPLETION_KINDS and template.containers and not template.native_sidecars:
             warnings.append(
@@ -72,18 +118,8 @@ def mutate(
                 "will not complete while they run (use nativeSidecars: true on Kubernetes 1.29+)"
             )
     warnings.extend(merger.warnings)
-    status = {**selection.already_injected, **{t.name: t.revision for t in found}}
-    builder.put((*root, "metadata", "annotations"), policy.status_annotation, render_status(status))
-
-    patch = tuple(builder.ops)
-    if verify:
-        verify_patch(obj, patch, root)
-    return MutationResult(
-        patch=patch,
-        warnings=tuple(warnings),
-        injected=tuple(t.name for t in found),
-        pod_security_gaps=tuple(gap.template for gap in gaps),
-    )
+    check_volumes_exist(merger.added_mounts, merger.volume_names)
+    return builder
 
 
 def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, ...]) -> JsonObject:

@@ -6,7 +6,8 @@ Every error carries a stable ``reason`` token for logs and metrics; nothing bran
     ├── TemplateNotFound        a requested template is not loaded (denial only when policy says so)
     ├── InvalidObject           the object is not shaped like its kind (names the field)
     └── TemplateConflict        a template cannot be applied to this object
-        └── PodSecurityConflict an injected template needs a lower Pod Security level than enforced
+        ├── PodSecurityConflict an injected template needs a lower Pod Security level than enforced
+        └── VolumeNotFound      a mount the injection adds names a volume the final pod lacks
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ class TemplateConflict(InjectionError):
 
 class PodSecurityConflict(TemplateConflict):
     reason = "pod-security"
+
+    def __init__(self, message: str, templates: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.templates = templates
+
+
+class VolumeNotFound(TemplateConflict):
+    reason = "volume-not-found"
 
     def __init__(self, message: str, templates: tuple[str, ...]) -> None:
         super().__init__(message)

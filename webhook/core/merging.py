@@ -1,22 +1,30 @@
 """How one template merges into a pod template: the workload's own items always win.
 
 Rules (also in docs/design.md):
-- containers, initContainers and volumes are added by name; a name the pod already has (including one
-  added by an earlier template in the same request) is skipped with a warning;
-- env and volumeMounts go into each of the workload's own app containers; an env name or mountPath the
-  container already has is left as the application set it;
+- a template with a container or init container named like one the pod already has (including one
+  added by an earlier template in the same request) is not injected at all: that container is the
+  workload's, and half a template (its env and mounts without its sidecar) is not what was asked for;
+- volumes are added by name; a name the pod already has is skipped with a warning (the pod's own
+  volume is used, so a workload can give a template's volume another source);
+- env and volumeMounts go into each of the workload's own app containers; an env name or mount path
+  (compared normalised) the container already has is left as the application set it;
 - imagePullSecrets are added by name; pod annotations and labels only add keys that are absent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import Template
+from webhook.core.mounts import AddedMount, normalise_mount_path
 from webhook.core.patching import PatchBuilder, Tokens
 
 NATIVE_SIDECAR_RESTART_POLICY = "Always"
+
+
+# How keys compare when an item is added only if absent: mount paths name directories.
+_KEY_FORMS: dict[str, Callable[[str], str]] = {"mountPath": normalise_mount_path}
 
 
 def names_in(items: object) -> set[str]:
@@ -25,77 +33,118 @@ def names_in(items: object) -> set[str]:
     return {item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)}
 
 
-class PodTemplateMerger:
-    """Merges templates one after another into the pod template found at ``root``."""
+def container_names_of(template: Template) -> list[str]:
+    return [c["name"] for c in (*template.init_containers, *template.containers)]
 
-    def __init__(self, builder: PatchBuilder, root: Tokens) -> None:
+
+def without_container_collisions(
+    templates: Iterable[Template], pod_spec: JsonObject
+) -> tuple[list[Template], list[str]]:
+    """The templates whose containers' names are all free, in order, and a warning per other one.
+
+    A name is taken by the pod (containers and init containers share one name space) or by a
+    template accepted before in the same request.
+    """
+    owners: dict[str, str | None] = dict.fromkeys(
+        names_in(pod_spec.get("containers")) | names_in(pod_spec.get("initContainers"))
+    )
+    accepted: list[Template] = []
+    warnings: list[str] = []
+    for template in templates:
+        taken = next((name for name in container_names_of(template) if name in owners), None)
+        if taken is None:
+            accepted.append(template)
+            owners.update(dict.fromkeys(container_names_of(template), template.name))
+            continue
+        owner = owners[taken]
+        holder = "the workload already has" if owner is None else f"template {owner!r}, listed first, adds"
+        warnings.append(
+            f"template {template.name!r} not injected: {holder} a container named {taken!r}, "
+            "which is left as it is"
+        )
+    return accepted, warnings
+
+
+class PodTemplateMerger:
+    """Merges templates one after another into the pod template found at ``root``.
+
+    The templates must have been through without_container_collisions(): their containers are
+    appended as they are.
+    """
+
+    def __init__(self, builder: PatchBuilder, root: Tokens, claim_names: Iterable[str] = ()) -> None:
         self.builder = builder
         self.metadata = (*root, "metadata")
         self.spec = (*root, "spec")
         pod_spec = builder.lookup(self.spec)
         self.app_container_count = len(pod_spec.get("containers") or []) if isinstance(pod_spec, dict) else 0
-        self.container_names = names_in(builder.lookup((*self.spec, "containers"))) | names_in(
-            builder.lookup((*self.spec, "initContainers"))
-        )
-        self.volume_names = names_in(builder.lookup((*self.spec, "volumes")))
+        # A StatefulSet's claim templates become volumes of its pods: they count as the pod's own.
+        self.claim_names = set(claim_names)
+        self.volume_names = names_in(builder.lookup((*self.spec, "volumes"))) | self.claim_names
         self.warnings: list[str] = []
+        self.added_mounts: list[AddedMount] = []
         self._keys: dict[Tokens, set[object]] = {}
 
     def merge(self, template: Template) -> None:
-        self._add_named(template, (*self.spec, "initContainers"), template.init_containers, "init container")
+        self._add_containers(template, (*self.spec, "initContainers"), template.init_containers)
         if template.native_sidecars:
             sidecars = (_as_native_sidecar(c) for c in template.containers)
-            self._add_named(template, (*self.spec, "initContainers"), sidecars, "native sidecar")
+            self._add_containers(template, (*self.spec, "initContainers"), sidecars)
         else:
-            self._add_named(template, (*self.spec, "containers"), template.containers, "container")
+            self._add_containers(template, (*self.spec, "containers"), template.containers)
         self._add_volumes(template)
         for index in range(self.app_container_count):
             container = (*self.spec, "containers", str(index))
             self._add_keyed(container, "env", "name", template.env)
-            self._add_keyed(container, "volumeMounts", "mountPath", template.volume_mounts)
+            for mount in self._add_keyed(container, "volumeMounts", "mountPath", template.volume_mounts):
+                name = self.builder.lookup((*container, "name"))
+                self._record_mount(template, str(name), "volumeMount", mount)
         self._add_keyed(self.spec, "imagePullSecrets", "name", template.image_pull_secrets)
         self._add_entries((*self.metadata, "annotations"), template.annotations)
         self._add_entries((*self.metadata, "labels"), template.labels)
 
-    def _add_named(self, template: Template, target: Tokens, items: Iterable[JsonObject], what: str) -> None:
-        self._add_unique(template, target, items, what, self.container_names, "container", "")
+    def _add_containers(self, template: Template, target: Tokens, containers: Iterable[JsonObject]) -> None:
+        for container in containers:
+            self.builder.append(target, container)
+            for mount in container.get("volumeMounts") or ():
+                self._record_mount(template, container["name"], "volumeMount", mount)
+            for device in container.get("volumeDevices") or ():
+                self._record_mount(template, container["name"], "volumeDevice", device)
+
+    def _record_mount(self, template: Template, container: str, what: str, mount: JsonObject) -> None:
+        path = mount.get("mountPath", mount.get("devicePath"))
+        self.added_mounts.append(AddedMount(template.name, container, what, mount.get("name"), path))
 
     def _add_volumes(self, template: Template) -> None:
-        volumes = (*self.spec, "volumes")
-        suffix = "; the pod's own volume is used"
-        self._add_unique(template, volumes, template.volumes, "volume", self.volume_names, "volume", suffix)
-
-    def _add_unique(
-        self,
-        template: Template,
-        target: Tokens,
-        items: Iterable[JsonObject],
-        what: str,
-        taken: set[str],
-        kind: str,
-        suffix: str,
-    ) -> None:
-        """Append items whose name is free; a taken name keeps the pod's item and says so."""
-        for item in items:
-            name = item["name"]
-            if name in taken:
+        """Append volumes whose name is free; a taken name keeps the pod's volume and says so."""
+        for volume in template.volumes:
+            name = volume["name"]
+            if name in self.volume_names:
+                owner = "volumeClaimTemplate" if name in self.claim_names else "volume"
                 self.warnings.append(
-                    f"template {template.name!r}: {what} {name!r} not injected, "
-                    f"the pod already has a {kind} named {name!r}{suffix}"
+                    f"template {template.name!r}: volume {name!r} not injected, the pod already has a "
+                    f"{owner} named {name!r}; the pod's own volume is used"
                 )
                 continue
-            taken.add(name)
-            self.builder.append(target, item)
+            self.volume_names.add(name)
+            self.builder.append((*self.spec, "volumes"), volume)
 
-    def _add_keyed(self, owner: Tokens, field: str, key: str, items: tuple[JsonObject, ...]) -> None:
+    def _add_keyed(
+        self, owner: Tokens, field: str, key: str, items: tuple[JsonObject, ...]
+    ) -> list[JsonObject]:
+        """Append the items whose key is absent at ``owner``; returns the ones appended."""
         if not items:
-            return
+            return []
         taken = self._taken((*owner, field), key)
+        form = _KEY_FORMS.get(key, _as_is)
+        added = []
         for item in items:
-            if item[key] in taken:
+            if form(item[key]) in taken:
                 continue
-            taken.add(item[key])
+            taken.add(form(item[key]))
             self.builder.append((*owner, field), item)
+            added.append(item)
+        return added
 
     def _add_entries(self, target: Tokens, entries: Mapping[str, str]) -> None:
         if not entries:
@@ -117,8 +166,14 @@ class PodTemplateMerger:
                 items = present if isinstance(present, list) else []
                 # Only a string can equal a template's key; a map or a list there is not even hashable.
                 keys = (i.get(key) for i in items if isinstance(i, dict))
-                self._keys[target] = {k for k in keys if isinstance(k, str)}
+                strings = {k for k in keys if isinstance(k, str)}
+                form = _KEY_FORMS.get(key)
+                self._keys[target] = {form(k) for k in strings} if form else set(strings)
         return self._keys[target]
+
+
+def _as_is(key: str) -> str:
+    return key
 
 
 def _as_native_sidecar(container: JsonObject) -> JsonObject:

@@ -63,6 +63,8 @@ class AdmissionFacts:
     namespace: str
     name: str = ""
     dry_run: bool = False
+    sub_resource: str = ""
+    """``request.subResource`` ("status", "scale", "ephemeralcontainers", ...); empty for the object."""
     pod_security_level: str | None = None
     """The Pod Security level the namespace enforces, when known. Not part of the AdmissionReview: the
     server looks it up (namespace labels) and None means unknown, so no Pod Security check is made."""

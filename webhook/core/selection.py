@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import LEGACY_ANNOTATION_PREFIX, AdmissionFacts, InjectionPolicy
-from webhook.core.workloads import SUPPORTED_KINDS, managing_owner
+from webhook.core.workloads import IMMUTABLE_POD_TEMPLATE_ON_UPDATE, SUPPORTED_KINDS, managing_owner
 
 HANDLED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
 
@@ -65,13 +65,25 @@ def render_status(injected: dict[str, str]) -> str:
     return json.dumps({"injected": entries}, separators=(",", ":"))
 
 
+def skip_for_request(facts: AdmissionFacts) -> Skip | None:
+    """What the request alone rules out, before the object is looked at (it may be null or junk)."""
+    if facts.operation not in HANDLED_OPERATIONS:
+        return Skip("operation-not-handled")
+    # A subresource (status, scale, ephemeralcontainers, ...) writes only part of the object, and a
+    # patch for the whole object would be applied to that part or refused: never ours to change.
+    if facts.sub_resource:
+        return Skip("subresource")
+    if facts.kind not in SUPPORTED_KINDS:
+        return Skip("kind-not-handled")
+    return None
+
+
 def select_templates(
     obj: JsonObject, pod_template: JsonObject, facts: AdmissionFacts, policy: InjectionPolicy
 ) -> Selection | Skip:
-    if facts.operation not in HANDLED_OPERATIONS:
-        return Skip("operation-not-handled")
-    if facts.kind not in SUPPORTED_KINDS:
-        return Skip("kind-not-handled")
+    request_skip = skip_for_request(facts)
+    if request_skip is not None:
+        return request_skip
     metadata = obj.get("metadata")
     if isinstance(metadata, dict) and metadata.get("deletionTimestamp"):
         return Skip("being-deleted")
@@ -83,9 +95,9 @@ def select_templates(
         names.extend(requested_names(template_annotations, policy))
     if not names:
         return Skip("not-requested")
-    # A Pod's containers are immutable after creation; injecting on UPDATE would be rejected.
-    if facts.kind == "Pod" and facts.operation == "UPDATE":
-        return Skip("pod-update")
+    # The API server would refuse a changed pod template on UPDATE (see workloads.py).
+    if facts.operation == "UPDATE" and facts.kind in IMMUTABLE_POD_TEMPLATE_ON_UPDATE:
+        return Skip(IMMUTABLE_POD_TEMPLATE_ON_UPDATE[facts.kind])
     owner = managing_owner(facts.kind, obj)
     if owner is not None:
         return Skip(f"managed-by-{owner.lower()}")

@@ -23,7 +23,7 @@ import urllib3
 
 from webhook.core.pod_security import ENFORCE_LABEL, enforced_level
 from webhook.kube.client import build_client
-from webhook.kube.reflector import Change, JsonObject, ObjectKey
+from webhook.kube.reflector import Change, ItemType, JsonObject, ObjectKey
 from webhook.kube.watch import CollectionWatcher, Timings
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,12 @@ class NamespaceSecurityLevels:
         self._api_client, self._owns_client = build_client(api_client, configuration, kubeconfig)
         self._api = kubernetes.client.CoreV1Api(self._api_client)
         self.watcher = CollectionWatcher(
-            "namespaces", self._request, self._mirror, self._stopping, timings or Timings()
+            "namespaces",
+            self._request,
+            self._mirror,
+            self._stopping,
+            timings or Timings(),
+            item_type=ItemType("Namespace", "v1"),
         )
         self._thread: threading.Thread | None = None
 

@@ -19,6 +19,12 @@ Contract followed (https://kubernetes.io/docs/reference/using-api/api-concepts/#
 An optional ``accept`` predicate filters objects client-side (used for the legacy
 ``<name>-initializer`` ConfigMaps a label selector cannot find). An object that stops passing it is
 reported as gone, exactly as the API server reports an object leaving a label selector (DELETED).
+
+Typed collections: kube-apiserver serves the items of a List without ``kind`` and ``apiVersion``
+(only the List itself says ``ConfigMapList``), while watch events carry them. Given the collection's
+``kind``, every object the reflector hands on carries that kind and its ``apiVersion``, whichever
+way it arrived, so consumers can check ``kind`` without caring; an object whose own ``kind``
+contradicts the collection's is refused (left out and reported), never taken for one.
 """
 
 from __future__ import annotations
@@ -64,10 +70,34 @@ class Step:
     backoff: bool = False
     """True when the next request should wait (the server reported a problem)."""
     reason: str = ""
+    refused: bool = False
+    """The event's object was of another kind than the collection's and was left out."""
 
 
 class ProtocolViolation(ValueError):
     """The server sent something that is not a List or a watch event; the caller should re-list."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemType:
+    """What every object of a collection is: the list's items are stamped with it."""
+
+    kind: str
+    api_version: str
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    def stamp(self, obj: JsonObject) -> JsonObject | None:
+        """``obj`` with this kind and apiVersion (a shallow copy when they were missing); None when
+        ``obj`` says it is of another kind."""
+        kind = obj.get("kind")
+        if kind == self.kind and obj.get("apiVersion"):
+            return obj
+        if kind not in (None, "", self.kind):
+            return None
+        return {**obj, "kind": self.kind, "apiVersion": obj.get("apiVersion") or self.api_version}
 
 
 def object_key(obj: Mapping[str, Any]) -> ObjectKey:
@@ -96,10 +126,17 @@ class Reflector:
     Not thread-safe: one driver thread owns it.
     """
 
-    def __init__(self, accept: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
+    def __init__(
+        self,
+        accept: Callable[[Mapping[str, Any]], bool] | None = None,
+        item_type: ItemType | None = None,
+    ) -> None:
         self._accept = accept or (lambda _obj: True)
+        self._item_type = item_type
         self._objects: dict[ObjectKey, JsonObject] = {}
         self.resource_version: str | None = None
+        self.refused: tuple[str, ...] = ()
+        """What the last list left out because its kind contradicts the collection's."""
 
     @property
     def objects(self) -> Mapping[ObjectKey, JsonObject]:
@@ -111,12 +148,22 @@ class Reflector:
         items = body.get("items")
         if version is None or not isinstance(items, list):
             raise ProtocolViolation("a List needs metadata.resourceVersion and items")
+        item_type = self._item_type
+        if item_type is not None and body.get("kind") not in (None, item_type.list_kind):
+            raise ProtocolViolation(f"expected a {item_type.list_kind}, got a {body.get('kind')}")
         objects: dict[ObjectKey, JsonObject] = {}
+        refused: list[str] = []
         for item in items:
-            if isinstance(item, dict) and self._accept(item):
-                objects[object_key(item)] = item
+            if not isinstance(item, dict):
+                continue
+            typed = self._typed(item)
+            if typed is None:
+                refused.append(_describe(item))
+            elif self._accept(typed):
+                objects[object_key(typed)] = typed
         self._objects = objects
         self.resource_version = version
+        self.refused = tuple(refused)
         return objects
 
     def on_line(self, line: bytes) -> Step:
@@ -151,6 +198,10 @@ class Reflector:
         version = resource_version_of(obj)
         if version is not None:
             self.resource_version = version
+        typed = self._typed(obj)
+        if typed is None:
+            return Step(reason=f"refused a {kind} event for {_describe(obj)}", refused=True)
+        obj = typed
         if kind != "DELETED" and self._accept(obj):
             self._objects[key] = obj
             return Step(changes=(Change(key, obj, kind),))
@@ -172,6 +223,9 @@ class Reflector:
         action = NextAction.RESUME if self.resource_version is not None else NextAction.RELIST
         return Step(action=action, backoff=True, reason=f"watch request failed with HTTP {status}")
 
+    def _typed(self, obj: JsonObject) -> JsonObject | None:
+        return obj if self._item_type is None else self._item_type.stamp(obj)
+
     def _on_error(self, status: Mapping[str, Any]) -> Step:
         code = status.get("code")
         message = status.get("message") or status.get("reason") or "no message"
@@ -186,6 +240,12 @@ class Reflector:
         # list restores a known state; the backoff keeps a misbehaving server from a tight loop.
         self.resource_version = None
         return Step(action=NextAction.RELIST, backoff=True, reason=reason)
+
+
+def _describe(obj: Mapping[str, Any]) -> str:
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return f"{obj.get('kind')} {name!r} (not of this collection's kind)"
 
 
 class LineBuffer:

@@ -37,6 +37,7 @@ from webhook.kube.client import describe_failure
 from webhook.kube.reflector import (
     Backoff,
     Change,
+    ItemType,
     JsonObject,
     LineBuffer,
     NextAction,
@@ -92,7 +93,8 @@ class WatchSink(Protocol):
 class CollectionWatcher:
     """Lists then watches one collection until ``stopping`` is set; see the module docstring.
 
-    ``accept`` filters objects client-side (one that stops passing it is reported as gone).
+    ``accept`` filters objects client-side (one that stops passing it is reported as gone);
+    ``item_type`` is the collection's kind, stamped on list items (which arrive without one).
     """
 
     def __init__(
@@ -103,13 +105,15 @@ class CollectionWatcher:
         stopping: threading.Event,
         timings: Timings = Timings(),
         accept: Callable[[Mapping[str, Any]], bool] | None = None,
+        *,
+        item_type: ItemType,
     ) -> None:
         self.name = name
         self._request = request
         self._sink = sink
         self._stopping = stopping
         self._timings = timings
-        self.reflector = Reflector(accept)
+        self.reflector = Reflector(accept, item_type)
         self.backoff = Backoff(timings.backoff_initial, timings.backoff_cap)
         self.lists = 0
         self.watches = 0
@@ -163,6 +167,8 @@ class CollectionWatcher:
             return False
         self.lists += 1
         self._last_synced = time.monotonic()
+        for refused in self.reflector.refused:
+            log.warning("watch %s: list item refused: %s", self.name, refused)
         log.info(
             "watch %s: listed %d object(s) at resourceVersion %s",
             self.name,
@@ -227,6 +233,8 @@ class CollectionWatcher:
                     step = self.reflector.on_line(line)
                     if step.action is not NextAction.NONE:
                         return events, step
+                    if step.refused:
+                        log.warning("watch %s: %s", self.name, step.reason)
                     events += 1
                     if step.changes:
                         self._sink.changes(step.changes)

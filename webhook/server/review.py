@@ -145,6 +145,9 @@ def parse_review(body: bytes) -> ParsedReview:
     namespace = _field(request, "namespace", str, required=False) or ""
     name = _field(request, "name", str, required=False) or ""
     dry_run = _field(request, "dryRun", bool, required=False) or False
+    sub_resource = _field(request, "subResource", str, required=False) or ""
+    # DELETE and CONNECT reviews carry no object (DELETE sends oldObject): the engine admits them
+    # before looking at it, so only CREATE and UPDATE need one.
     obj = request.get("object")
     if operation in ("CREATE", "UPDATE") and not isinstance(obj, dict):
         raise EnvelopeError(400, f"request.object: a {operation} review must carry the object")
@@ -152,7 +155,7 @@ def parse_review(body: bytes) -> ParsedReview:
         metadata = obj.get("metadata")
         if isinstance(metadata, dict) and isinstance(metadata.get("namespace"), str):
             namespace = metadata["namespace"]
-    facts = AdmissionFacts(uid, operation, kind_name, namespace, name, dry_run)
+    facts = AdmissionFacts(uid, operation, kind_name, namespace, name, dry_run, sub_resource)
     return ParsedReview(facts, obj, API_VERSION)
 
 

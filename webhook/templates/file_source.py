@@ -2,9 +2,15 @@
 
 Works for a folder a user edits and for a ConfigMap volume, where the kubelet writes a new
 timestamped directory and swaps the ``..data`` symlink atomically. Files are always opened through
-their visible names (never through cached symlink targets), hidden entries (``..data``,
-``..2026_...``) are not listed, and a change is taken only once two reads ``settle_seconds`` apart
-agree, so a file caught half-written is never loaded.
+their visible names (never through cached symlink targets) and hidden entries (``..data``,
+``..2026_...``) are not listed.
+
+A half-written file is never loaded: a file some process has open for writing is not read at all
+(``file_reading``: a Linux read lease tells), its templates stay as they were and it is read again
+once the writer closes it; where leases are unavailable, a change is taken only once two reads
+``settle_seconds`` apart agree. An emptied or unparsable file is a broken edit: its documents keep
+their last good versions and report the error. Only a file (or a ConfigMap in it) that disappears
+removes templates.
 """
 
 from __future__ import annotations
@@ -17,29 +23,39 @@ from pathlib import Path
 
 from webhook.core.security import TemplateSecurityPolicy
 from webhook.templates.errors import TemplateError
-from webhook.templates.parsing import load_manifests, parse_template, template_documents
+from webhook.templates.file_reading import Unreadable, read_template_file
+from webhook.templates.parsing import (
+    ManifestFile,
+    parse_template,
+    read_manifests,
+    template_documents,
+    unusable_template,
+)
 from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 from webhook.templates.store import DocumentResult, TemplateStore
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".yaml", ".yml")
+EMPTY_FILE = (
+    "the file is empty (no YAML document): taken as an unfinished edit, so its templates keep their "
+    "last good versions; delete the file to remove them"
+)
+FileContent = str | Unreadable
+FileResults = dict[str, DocumentResult]
 
 
-def read_folder(folder: Path) -> dict[str, str]:
+def read_folder(folder: Path) -> dict[str, FileContent]:
     """Visible YAML files by name; a file that vanishes mid-read is simply absent."""
-    contents: dict[str, str] = {}
+    contents: dict[str, FileContent] = {}
     if not folder.is_dir():
         raise TemplateError(str(folder), "", "", "not a directory")
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.suffix not in SUFFIXES:
             continue
-        try:
-            contents[path.name] = path.read_text(encoding="utf-8")
-        except (FileNotFoundError, IsADirectoryError):
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            contents[path.name] = f"\0unreadable: {exc}"
+        content = read_template_file(path)
+        if content is not None:
+            contents[path.name] = content
     return contents
 
 
@@ -61,61 +77,76 @@ def stat_signature(folder: Path) -> tuple[tuple[str, int, int, int, int], ...] |
         return None
 
 
-def digest(contents: Mapping[str, str]) -> str:
+def digest(contents: Mapping[str, FileContent]) -> str:
     hasher = hashlib.sha256()
-    for name, text in sorted(contents.items()):
+    for name, content in sorted(contents.items()):
+        text = content if isinstance(content, str) else f"\0{content}"
         hasher.update(name.encode() + b"\0" + text.encode("utf-8", "replace") + b"\0")
     return hasher.hexdigest()
 
 
 def parse_folder(
     folder: Path,
-    contents: Mapping[str, str],
+    contents: Mapping[str, FileContent],
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
-    previous: Mapping[str, list[str]] | None = None,
+    previous: Mapping[str, FileResults] | None = None,
     security: TemplateSecurityPolicy | None = None,
-) -> tuple[dict[str, DocumentResult], dict[str, list[str]]]:
-    """Every template document in the files, keyed by a stable id, plus the ids each file produced.
+) -> dict[str, FileResults]:
+    """Every template document of every file, by file name, then by a stable document id.
 
-    A file that cannot be read as YAML reports its error against the documents it produced last
-    time, so the store keeps their last good versions instead of dropping them.
+    A file that cannot be used (unreadable, not YAML, empty) reports its error against the
+    documents it produced last time, so the store keeps their last good versions; a file being
+    written keeps its previous results as they were (and is absent if it had none).
     """
-    results: dict[str, DocumentResult] = {}
-    produced: dict[str, list[str]] = {}
-    for name, text in contents.items():
+    results: dict[str, FileResults] = {}
+    for name, content in contents.items():
         path = str(folder / name)
-        try:
-            if text.startswith("\0unreadable: "):
-                raise TemplateError(path, "", "", text[len("\0unreadable: ") :])
-            manifests = load_manifests(text, path)
-        except TemplateError as exc:
-            ids = (previous or {}).get(name) or [path]
-            produced[name] = ids
-            results.update(dict.fromkeys(ids, exc))
+        kept = (previous or {}).get(name) or {}
+        if isinstance(content, Unreadable) and content.being_written:
+            if kept:
+                results[name] = dict(kept)
             continue
-        ids = []
-        for manifest in manifests:
-            metadata = manifest.get("metadata")
-            source = f"{path}: ConfigMap {metadata.get('name') if isinstance(metadata, dict) else None}"
-            for document in template_documents(manifest, source, None):
-                doc_id = f"{source} key {document.key}"
-                ids.append(doc_id)
-                try:
-                    results[doc_id] = parse_template(document, kubernetes_version, security)
-                except TemplateError as exc:
-                    results[doc_id] = exc
-        produced[name] = ids
-    return results, produced
+        try:
+            if isinstance(content, Unreadable):
+                raise TemplateError("", "", "", content.message, file=path)
+            manifests = read_manifests(content, path)
+            if manifests.empty:
+                raise TemplateError("", "", "", EMPTY_FILE, file=path)
+        except TemplateError as exc:
+            results[name] = dict.fromkeys(kept or [path], exc)
+            continue
+        results[name] = _file_documents(path, manifests, kubernetes_version, security)
+    return results
 
 
-def load_templates(
+def _file_documents(
+    path: str, manifests: ManifestFile, version: str, security: TemplateSecurityPolicy | None
+) -> FileResults:
+    results: FileResults = {}
+    for manifest, node in manifests.objects:
+        metadata = manifest.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        source = f"{path}: ConfigMap {name if isinstance(name, str) else None}"
+        documents = list(template_documents(manifest, source, None, node=node, file=path))
+        for document in documents:
+            doc_id = f"{source} key {document.key}"
+            try:
+                results[doc_id] = parse_template(document, version, security)
+            except TemplateError as exc:
+                results[doc_id] = exc
+        if not documents and (problem := unusable_template(manifest, source)) is not None:
+            results[f"{source} key {problem.key}"] = problem
+    return results
+
+
+def load_folder(
     folder: Path,
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
     security: TemplateSecurityPolicy | None = None,
-) -> list[DocumentResult]:
-    """One-shot read for the offline CLI: every template or error found in the folder."""
-    results, _ = parse_folder(folder, read_folder(folder), kubernetes_version, security=security)
-    return list(results.values())
+) -> dict[str, DocumentResult]:
+    """One-shot read for the offline CLI: every template or error in the folder, by document id."""
+    per_file = parse_folder(folder, read_folder(folder), kubernetes_version, security=security)
+    return {doc_id: result for results in per_file.values() for doc_id, result in results.items()}
 
 
 class FolderTemplateSource:
@@ -143,7 +174,7 @@ class FolderTemplateSource:
         self._sleep = sleep or self._stop.wait
         self._digest: str | None = None
         self._signature: tuple[tuple[str, int, int, int, int], ...] | None = None
-        self._produced: dict[str, list[str]] = {}
+        self._files: dict[str, FileResults] = {}
         self._thread: threading.Thread | None = None
         store.expect_source(self.source_id)
 
@@ -151,32 +182,40 @@ class FolderTemplateSource:
         """Read the folder until two reads agree, then publish it if it changed. True if it did.
 
         A poll whose file metadata is unchanged reads nothing: with 1,000 templates, re-reading and
-        hashing every file each second cost 4 % of a core and showed in the request p99.
+        hashing every file each second cost 4 % of a core and showed in the request p99. While a
+        file is being written the metadata is not trusted (a paused writer changes none of it).
         """
         signature = stat_signature(self.folder)
         if signature is not None and signature == self._signature:
             self.store.mark_synced(self.source_id)
             return False
+        contents = self._settled_read()
+        if contents is None:
+            return False
+        writing = sorted(n for n, c in contents.items() if isinstance(c, Unreadable) and c.being_written)
+        current = digest(contents)
+        if current == self._digest:
+            self._signature = None if writing else signature
+            self.store.mark_synced(self.source_id)
+            return False
+        if self._digest is None and any(name not in self._files for name in writing):
+            log.info("template folder %s: waiting for writers to close %s", self.folder, ", ".join(writing))
+            return False  # the first load waits: serving without a template is worse than not ready
+        self._files = parse_folder(self.folder, contents, self._version, self._files, self._security)
+        self.store.replace_source(self.source_id, {k: v for r in self._files.values() for k, v in r.items()})
+        self._digest = current
+        self._signature = None if writing else signature
+        return True
+
+    def _settled_read(self) -> dict[str, FileContent] | None:
         contents = read_folder(self.folder)
         while True:
             if self._sleep(self._settle):
-                return False
+                return None
             again = read_folder(self.folder)
             if again == contents:
-                break
+                return contents
             contents = again
-        current = digest(contents)
-        if current == self._digest:
-            self._signature = signature
-            self.store.mark_synced(self.source_id)
-            return False
-        results, self._produced = parse_folder(
-            self.folder, contents, self._version, self._produced, self._security
-        )
-        self.store.replace_source(self.source_id, results)
-        self._digest = current
-        self._signature = signature
-        return True
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"templates {self.folder}", daemon=True)

@@ -39,15 +39,15 @@ import urllib3
 
 from webhook.core.security import TemplateSecurityPolicy
 from webhook.kube.client import build_client
-from webhook.kube.reflector import Change, JsonObject, ObjectKey
+from webhook.kube.reflector import Change, ItemType, JsonObject, ObjectKey
 from webhook.kube.watch import CollectionWatcher, Timings
 from webhook.templates.errors import TemplateError
 from webhook.templates.parsing import (
     LEGACY_SUFFIX,
-    NATIVE_KEY,
     TEMPLATE_LABEL,
     parse_template,
     template_documents,
+    unusable_template,
 )
 from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 from webhook.templates.store import DocumentResult, TemplateStore
@@ -57,6 +57,7 @@ __all__ = ["ALL_NAMESPACES", "KubeTemplateSource", "Timings"]
 log = logging.getLogger(__name__)
 
 ALL_NAMESPACES = "*"
+CONFIGMAP = ItemType("ConfigMap", "v1")
 
 
 # Messages from the readers to the applier ----------------------------------------------------------
@@ -126,6 +127,7 @@ class KubeTemplateSource:
                 self._stopping,
                 timings,
                 self._accepts,
+                item_type=CONFIGMAP,
             )
             for scope in scopes
         ]
@@ -302,8 +304,6 @@ class _Applier:
                 )
             except TemplateError as exc:
                 results[f"{label} key {document.key}"] = exc
-        if not results and TEMPLATE_LABEL in (metadata.get("labels") or {}):
-            # Labelled as ours but unusable: say so instead of ignoring it silently.
-            message = f"labelled {TEMPLATE_LABEL} but has no string key {NATIVE_KEY!r}"
-            results[f"{label} key {NATIVE_KEY}"] = TemplateError(label, NATIVE_KEY, "", message)
+        if not results and (problem := unusable_template(obj, label)) is not None:
+            results[f"{label} key {problem.key}"] = problem
         return results

@@ -33,6 +33,37 @@ class DocumentStatus:
     updated: float = field(default_factory=time.time)
 
 
+@dataclass(frozen=True, slots=True)
+class NameConflict:
+    """Two documents serving one template name: the first (by source, then document) is served."""
+
+    name: str
+    served: str
+    ignored: str
+
+    def __str__(self) -> str:
+        return (
+            f"template {self.name!r} is defined twice: {self.served} is served, {self.ignored} is ignored "
+            "(the first by source, then file or ConfigMap name, wins)"
+        )
+
+
+def resolve_names(
+    documents: Iterable[tuple[str, str, Template]],
+) -> tuple[dict[TemplateKey, Template], list[NameConflict]]:
+    """Templates by (namespace, name) from (source, document id, template); deterministic on conflicts."""
+    templates: dict[TemplateKey, Template] = {}
+    served_by: dict[TemplateKey, str] = {}
+    conflicts: list[NameConflict] = []
+    for _, document, template in sorted(documents, key=lambda item: (item[0], item[1])):
+        key = (template.namespace, template.name)
+        if key in templates:
+            conflicts.append(NameConflict(template.name, served_by[key], document))
+            continue
+        templates[key], served_by[key] = template, document
+    return templates, conflicts
+
+
 class TemplateStore:
     def __init__(
         self,
@@ -125,23 +156,15 @@ class TemplateStore:
         return True
 
     def _publish(self) -> None:
-        templates: dict[TemplateKey, Template] = {}
-        for status in sorted(self._documents.values(), key=lambda s: (s.source, s.document)):
-            template = status.serving
-            if template is None:
-                continue
-            key = (template.namespace, template.name)
-            if key in templates:
-                # Deterministic: the first document (by source, then name) keeps the name.
-                log.warning(
-                    "template %r from %s ignored: %s already serves that name",
-                    template.name,
-                    status.document,
-                    templates[key].source,
-                )
-                continue
-            templates[key] = template
+        templates, conflicts = resolve_names(
+            (status.source, status.document, status.serving)
+            for status in self._documents.values()
+            if status.serving is not None
+        )
+        for conflict in conflicts:
+            log.warning("%s", conflict)
         self.swaps += 1
         self._snapshot = TemplateSet(templates, self._snapshot.generation + 1)
         if self._metrics is not None:
             self._metrics.templates_served.set(len(templates))
+            self._metrics.export_templates(self._documents.values())

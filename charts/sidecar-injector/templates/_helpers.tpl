@@ -138,3 +138,60 @@ condition never hides an object the server would have injected.
 {{- define "sidecar-injector.celOptedIn" -}}
 (has({{ . }}.annotations) && {{ . }}.annotations.exists(k, k == 'sidecar-injector.io/inject' || k.startsWith('initializer.kubernetes.io/')))
 {{- end }}
+
+{{/*
+PromQL label matchers selecting this release's series in the alerts and the dashboard: what the
+chart's ServiceMonitor produces (job = the Service's name, namespace = the release namespace)
+unless metricsSelector says otherwise.
+*/}}
+{{- define "sidecar-injector.metricSelector" -}}
+{{- .Values.metricsSelector | default (printf "job=%q,namespace=%q" (include "sidecar-injector.fullname" .) .Release.Namespace) }}
+{{- end }}
+
+{{/*
+Replicas, autoscaling and the disruption budget must agree: at the smallest replica count the
+budget must still let one pod go, or a node drain waits forever.
+*/}}
+{{- define "sidecar-injector.minReplicas" -}}
+{{- if .Values.autoscaling.enabled }}{{ .Values.autoscaling.minReplicas }}{{ else }}{{ .Values.replicaCount }}{{ end }}
+{{- end }}
+
+{{- define "sidecar-injector.validateScaling" -}}
+{{- $scaling := .Values.autoscaling }}
+{{- $floor := include "sidecar-injector.minReplicas" . | int }}
+{{- $floorName := ternary "autoscaling.minReplicas" "replicaCount" $scaling.enabled }}
+{{- if $scaling.enabled }}
+{{- if lt (int $scaling.maxReplicas) (int $scaling.minReplicas) }}
+{{- fail (printf "autoscaling.maxReplicas (%v) must be at least autoscaling.minReplicas (%v)" $scaling.maxReplicas $scaling.minReplicas) }}
+{{- end }}
+{{- if not (dig "requests" "cpu" "" .Values.resources) }}
+{{- fail "autoscaling needs resources.requests.cpu: the HPA's CPU utilization is a share of the request" }}
+{{- end }}
+{{- end }}
+{{- $budget := .Values.podDisruptionBudget }}
+{{- if $budget.enabled }}
+{{- $max := toString $budget.maxUnavailable }}
+{{- if ne $max "<nil>" }}
+{{- $allowed := 0 }}
+{{- if hasSuffix "%" $max }}
+{{- $allowed = ceil (divf (mul (trimSuffix "%" $max | int) $floor) 100) | int }}
+{{- else }}
+{{- $allowed = int $budget.maxUnavailable }}
+{{- end }}
+{{- if lt $allowed 1 }}
+{{- fail (printf "podDisruptionBudget.maxUnavailable (%v) lets no pod go with %d replica(s) (%s): node drains would block" $max $floor $floorName) }}
+{{- end }}
+{{- else }}
+{{- $min := toString $budget.minAvailable }}
+{{- $needed := 0 }}
+{{- if hasSuffix "%" $min }}
+{{- $needed = ceil (divf (mul (trimSuffix "%" $min | int) $floor) 100) | int }}
+{{- else }}
+{{- $needed = int $budget.minAvailable }}
+{{- end }}
+{{- if ge $needed $floor }}
+{{- fail (printf "podDisruptionBudget.minAvailable (%v) must leave one pod free to go with %d replica(s) (%s), or node drains block; lower it, raise %s, or disable the budget" $min $floor $floorName $floorName) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}

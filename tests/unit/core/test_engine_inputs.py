@@ -67,7 +67,8 @@ data:
     obj = deployment(
         containers=[
             {"name": "app", "image": "a", "env": [{"name": ["A"]}], "volumeMounts": [{"mountPath": {}}]}
-        ]
+        ],
+        volumes=[{"name": "shared", "emptyDir": {}}],
     )
     obj["spec"]["template"]["metadata"]["annotations"] = {"sidecar-injector.io/inject": "mounts"}
     result = mutate(obj, FACTS, templates, InjectionPolicy())

@@ -3,6 +3,10 @@
 Each case checks the exact patch, the mutated object (which must pass strict schema validation),
 the AdmissionReview response, and that mutating the result again changes nothing. Run
 ``pytest --update-golden`` to rewrite the expected files, then review the diff.
+
+``case.yaml`` holds the request's facts under ``request``: ``operation`` (CREATE), ``namespace``,
+``dryRun``, ``subResource``, ``podSecurityLevel``, and ``kind`` (the object's own by default; needed
+when ``object.yaml`` is ``null``, as a DELETE or CONNECT review may send).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import yaml
 
 from tests.support.templates import template_set
 from tests.support.validation import assert_valid
-from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, mutate
+from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, InvalidObject, mutate
+from webhook.core.engine import CONTAINER_NAME_TAKEN
 from webhook.server.review import allow, deny
 
 GOLDEN = Path(__file__).parents[2] / "golden"
@@ -35,17 +40,18 @@ def run_case(folder: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[st
     facts = AdmissionFacts(
         uid="golden",
         operation=request.get("operation", "CREATE"),
-        kind=obj["kind"],
+        kind=request.get("kind") or obj["kind"],
         namespace=request.get("namespace", "default"),
-        name=obj.get("metadata", {}).get("name", ""),
+        name=(obj or {}).get("metadata", {}).get("name", ""),
         dry_run=request.get("dryRun", False),
+        sub_resource=request.get("subResource", ""),
         pod_security_level=request.get("podSecurityLevel"),
     )
     policy = InjectionPolicy(**case.get("policy", {}))
     try:
         result = mutate(obj, facts, templates, policy)
     except InjectionError as exc:
-        response = dict(deny("golden", exc, 400 if exc.reason == "invalid-object" else 403))
+        response = dict(deny("golden", exc, 400 if isinstance(exc, InvalidObject) else 403))
         return case, obj, [], response
     response = dict(allow("golden", result))
     response.pop("patch", None)
@@ -93,7 +99,7 @@ def test_golden_case(name: str, request: pytest.FixtureRequest) -> None:
         InjectionPolicy(**case.get("policy", {})),
     )
     assert again.patch == ()
-    assert again.skip_reason in ("already-injected", "template-not-found")
+    assert again.skip_reason in ("already-injected", "template-not-found", CONTAINER_NAME_TAKEN)
 
 
 def _facts_for(obj: dict[str, Any], case: dict[str, Any]) -> AdmissionFacts:

@@ -9,111 +9,12 @@ import jsonpatch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.templates import template_set
 from tests.support.validation import assert_valid
-from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, mutate
-from webhook.core.workloads import locate_pod_template
+from tests.support.workloads import TEMPLATES, injectable, pod_template_of, workloads
+from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, VolumeNotFound, mutate
+from webhook.core.engine import CONTAINER_NAME_TAKEN
 
-TEMPLATES = template_set(
-    """
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: agent, labels: {sidecar-injector.io/template: "true"}}
-data:
-  template: |
-    containers: [{name: agent, image: "agent:1", volumeMounts: [{name: shared, mountPath: /shared}]}]
-    initContainers: [{name: setup, image: "setup:1"}]
-    volumes: [{name: shared, emptyDir: {}}]
-    volumeMounts: [{name: shared, mountPath: /shared}]
-    env: [{name: AGENT, value: "on"}]
-    imagePullSecrets: [{name: pull}]
-    annotations: {"example.com/agent": "on", "odd~key": "x"}
-    labels: {agent: "on"}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: native, labels: {sidecar-injector.io/template: "true"}}
-data:
-  template: |
-    nativeSidecars: true
-    containers: [{name: shipper, image: "shipper:1"}]
-    volumes: [{name: logs, emptyDir: {}}]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: logging-agent-initializer}
-data:
-  config: |
-    containers: [{name: logging-agent, image: "fluentd:1"}]
-    volumes: [{name: varlog, emptyDir: {}}]
-"""
-)
 POLICY = InjectionPolicy()
-NAMES = st.sampled_from(["web", "agent", "setup", "shipper", "logging-agent", "worker", "db"])
-VOLUMES = st.sampled_from(["shared", "logs", "varlog", "data", "cache"])
-ANNOTATION_KEYS = st.sampled_from(["team", "example.com/agent", "a~b/c", "odd~key", "x/y"])
-
-
-@st.composite
-def containers(draw: st.DrawFn, min_size: int) -> list[dict[str, Any]]:
-    names = draw(st.lists(NAMES, min_size=min_size, max_size=4, unique=True))
-    result = []
-    for name in names:
-        container: dict[str, Any] = {"name": name, "image": f"{name}:1"}
-        if draw(st.booleans()):
-            container["env"] = [{"name": "AGENT", "value": "app"}] if draw(st.booleans()) else []
-        if draw(st.booleans()):
-            container["volumeMounts"] = [{"name": "data", "mountPath": "/shared"}]
-        result.append(container)
-    return result
-
-
-@st.composite
-def workloads(draw: st.DrawFn) -> dict[str, Any]:
-    kind = draw(st.sampled_from(["Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"]))
-    app = draw(containers(1))
-    init = draw(st.one_of(st.none(), containers(0)))
-    init = [c for c in init or [] if c["name"] not in {a["name"] for a in app}] if init is not None else None
-    spec: dict[str, Any] = {"containers": app}
-    if init is not None:
-        spec["initContainers"] = init
-    volume_names = draw(st.one_of(st.none(), st.lists(VOLUMES, max_size=3, unique=True)))
-    if volume_names is not None:
-        spec["volumes"] = [{"name": v, "emptyDir": {}} for v in volume_names]
-    if any(m["name"] == "data" for c in app for m in c.get("volumeMounts", [])) and "data" not in (
-        volume_names or []
-    ):
-        spec.setdefault("volumes", []).append({"name": "data", "emptyDir": {}})
-    if kind in ("Job", "CronJob"):
-        spec["restartPolicy"] = "Never"
-    requested = draw(st.lists(st.sampled_from(["agent", "native"]), min_size=1, max_size=2, unique=True))
-    annotations = {k: "v" for k in draw(st.lists(ANNOTATION_KEYS, max_size=3, unique=True))}
-    annotations["sidecar-injector.io/inject"] = ",".join(requested)
-    if draw(st.booleans()):
-        annotations["initializer.kubernetes.io/logging-agent"] = "true"
-    with_metadata = draw(st.booleans())
-    pod_metadata: dict[str, Any] = {"labels": {"app": "x"}} if with_metadata or kind != "Pod" else {}
-    if draw(st.booleans()) or kind == "Pod":
-        pod_metadata["annotations"] = annotations
-        outer_annotations = None
-    else:
-        outer_annotations = annotations
-    pod_template = {"metadata": pod_metadata, "spec": spec}
-    if kind == "Pod":
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", **pod_metadata}, "spec": spec}
-    metadata: dict[str, Any] = {"name": "w"}
-    if outer_annotations:
-        metadata["annotations"] = outer_annotations
-    api = "batch/v1" if kind in ("Job", "CronJob") else "apps/v1"
-    if kind == "CronJob":
-        body = {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": pod_template}}}
-    elif kind == "Job":
-        body = {"template": pod_template}
-    else:
-        body = {"selector": {"matchLabels": {"app": "x"}}, "template": pod_template}
-        if kind == "StatefulSet":
-            body["serviceName"] = "w"
-    return {"apiVersion": api, "kind": kind, "metadata": metadata, "spec": body}
 
 
 def facts_for(obj: dict[str, Any]) -> AdmissionFacts:
@@ -124,16 +25,23 @@ def facts_for(obj: dict[str, Any]) -> AdmissionFacts:
 @given(workloads())
 def test_mutation_applies_validates_keeps_the_app_and_is_idempotent(obj: dict[str, Any]) -> None:
     before = copy.deepcopy(obj)
-    result = mutate(obj, facts_for(obj), TEMPLATES, POLICY)
+    accepted, lacks_a_volume = injectable(obj)
+    try:
+        result = mutate(obj, facts_for(obj), TEMPLATES, POLICY)
+    except VolumeNotFound as refused:
+        assert lacks_a_volume and refused.templates == ("dangling",), refused.message
+        return
     assert obj == before, "the engine must not modify its input"
-    assert result.patch, result.skip_reason
+    assert not lacks_a_volume, "a mount without its volume was injected"
+    # A template naming a container the workload (or an earlier template) has is not injected at all.
+    assert list(result.injected) == accepted, result.warnings
+    if not accepted:
+        assert (result.patch, result.skip_reason) == ((), CONTAINER_NAME_TAKEN), result
+        return
     mutated = jsonpatch.apply_patch(obj, list(result.patch))
-    assert_valid(mutated)
+    assert_valid(mutated)  # also: every mount names a volume, no directory is mounted twice
 
-    tokens = locate_pod_template(obj["kind"]) or ()
-    old_spec, new_spec = obj, mutated
-    for token in (*tokens, "spec"):
-        old_spec, new_spec = old_spec[token], new_spec[token]
+    old_spec, new_spec = pod_template_of(obj)["spec"], pod_template_of(mutated)["spec"]
     # The workload's own containers keep their order, names and images; they only gain env/mounts.
     old_names = [c["name"] for c in old_spec["containers"]]
     assert [c["name"] for c in new_spec["containers"]][: len(old_names)] == old_names

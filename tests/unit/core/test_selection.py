@@ -13,8 +13,8 @@ from webhook.core.selection import (
 POLICY = InjectionPolicy()
 
 
-def facts(kind: str = "Pod", operation: str = "CREATE") -> AdmissionFacts:
-    return AdmissionFacts("u", operation, kind, "ns")
+def facts(kind: str = "Pod", operation: str = "CREATE", sub_resource: str = "") -> AdmissionFacts:
+    return AdmissionFacts("u", operation, kind, "ns", sub_resource=sub_resource)
 
 
 def test_names_come_from_the_native_list_then_legacy_annotations_in_order() -> None:
@@ -51,6 +51,15 @@ def test_each_skip_has_a_stable_reason() -> None:
     assert select_templates(opted, opted, facts(operation="DELETE"), POLICY) == Skip("operation-not-handled")
     assert select_templates(opted, opted, facts(kind="Service"), POLICY) == Skip("kind-not-handled")
     assert select_templates(opted, opted, facts(operation="UPDATE"), POLICY) == Skip("pod-update")
+    job = {"metadata": {}, "spec": {"template": opted}}
+    assert select_templates(job, opted, facts("Job", "UPDATE"), POLICY) == Skip("job-update")
+    assert isinstance(select_templates(job, opted, facts("Job"), POLICY), Selection)
+    for kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "CronJob"):
+        assert isinstance(select_templates(opted, opted, facts(kind, "UPDATE"), POLICY), Selection), kind
+    for sub_resource in ("status", "scale", "ephemeralcontainers"):
+        assert select_templates(opted, opted, facts("Deployment", "UPDATE", sub_resource), POLICY) == Skip(
+            "subresource"
+        )
     assert select_templates({}, {}, facts(), POLICY) == Skip("not-requested")
     deleting = {"metadata": {**opted["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"}}
     assert select_templates(deleting, deleting, facts(), POLICY) == Skip("being-deleted")

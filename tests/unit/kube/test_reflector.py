@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from webhook.kube.reflector import (
     Backoff,
+    ItemType,
     LineBuffer,
     NextAction,
     ProtocolViolation,
@@ -240,3 +241,50 @@ def test_watch_events_keep_the_map_equal_to_the_servers_filtered_state(
             assert reflector.resource_version == str(rv)
     expected = {("ns", name) for name, obj in server.items() if _accept(obj)}
     assert set(reflector.objects) == expected
+
+
+# ---------------------------------------------------------------------------------------------------
+# Typed collections: list items arrive without kind (kube-apiserver's documented behaviour)
+
+CONFIGMAPS = ItemType("ConfigMap", "v1")
+
+
+def untyped(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+
+
+def test_list_items_without_a_kind_are_handed_on_as_the_lists_item_kind() -> None:
+    reflector = Reflector(item_type=CONFIGMAPS)
+    objects = reflector.on_list(listing("10", untyped(configmap("a", "5"))))
+    assert objects[("ns", "a")]["kind"] == "ConfigMap"
+    assert objects[("ns", "a")]["apiVersion"] == "v1"
+
+
+def test_the_filter_sees_list_items_with_their_kind() -> None:
+    seen: list[object] = []
+    reflector = Reflector(accept=lambda o: bool(seen.append(o.get("kind"))) or True, item_type=CONFIGMAPS)
+    reflector.on_list(listing("10", untyped(configmap("a", "5"))))
+    assert seen == ["ConfigMap"]
+
+
+def test_a_list_item_whose_kind_contradicts_the_list_is_refused_and_reported() -> None:
+    reflector = Reflector(item_type=CONFIGMAPS)
+    secret = {**configmap("s", "4"), "kind": "Secret"}
+    objects = reflector.on_list(listing("10", secret, untyped(configmap("a", "5"))))
+    assert list(objects) == [("ns", "a")]
+    assert reflector.refused == ("Secret 's' (not of this collection's kind)",)
+
+
+def test_a_list_of_another_kind_is_a_protocol_violation() -> None:
+    with pytest.raises(ProtocolViolation):
+        Reflector(item_type=CONFIGMAPS).on_list({**listing("10"), "kind": "SecretList"})
+
+
+def test_watch_objects_without_a_kind_are_stamped_and_a_contradicting_kind_is_refused() -> None:
+    reflector = Reflector(item_type=CONFIGMAPS)
+    reflector.on_list(listing("1"))
+    step = reflector.on_event({"type": "ADDED", "object": untyped(configmap("a", "2"))})
+    assert [c.obj["kind"] for c in step.changes if c.obj] == ["ConfigMap"]
+    step = reflector.on_event({"type": "ADDED", "object": {**configmap("b", "3"), "kind": "Secret"}})
+    assert step.refused and not step.changes and step.action is NextAction.NONE
+    assert list(reflector.objects) == [("ns", "a")]

@@ -120,6 +120,60 @@ def test_delete_reviews_may_carry_no_object() -> None:
         parse_review(orjson.dumps(review(None, operation="CREATE")))
 
 
+@pytest.mark.parametrize(
+    ("operation", "kind", "sub_resource"),
+    [("DELETE", "Pod", None), ("DELETE", "Deployment", None), ("CONNECT", "PodExecOptions", "exec")],
+)
+def test_delete_and_connect_without_an_object_are_admitted_unchanged(
+    operation: str, kind: str, sub_resource: str | None
+) -> None:
+    """docs/design.md promises it, whatever the registration: the object is null, oldObject may be set."""
+    client, metrics = make_client()
+    sent = review(None, operation=operation, kind={"group": "", "version": "v1", "kind": kind})
+    sent["request"]["oldObject"] = opted_in_pod()
+    if sub_resource:
+        sent["request"]["subResource"] = sub_resource
+    answer = post(client, orjson.dumps(sent))
+    assert answer.status_code == 200
+    assert answer.json()["response"] == {"uid": sent["request"]["uid"], "allowed": True}
+    assert metrics.reviews.labels("skipped", "operation-not-handled")._value.get() == 1
+
+
+def opted_in_deployment() -> dict[str, object]:
+    pod = opted_in_pod()
+    template = {"metadata": {"labels": {"app": "web"}, **pod["metadata"]}, "spec": pod["spec"]}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": template},
+    }
+
+
+@pytest.mark.parametrize(
+    ("obj", "sub_resource"),
+    [(opted_in_deployment(), "status"), (opted_in_pod(), "ephemeralcontainers"), (opted_in_pod(), "resize")],
+)
+def test_a_subresource_review_of_an_opted_in_object_is_admitted_unchanged(
+    obj: dict[str, object], sub_resource: str
+) -> None:
+    """deployments/status carries the whole Deployment; a full injection patch was sent back."""
+    client, metrics = make_client()
+    sent = review(obj, operation="UPDATE", subResource=sub_resource)
+    answer = post(client, orjson.dumps(sent))
+    assert answer.status_code == 200
+    assert answer.json()["response"] == {"uid": sent["request"]["uid"], "allowed": True}
+    assert metrics.reviews.labels("skipped", "subresource")._value.get() == 1
+    assert parse_review(orjson.dumps(sent)).facts.sub_resource == sub_resource
+
+
+def test_the_subresource_must_be_a_string() -> None:
+    sent = review(opted_in_pod(), subResource=["status"])
+    with pytest.raises(EnvelopeError, match=r"request\.subResource: expected a string"):
+        parse_review(orjson.dumps(sent))
+    assert parse_review(orjson.dumps(review(opted_in_pod(), subResource=""))).facts.sub_resource == ""
+
+
 JSON = st.recursive(
     st.one_of(
         st.none(),
@@ -165,3 +219,30 @@ def test_escaped_surrogate_pairs_and_escaped_backslashes_are_ordinary_text() -> 
     answer = post(client, body)
     assert answer.status_code == 200
     assert answer.json()["response"]["uid"] == "\U0001f600 \\ud800"
+
+
+def test_a_template_mount_without_its_volume_is_denied_403_naming_template_and_mount() -> None:
+    needs_data = template_set(
+        """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: needs-data, labels: {sidecar-injector.io/template: "true"}}
+data:
+  template: |
+    volumeMounts: [{name: data, mountPath: /data}]
+"""
+    )
+    metrics = Metrics(CollectorRegistry())
+    handler = ReviewHandler(lambda: needs_data, InjectionPolicy(), metrics)
+    client = AsgiClient(create_app(handler, Probes(), Limits()))
+    pod = opted_in_pod()
+    pod["metadata"]["annotations"] = {"sidecar-injector.io/inject": "needs-data"}
+    response = post(client, orjson.dumps(review(pod))).json()["response"]
+    assert response["allowed"] is False
+    assert response["status"] == {
+        "code": 403,
+        "reason": "volume-not-found",
+        "message": "template 'needs-data': volumeMount 'data' at '/data' in container 'helloworld' names a "
+        "volume that neither the template nor the pod has",
+    }
+    assert metrics.reviews.labels("denied", "volume-not-found")._value.get() == 1

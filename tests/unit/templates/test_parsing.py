@@ -3,12 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from webhook.templates import TemplateError
 from webhook.templates.parsing import TemplateDocument, load_manifests, parse_template, template_documents
 
-SEED = Path(__file__).parents[4] / "shared" / "seed"
+# The seed files verbatim (the Initializer tutorial's ConfigMap and Deployment), kept in the repository.
+SEED = Path(__file__).parents[2] / "seed"
 EXAMPLES = Path(__file__).parents[3] / "examples"
 
 
@@ -16,9 +16,9 @@ def document(text: str, name: str = "t") -> TemplateDocument:
     return TemplateDocument(name, None, "ConfigMap ns/t", "template", text)
 
 
-def test_the_examples_are_the_seed_verbatim() -> None:
+def test_the_examples_are_the_seed_byte_for_byte() -> None:
     for name in ("logging-agent-initializer.yaml", "helloworld-with-annotation.yaml"):
-        assert yaml.safe_load((EXAMPLES / name).read_text()) == yaml.safe_load((SEED / name).read_text())
+        assert (EXAMPLES / name).read_bytes() == (SEED / name).read_bytes(), name
 
 
 def test_the_legacy_initializer_configmap_serves_the_template_named_before_its_suffix() -> None:
@@ -87,9 +87,8 @@ def test_the_revision_is_a_content_hash_independent_of_key_order() -> None:
         ("env: [{name: A, value: !!int 0x}]", "", "not valid YAML: ValueError"),
         ("imagePullSecrets: [{}]", "imagePullSecrets[0].name", "needs a name"),
         ("env: [{name: A, value: !!timestamp 2001-01-01x}]", "", "not valid YAML: AttributeError"),
-        ("containers: [{name: null, image: i}]", "containers[0].name", "DNS-1123"),
-        ("volumeMounts: [{name: v, mountPath: null}]", "volumeMounts[0].mountPath", "non-empty string"),
-        ('annotations: {"a\\ud83d\\ude00": x}', "annotations", "surrogate pair"),
+        ("containers: [{name: null, image: i}]", "containers[0].name", "required"),
+        ("volumeMounts: [{name: v, mountPath: null}]", "volumeMounts[0].mountPath", "required"),
         (
             "volumes: [{name: v, csi: {driver: d, volumeAttributes: {1: x, a: y}}}]",
             "volumes[0].csi.volumeAttributes",
@@ -109,7 +108,7 @@ def test_a_broken_template_names_the_source_key_and_field(text: str, field: str,
         parse_template(document(text))
     assert caught.value.field == field
     assert message in caught.value.message
-    assert str(caught.value).startswith("ConfigMap ns/t, key 'template': ")
+    assert str(caught.value).startswith("ConfigMap ns/t, key 'template'")
 
 
 def test_the_security_policy_rejects_templates_at_load_time() -> None:
