@@ -122,7 +122,9 @@ class HelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         if "%(default)" in text or "default:" in text or action.required:
             return text
-        if action.default in (None, False, [], argparse.SUPPRESS):
+        default = action.default
+        # Identity, not equality: a default of 0 equals False but must still be shown.
+        if default is None or default is False or default is argparse.SUPPRESS or default == []:
             return text
         return f"{text} (default: %(default)s)"
 

@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--probe-port",
         type=arguments.port_or_zero,
         default=0,
+        metavar="PORT",
         help="plain-HTTP port serving only /healthz and /readyz, for kubelet probes when --client-ca "
         "is set; 0: probes only on the HTTPS port",
     )
