@@ -63,7 +63,7 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "ASGI app (FastAPI/Starlette, webhook/server/app.py)",
-        re.compile(r"starlette/|fastapi/|webhook/server/app\.py|webhook/connection_guard\.py"),
+        re.compile(r"starlette/|fastapi/|webhook/server/app\.py|webhook/transport/connection\.py"),
     ),
     (
         "HTTP parsing/protocol (uvicorn, httptools)",

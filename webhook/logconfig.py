@@ -97,7 +97,7 @@ def _not_server_lifecycle(record: logging.LogRecord) -> bool:
     return record.msg not in _UVICORN_LIFECYCLE
 
 
-def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+def configure_logging(level: str, fmt: str) -> None:
     # Per-record lookups nobody reads: thread and multiprocessing names, and the pid (cached above).
     logging.logThreads = False
     logging.logMultiprocessing = False

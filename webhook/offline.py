@@ -17,6 +17,7 @@ from webhook.core import AdmissionFacts, InjectionPolicy, PatchOp, TemplateSet, 
 from webhook.core.pod_security import enforced_level
 from webhook.core.selection import annotations_of, requested_names
 from webhook.manifests import ManifestError, load_documents
+from webhook.settings import DEFAULTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ def inject_documents(
     templates: TemplateSet,
     policy: InjectionPolicy,
     namespace: str,
-    default_level: str = "privileged",
+    default_level: str = DEFAULTS.pod_security_default_level,
 ) -> tuple[list[Any], list[InjectedObject]]:
     """Mutate every object in a multi-document YAML stream; ``kind: List`` items one by one.
 

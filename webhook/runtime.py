@@ -1,44 +1,36 @@
-"""Composition root: Settings → template store and sources → TLS → app → uvicorn; signals and drain.
+"""Composition root: Settings → template store and sources → TLS → app → guarded servers; signals
+and drain.
 
-The only module that wires every package together (and the only one importing uvicorn). Shutdown
-follows what kube-apiserver needs: on SIGTERM readiness fails at once so endpoints stop routing to
-us, requests keep being served for ``drain_seconds``, then the servers stop accepting, finish what
-is in flight, and the process exits 0.
+The only module that wires every package together. Shutdown follows what kube-apiserver needs: on
+SIGTERM readiness fails at once so endpoints stop routing to us, requests keep being served for
+``drain_seconds``, then the servers stop accepting, finish what is in flight, and the process exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
+import dataclasses
 import logging
-import resource
 import shutil
 import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+import uvloop
 from prometheus_client import disable_created_metrics, make_asgi_app
 
-from webhook.connection_guard import guarded_protocol
 from webhook.kube.namespaces import NamespaceSecurityLevels
-from webhook.listener import ConnectionRegistry, GuardedServer
-from webhook.listening import ListenError, listen
 from webhook.logconfig import configure_logging
-from webhook.memory import HeapTrimmer
 from webhook.metrics import Metrics
-from webhook.prefork import serve_workers
 from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
 from webhook.server.probes import ProbeApp
-from webhook.settings import IGNORED_SIGNALS, Settings, ignore_stray_signals
+from webhook.settings import Settings
+from webhook.signals import IGNORED_SIGNALS, ignore_stray_signals
 from webhook.templates.errors import TemplateError
 from webhook.templates.file_source import FolderTemplateSource
 from webhook.templates.kube_source import KubeTemplateSource
@@ -52,19 +44,15 @@ from webhook.tls.sources import (
     FileCertificateSource,
     GeneratedCertificateSource,
 )
+from webhook.transport.listener import GuardedServer, PortOptions, all_started, guarded_server
+from webhook.transport.listening import ListenError, Listening, listen, raise_open_file_limit
+from webhook.transport.memory import HeapTrimmer, settle_garbage_collector
+from webhook.transport.prefork import serve_workers
 
 log = logging.getLogger(__name__)
 
 
 PLAIN_PORT_CONNECTIONS = 64  # /metrics and the probe port: a scraper and the kubelet
-
-
-class _Server(GuardedServer):
-    """uvicorn's server without its own signal capture: the runtime owns SIGTERM (drain first)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class Runtime:
@@ -75,6 +63,14 @@ class Runtime:
         self.metrics = Metrics()
         self.store = TemplateStore(metrics=self.metrics)
         self.draining = False
+        self._build_template_sources()
+        self._build_tls()
+        self.probes = Probes(readiness=self.readiness, template_status=self.template_status)
+        limits = Limits(settings.max_body_bytes, settings.max_buffered_bytes, settings.max_inflight)
+        self.app = create_app(self._review_handler(), self.probes, limits, self.metrics)
+
+    def _build_template_sources(self) -> None:
+        settings = self.settings
         self.folder_sources = [
             FolderTemplateSource(
                 self.store,
@@ -85,9 +81,7 @@ class Runtime:
             )
             for folder in settings.effective_template_dirs
         ]
-        self.kube_source: KubeTemplateSource | None = None
-        if settings.kube:
-            self.kube_source = _build_kube_source(self.store, settings)
+        self.kube_source = _build_kube_source(self.store, settings) if settings.kube else None
         self.namespace_levels: NamespaceSecurityLevels | None = None
         if settings.watches_namespace_levels:
             self.namespace_levels = NamespaceSecurityLevels(
@@ -95,6 +89,9 @@ class Runtime:
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
                 on_sync=self.metrics.namespace_levels_sync.set,
             )
+
+    def _build_tls(self) -> None:
+        settings = self.settings
         self.cert_source, bundle = _certificate_source(settings)
         client_ca = settings.client_ca_file.read_bytes() if settings.client_ca_file else None
         if client_ca is not None and not settings.probe_port:
@@ -115,7 +112,10 @@ class Runtime:
         if isinstance(self.cert_source, GeneratedCertificateSource):
             self.ca_file = Path(tempfile.mkdtemp(prefix="sidecar-injector-")) / "ca.crt"
             self.ca_file.write_bytes(bundle.ca_pem)
-        handler = ReviewHandler(
+
+    def _review_handler(self) -> ReviewHandler:
+        settings = self.settings
+        return ReviewHandler(
             self.store.snapshot,
             settings.policy,
             self.metrics,
@@ -123,45 +123,6 @@ class Runtime:
             # With the check off nothing reads the level: skip the lookup on every review.
             namespace_levels=None if settings.policy.pod_security_check == "off" else self._namespace_level,
         )
-        self.probes = Probes(readiness=self.readiness, template_status=self.template_status)
-        limits = Limits(settings.max_body_bytes, settings.max_buffered_bytes, settings.max_inflight)
-        self.app = create_app(handler, self.probes, limits, self.metrics)
-
-    def _server(
-        self,
-        app: Any,
-        port: int,
-        max_connections: int,
-        trimmer: HeapTrimmer,
-        *,
-        tls: bool = False,
-        on_cut: Callable[[str], None] | None = None,
-        on_change: Callable[[int], None] | None = None,
-    ) -> _Server:
-        """One listening port, every connection guarded (timeouts, head limits, a connection cap)."""
-        settings = self.settings
-        registry = ConnectionRegistry(
-            max_connections,
-            on_cut=on_cut or (lambda reason: None),
-            on_change=on_change or (lambda count: None),
-            trimmer=trimmer,
-        )
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=port,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            ws="none",
-            http=guarded_protocol(settings.request_timeout, settings.idle_timeout, registry, on_cut),
-            timeout_keep_alive=int(settings.idle_timeout),
-            timeout_graceful_shutdown=max(int(settings.drain_seconds), 5),
-        )
-        if tls:
-            install_into_uvicorn_config(config, self.tls)
-        return _Server(config, registry, handshake_timeout=settings.request_timeout)
 
     def readiness(self) -> tuple[bool, str]:
         if self.draining:
@@ -220,61 +181,79 @@ class Runtime:
                 log.error("template folder %s not loaded: %s", source.folder, exc)
 
     async def run(self, listening: Listening) -> int:
-        """Serve on sockets already listening (see webhook.listening; a prefork parent shares its
-        admission and probe sockets with its workers) until a signal stops us."""
-        settings = self.settings
-        trimmer = HeapTrimmer()
-        servers = [
-            self._server(
-                self.app,
-                settings.port,
-                settings.max_connections,
-                trimmer,
-                tls=True,
-                on_cut=lambda reason: self.metrics.connections_cut.labels(reason).inc(),
-                on_change=self.metrics.connections.set,
-            )
-        ]
-        if settings.metrics_port:
-            metrics_app = make_asgi_app(self.metrics.registry)
-            servers.append(self._server(metrics_app, settings.metrics_port, PLAIN_PORT_CONNECTIONS, trimmer))
-        if settings.probe_port:
-            probe_app = ProbeApp(self.probes, template_listing=False)
-            servers.append(self._server(probe_app, settings.probe_port, PLAIN_PORT_CONNECTIONS, trimmer))
-
+        """Serve on sockets already listening (see webhook.transport.listening; a prefork parent shares
+        its admission and probe sockets with its workers) until a signal stops us."""
+        servers = self._servers()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._begin_shutdown, servers, stop)
         for sig in IGNORED_SIGNALS:
             loop.add_signal_handler(sig, _log_ignored_signal, sig)
+        self._start_sources()
+        reloader = asyncio.create_task(self.reloader.run(stop))
+        serving = [
+            asyncio.create_task(server.serve(sockets=[sock]))
+            for server, sock in zip(servers, listening.sockets(), strict=True)
+        ]
+        if await all_started(servers, serving):
+            self._announce()
+        await asyncio.gather(*serving)
+        stop.set()
+        await reloader
+        await self._stop_sources()
+        log.info("stopped")
+        return 0
 
+    def _servers(self) -> list[GuardedServer]:
+        """The admission port, then /metrics and the probe port when they are on, as Listening orders
+        its sockets."""
+        settings = self.settings
+        trimmer = HeapTrimmer()
+        options = PortOptions(
+            settings.host,
+            settings.max_connections,
+            settings.request_timeout,
+            settings.idle_timeout,
+            settings.drain_seconds,
+        )
+        plain = dataclasses.replace(options, max_connections=PLAIN_PORT_CONNECTIONS)
+        servers = [
+            guarded_server(
+                self.app,
+                settings.port,
+                options,
+                trimmer,
+                on_cut=lambda reason: self.metrics.connections_cut.labels(reason).inc(),
+                on_change=self.metrics.connections.set,
+                configure=lambda config: install_into_uvicorn_config(config, self.tls),
+            )
+        ]
+        if settings.metrics_port:
+            metrics_app = make_asgi_app(self.metrics.registry)
+            servers.append(guarded_server(metrics_app, settings.metrics_port, plain, trimmer))
+        if settings.probe_port:
+            probe_app = ProbeApp(self.probes, template_listing=False)
+            servers.append(guarded_server(probe_app, settings.probe_port, plain, trimmer))
+        return servers
+
+    def _start_sources(self) -> None:
         for source in self.folder_sources:
             source.start()
         if self.kube_source is not None:
             self.kube_source.start()
         if self.namespace_levels is not None:
             self.namespace_levels.start()
-        reloader = asyncio.create_task(self.reloader.run(stop))
-        serving = [
-            asyncio.create_task(server.serve(sockets=[sock]))
-            for server, sock in zip(servers, listening.sockets(), strict=True)
-        ]
-        if await _all_started(servers, serving):
-            self._announce()
-        await asyncio.gather(*serving)
-        stop.set()
-        await reloader
+
+    async def _stop_sources(self) -> None:
         for source in self.folder_sources:
             source.stop()
         if self.kube_source is not None:
             await asyncio.to_thread(self.kube_source.stop)
         if self.namespace_levels is not None:
             await asyncio.to_thread(self.namespace_levels.stop)
-        log.info("stopped")
-        return 0
 
-    def _begin_shutdown(self, servers: list[_Server], stop: asyncio.Event) -> None:
+    def _begin_shutdown(self, servers: list[GuardedServer], stop: asyncio.Event) -> None:
         if self.draining:
             for server in servers:
                 server.force_exit = True
@@ -325,33 +304,8 @@ class Runtime:
             shutil.rmtree(self.ca_file.parent, ignore_errors=True)
 
 
-async def _all_started(servers: list[_Server], tasks: list[asyncio.Task[None]]) -> bool:
-    """True once every server listens; False when one of them ended before it did."""
-    while not all(server.started for server in servers):
-        if any(task.done() for task in tasks):
-            return False
-        await asyncio.sleep(0.01)
-    return True
-
-
 def _is_loopback(host: str) -> bool:
     return host == "localhost" or host.startswith("127.") or host == "::1"
-
-
-@dataclass(slots=True)
-class Listening:
-    """The sockets bound before anything is announced, in the order the servers use them."""
-
-    admission: socket.socket | None = None
-    metrics: socket.socket | None = None
-    probe: socket.socket | None = None
-
-    def sockets(self) -> list[socket.socket]:
-        return [sock for sock in (self.admission, self.metrics, self.probe) if sock is not None]
-
-    def close(self) -> None:
-        for sock in self.sockets():
-            sock.close()
 
 
 def _certificate_source(settings: Settings) -> tuple[CertificateSource, CertificateBundle]:
@@ -366,7 +320,7 @@ def _certificate_source(settings: Settings) -> tuple[CertificateSource, Certific
             f"{service}.{settings.namespace}",
             f"{service}.{settings.namespace}.svc",
         ]
-        source = GeneratedCertificateSource(names, days=365, ip_addresses=["127.0.0.1", "::1"])
+        source = GeneratedCertificateSource(names, ip_addresses=["127.0.0.1", "::1"])
     return source, source.load()
 
 
@@ -384,14 +338,6 @@ def _build_kube_source(store: TemplateStore, settings: Settings) -> KubeTemplate
     )
 
 
-def _raise_open_file_limit() -> None:
-    """Idle keep-alive connections cost a descriptor each; allow as many as the hard limit does."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
 def _log_ignored_signal(sig: signal.Signals) -> None:
     log.warning("received %s: ignored (only SIGTERM and SIGINT stop the server)", sig.name)
 
@@ -399,7 +345,7 @@ def _log_ignored_signal(sig: signal.Signals) -> None:
 def serve(settings: Settings) -> int:
     ignore_stray_signals()  # again, for callers that did not come through the CLI
     configure_logging(settings.log_level, settings.log_format)
-    _raise_open_file_limit()
+    raise_open_file_limit()
     # *_created series double the exposition size and no dashboard uses them.
     disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
     if settings.workers > 1:
@@ -428,29 +374,9 @@ def _serve_one(settings: Settings, sock: socket.socket | None, probe_sock: socke
         return 1
     try:
         runtime.load_templates()
-        _settle_garbage_collector()
-        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        settle_garbage_collector()
+        # uvloop's I/O path is several times cheaper than asyncio's own.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             return runner.run(runtime.run(listening))
     finally:
         runtime.close()
-
-
-def _settle_garbage_collector() -> None:
-    """Move the start-up heap out of the collector's way and collect young objects less often.
-
-    A 200 KiB pod parses into ~170,000 objects that die with the request; with the default
-    thresholds every review triggered collections that also walked the long-lived modules and
-    templates, which showed as a p99 ten times the p50 (bench/run.py, scenario 2).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
-def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed (uvicorn[standard] brings it): its I/O path is several times cheaper."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop

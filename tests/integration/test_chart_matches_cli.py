@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.chart_helpers import CI_VALUES, NAMESPACE, one, render, require_helm
-from webhook.cli import build_parser, settings_from_args
+from webhook.cli import build_parser
+from webhook.cli.serve import settings_from_args
 
 pytestmark = pytest.mark.integration
 

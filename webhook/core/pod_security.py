@@ -18,7 +18,7 @@ from webhook.core.security import LEVELS, Violation, level_of, security_findings
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 
 
-def enforced_level(labels: Mapping[str, str] | None, default: str = "privileged") -> str:
+def enforced_level(labels: Mapping[str, str] | None, default: str) -> str:
     """The level Pod Security admission enforces for a namespace with these labels.
 
     ``default`` is the cluster's own default (AdmissionConfiguration ``defaults.enforce``; Kubernetes

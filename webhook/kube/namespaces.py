@@ -25,6 +25,7 @@ from webhook.core.pod_security import ENFORCE_LABEL, enforced_level
 from webhook.kube.client import build_client
 from webhook.kube.reflector import Change, ItemType, JsonObject, ObjectKey
 from webhook.kube.watch import CollectionWatcher, Timings
+from webhook.settings import DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class NamespaceSecurityLevels:
     def __init__(
         self,
         *,
-        default_level: str = "privileged",
+        default_level: str = DEFAULTS.pod_security_default_level,
         api_client: kubernetes.client.ApiClient | None = None,
         configuration: kubernetes.client.Configuration | None = None,
         kubeconfig: str | None = None,

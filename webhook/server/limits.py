@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from webhook.server.review import DEFAULT_MAX_BODY_BYTES
+from webhook.settings import DEFAULTS
 
 PROGRESS_GRACE_SECONDS = 1.0
 STALL_SECONDS = 0.25
@@ -51,9 +51,9 @@ class Limits:
     never a queue that outlives kube-apiserver's timeout.
     """
 
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    max_buffered_bytes: int = 4 * DEFAULT_MAX_BODY_BYTES
-    max_inflight: int = 256
+    max_body_bytes: int = DEFAULTS.max_body_bytes
+    max_buffered_bytes: int = DEFAULTS.max_buffered_bytes
+    max_inflight: int = DEFAULTS.max_inflight
 
 
 class Claim:

@@ -21,7 +21,6 @@ import orjson
 from webhook.core import AdmissionFacts, InjectionError, MutationResult
 
 API_VERSION = "admission.k8s.io/v1"
-DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's own request size limit
 
 # kube-apiserver truncates long warnings; keep ours readable in kubectl.
 MAX_WARNING_LENGTH = 256

@@ -41,6 +41,7 @@ from webhook.core.security import TemplateSecurityPolicy
 from webhook.kube.client import build_client
 from webhook.kube.reflector import Change, ItemType, JsonObject, ObjectKey
 from webhook.kube.watch import CollectionWatcher, Timings
+from webhook.settings import DEFAULTS
 from webhook.templates.errors import TemplateError
 from webhook.templates.parsing import (
     LEGACY_SUFFIX,
@@ -49,7 +50,6 @@ from webhook.templates.parsing import (
     template_documents,
     unusable_template,
 )
-from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 from webhook.templates.store import DocumentResult, TemplateStore
 
 __all__ = ["ALL_NAMESPACES", "KubeTemplateSource", "Timings"]
@@ -102,7 +102,7 @@ class KubeTemplateSource:
         api_client: kubernetes.client.ApiClient | None = None,
         configuration: kubernetes.client.Configuration | None = None,
         kubeconfig: str | None = None,
-        kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+        kubernetes_version: str = DEFAULTS.kubernetes_version,
         security: TemplateSecurityPolicy | None = None,
         timings: Timings | None = None,
     ) -> None:

@@ -147,7 +147,7 @@ def test_without_a_current_digest_the_first_poll_reloads_the_same_bundle(
     tmp_path: Path, bundle: CertificateBundle
 ) -> None:
     h = Harness(tmp_path, bundle)
-    reloader = CertificateReloader(h.source, h.context)
+    reloader = CertificateReloader(h.source, h.context, interval=60)
     assert reloader.poll() is True
     assert reloader.poll() is None
 

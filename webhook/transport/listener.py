@@ -24,17 +24,27 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
-from webhook.connection_guard import ANSWERING, IDLE, RECEIVING, GuardedHttpToolsProtocol, unread_bytes
-from webhook.memory import HeapTrimmer
 from webhook.server.limits import PROGRESS_GRACE_SECONDS
+from webhook.transport.connection import (
+    ANSWERING,
+    IDLE,
+    RECEIVING,
+    GuardedHttpToolsProtocol,
+    guarded_protocol,
+    unread_bytes,
+)
+from webhook.transport.memory import HeapTrimmer
 
 log = logging.getLogger(__name__)
 
 FRESH_GRACE_SECONDS = 5.0  # a new connection (handshaking, or no request yet) is never cut sooner
+MIN_GRACEFUL_SHUTDOWN_SECONDS = 5  # what requests in flight get to finish once the servers stop
 
 
 class ConnectionRegistry:
@@ -148,10 +158,11 @@ class ConnectionRegistry:
 
 
 class GuardedServer(uvicorn.Server):
-    """uvicorn's server with the accept loop above instead of the event loop's own."""
+    """uvicorn's server with the accept loop above instead of the event loop's own, and without its
+    own signal capture: the runtime owns SIGTERM (it drains first)."""
 
     registry: ConnectionRegistry
-    handshake_timeout: float = 10.0
+    handshake_timeout: float
 
     def __init__(
         self, config: uvicorn.Config, registry: ConnectionRegistry, handshake_timeout: float
@@ -161,6 +172,10 @@ class GuardedServer(uvicorn.Server):
         self.handshake_timeout = handshake_timeout
         self._accepting: list[asyncio.Task[None]] = []
         self._owned: list[socket.socket] = []
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         config = self.config
@@ -217,3 +232,62 @@ class GuardedServer(uvicorn.Server):
             log.debug("TLS handshake failed: %s", exc)
             connection.close()
             self.registry.released()
+
+
+@dataclass(frozen=True, slots=True)
+class PortOptions:
+    """How one listening port treats its connections (the connection limits of Settings)."""
+
+    host: str
+    max_connections: int
+    request_timeout: float
+    idle_timeout: float
+    drain_seconds: float
+
+
+def guarded_server(
+    app: Any,
+    port: int,
+    options: PortOptions,
+    trimmer: HeapTrimmer,
+    *,
+    on_cut: Callable[[str], None] | None = None,
+    on_change: Callable[[int], None] | None = None,
+    configure: Callable[[uvicorn.Config], None] | None = None,
+) -> GuardedServer:
+    """One listening port, every connection guarded (timeouts, head limits, a connection cap).
+
+    ``configure`` may change uvicorn's config before the server is built (the runtime installs its
+    reloadable TLS context there).
+    """
+    registry = ConnectionRegistry(
+        options.max_connections,
+        on_cut=on_cut or (lambda reason: None),
+        on_change=on_change or (lambda count: None),
+        trimmer=trimmer,
+    )
+    config = uvicorn.Config(
+        app,
+        host=options.host,
+        port=port,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        ws="none",
+        http=guarded_protocol(options.request_timeout, options.idle_timeout, registry, on_cut),
+        timeout_keep_alive=int(options.idle_timeout),
+        timeout_graceful_shutdown=max(int(options.drain_seconds), MIN_GRACEFUL_SHUTDOWN_SECONDS),
+    )
+    if configure is not None:
+        configure(config)
+    return GuardedServer(config, registry, handshake_timeout=options.request_timeout)
+
+
+async def all_started(servers: list[GuardedServer], tasks: list[asyncio.Task[None]]) -> bool:
+    """True once every server listens; False when one of them ended before it did."""
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            return False
+        await asyncio.sleep(0.01)
+    return True

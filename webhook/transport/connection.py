@@ -38,16 +38,14 @@ import struct
 import termios
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from webhook.server.app import ARRIVAL, CONNECTION
-
-if TYPE_CHECKING:
-    from webhook.listener import ConnectionRegistry
+from webhook.settings import DEFAULTS
 
 MAX_HEAD_BYTES = 32 * 1024
 MAX_HEADERS = 100
@@ -56,6 +54,13 @@ UNREAD_ANSWER_BYTES = 64 * 1024  # a new request with more than this still unsen
 
 IDLE, RECEIVING, PROCESSING, ANSWERING, CLOSING = "idle", "receiving", "processing", "answering", "closing"
 CLOSE_GRACE_SECONDS = 1.0
+
+
+class Registry(Protocol):
+    """Where a connection reports that it opened and closed (the listener's ConnectionRegistry)."""
+
+    def opened(self, connection: GuardedHttpToolsProtocol) -> None: ...
+    def closed(self, connection: GuardedHttpToolsProtocol) -> None: ...
 
 
 class _EndOfConnection(Exception):
@@ -67,9 +72,9 @@ class _EndOfConnection(Exception):
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    request_timeout: float = 10.0
-    idle_timeout: float = 120.0
-    registry: ConnectionRegistry | None = None
+    request_timeout: float = DEFAULTS.request_timeout
+    idle_timeout: float = DEFAULTS.idle_timeout
+    registry: Registry | None = None
     on_cut: Callable[[str], None] = staticmethod(lambda reason: None)
 
     phase = IDLE
@@ -318,7 +323,7 @@ def _end_of_connection(error: httptools.HttpParserCallbackError) -> tuple[str, i
 def guarded_protocol(
     request_timeout: float,
     idle_timeout: float,
-    registry: ConnectionRegistry | None = None,
+    registry: Registry | None = None,
     on_cut: Callable[[str], None] | None = None,
 ) -> type[GuardedHttpToolsProtocol]:
     attributes: dict[str, Any] = {

@@ -23,9 +23,9 @@ from dataclasses import replace
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-from webhook.listening import ListenError, listen
 from webhook.metrics import enable_multiprocess
 from webhook.settings import Settings
+from webhook.transport.listening import ListenError, listen
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def serve_workers(settings: Settings, worker_main: WorkerMain) -> int:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    # SIGHUP, SIGUSR1 and SIGUSR2 stay ignored here (settings.ignore_stray_signals): a handler that
+    # SIGHUP, SIGUSR1 and SIGUSR2 stay ignored here (webhook.signals): a handler that
     # logs could interrupt this thread inside a log write of its own.
     metrics_server = None
     status = 0
