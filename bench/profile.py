@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("engine: selection, merge, patch building", re.compile(r"webhook/core/")),
     (
         "envelope: JSON parse/encode + handler",
-        re.compile(r"webhook/server/(handler|review)\.py|_json\.c|json/|orjson"),
+        re.compile(r"webhook/server/(handler|decision|review|refusal)\.py|_json\.c|json/|orjson"),
     ),
     (
         "TLS (uvloop/asyncio SSLProtocol, _ssl, OpenSSL)",

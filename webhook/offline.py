@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import jsonpatch
 import yaml
 
 from webhook.core import AdmissionFacts, InjectionPolicy, PatchOp, TemplateSet, mutate
@@ -47,8 +46,8 @@ def inject_object(
         name=str(metadata.get("name") or ""),
         pod_security_level=pod_security_level,
     )
-    result = mutate(obj, facts, templates, policy)
-    mutated = jsonpatch.apply_patch(obj, list(result.patch)) if result.patch else obj
+    result = mutate(obj, facts, templates, policy, verify=True)
+    mutated = result.patched if result.patched is not None else obj
     warnings = result.warnings
     if result.skip_reason == "kind-not-handled":
         # The webhook never sees these kinds (it is registered for workloads only); a preview should

@@ -34,7 +34,8 @@ def mutate(
     Raises an InjectionError subclass when the object must be refused (a malformed opted-in object,
     a missing template when the policy denies those, a template that cannot be applied). ``verify``
     applies the patch to a copy and checks the result, turning any builder bug into an exception
-    instead of a broken pod.
+    instead of a broken pod; the result is returned as ``patched``, for callers that want the
+    mutated object (``inject``) rather than the patch.
     """
     request_skip = skip_for_request(facts)  # DELETE and CONNECT may carry no object at all
     if request_skip is not None:
@@ -66,13 +67,12 @@ def mutate(
     status = {**selection.already_injected, **{t.name: t.revision for t in accepted}}
     builder.put((*root, "metadata", "annotations"), policy.status_annotation, render_status(status))
     ops = tuple(builder.ops)
-    if verify:
-        verify_patch(obj, ops, root)
     return MutationResult(
         patch=ops,
         warnings=tuple(warnings),
         injected=tuple(t.name for t in accepted),
         pod_security_gaps=tuple(gap.template for gap in gaps),
+        patched=verify_patch(obj, ops, root) if verify else None,
     )
 
 

@@ -104,3 +104,6 @@ class MutationResult:
     skip_reason: str | None = None
     pod_security_gaps: tuple[str, ...] = ()
     """Templates injected although they need a lower Pod Security level than the namespace enforces."""
+    patched: JsonObject | None = None
+    """The object with the patch applied, as ``verify_patch`` checked it (None without a patch, or
+    when verification was off). Unchanged parts are shared with the input object, not copied."""

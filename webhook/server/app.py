@@ -16,42 +16,31 @@ env and mounts to each.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from webhook.metrics import Metrics
+from webhook.server.asgi import Receive, Scope, Send, send_json
 from webhook.server.handler import Answer, Prepared, ReviewHandler
 from webhook.server.limits import Budget, Claim, Limits
 from webhook.server.probes import ProbeApp, Probes
+from webhook.server.refusal import Refusal
 
 __all__ = ["ARRIVAL", "CONNECTION", "AdmissionApp", "Limits", "Probes", "create_app"]
-
-log = logging.getLogger(__name__)
 
 JSON = "application/json"
 LARGE_REVIEW_BYTES = 16 * 1024
 HEAVY_REVIEW_CONTAINERS = 32
 T = TypeVar("T")
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 # Set by the connection guard in scope["extensions"]: when the request's first byte arrived, and a
 # handle on its connection (``cut()``) for the budget to free a stalled request's share at once.
 ARRIVAL = "sidecar_injector.arrival"
 CONNECTION = "sidecar_injector.connection"
 EXPIRED = "kube-apiserver's timeout for this review passed before it could be handled"
-
-
-class Refused(Exception):
-    def __init__(self, status: int, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.answer = (status, message, reason)
 
 
 class ClientGone(Exception):
@@ -68,35 +57,31 @@ class AdmissionApp:
         self._limits = limits
         observe = _observer(metrics) if metrics is not None else (lambda inflight, buffered: None)
         self.budget = Budget(limits, observe=observe)
-        self.fallback = ProbeApp(probes)
+        self.probes = ProbeApp(probes)  # every path but /mutate: probes and the template listing
         self._large_reviews = ThreadPoolExecutor(max_workers=1, thread_name_prefix="large-reviews")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/mutate":
-            await self.fallback(scope, receive, send)
+            await self.probes(scope, receive, send)
             return
-        headers = [(b"content-type", b"application/json")]
-        answer: Answer | None
         if scope["method"] != "POST":
-            answer = self._handler.refuse(405, "Method Not Allowed", "method-not-allowed")
-            headers.append((b"allow", b"POST"))
-        else:
-            try:
-                answer = await self._mutate(scope, receive)
-            except Exception:  # a bug of ours: still an answer the policy chose, never the server's 500
-                log.exception("internal error on the admission port")
-                answer = self._handler.failed_unread(b"")
-        if answer is None:
-            return  # the client is gone: nobody to answer
-        headers.append((b"content-length", str(len(answer.body)).encode()))
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+            answer = self._handler.refuse(Refusal(405, "method-not-allowed", "Method Not Allowed"))
+            await send_json(send, answer.status, answer.body, allow=b"POST")
+            return
+        try:
+            mutated = await self._mutate(scope, receive)
+        except Exception as exc:  # a bug of ours: still an answer the policy chose, never a bare 500
+            mutated = self._handler.failed_unread(b"", exc, "on the admission port")
+        if mutated is not None:  # None: the client is gone, nobody to answer
+            await send_json(send, mutated.status, mutated.body)
 
     async def _mutate(self, scope: Scope, receive: Receive) -> Answer | None:
         headers = dict(scope["headers"])
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if content_type != JSON.encode():
-            return self._handler.refuse(415, f"Content-Type must be {JSON}", "unsupported-media-type")
+            return self._handler.refuse(
+                Refusal(415, "unsupported-media-type", f"Content-Type must be {JSON}")
+            )
         extensions = scope.get("extensions") or {}
         declared = headers.get(b"content-length")
         claim = self.budget.claim(
@@ -105,16 +90,16 @@ class AdmissionApp:
             int(declared) if declared is not None and declared.isdigit() else None,
         )
         if claim is None:
-            return self._handler.refuse(503, "too many reviews in progress, retry", "overloaded")
+            return self._handler.refuse(Refusal(503, "overloaded", "too many reviews in progress, retry"))
         try:
             body = await self._read_body(claim, declared, receive)
             claim.finish_upload()
             deadline = _deadline(scope)
             if deadline is not None and time.monotonic() > deadline:
-                return self._handler.refuse(503, EXPIRED, "expired")
+                return self._handler.refuse(_expired())
             return await self._decide(body, deadline)
-        except Refused as refused:
-            return self._handler.refuse(*refused.answer)
+        except Refusal as refusal:
+            return self._handler.refuse(refusal)
         except ClientGone:
             return None
         finally:
@@ -130,9 +115,8 @@ class AdmissionApp:
             if prepared.containers > HEAVY_REVIEW_CONTAINERS:
                 return await self._off_the_loop(self._finish_if_timely, prepared, deadline)
             return self._handler.finish(prepared)
-        except Exception:  # a bug of ours: the policy's answer still, when the uid can be read
-            log.exception("internal error deciding a review")
-            return self._handler.failed_unread(body)
+        except Exception as exc:  # a bug of ours: the policy's answer still, when the uid can be read
+            return self._handler.failed_unread(body, exc, "deciding a review")
 
     async def _off_the_loop(
         self, work: Callable[[T, float | None], Answer], item: T, deadline: float | None
@@ -143,12 +127,12 @@ class AdmissionApp:
     def _handle_if_timely(self, body: bytes, deadline: float | None) -> Answer:
         """On the large-review thread: a review that waited there past its deadline is not decided."""
         if deadline is not None and time.monotonic() > deadline:
-            return self._handler.refuse(503, EXPIRED, "expired")
+            return self._handler.refuse(_expired())
         return self._handler.handle(body)
 
     def _finish_if_timely(self, prepared: Prepared, deadline: float | None) -> Answer:
         if deadline is not None and time.monotonic() > deadline:
-            return self._handler.refuse(503, EXPIRED, "expired")
+            return self._handler.refuse(_expired())
         return self._handler.finish(prepared)
 
     async def _read_body(self, claim: Claim, declared: bytes | None, receive: Receive) -> bytes:
@@ -167,19 +151,23 @@ class AdmissionApp:
             if size > limit:
                 raise _too_large(limit)
             if not claim.take(len(chunk)):
-                raise Refused(503, "too much request data in flight, retry", "overloaded")
+                raise Refusal(503, "overloaded", "too much request data in flight, retry")
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _too_large(limit: int) -> Refused:
+def _too_large(limit: int) -> Refusal:
     # Built where it is raised, never kept in a local: an exception held by the frame it is raised
     # from is a reference cycle (frame -> exception -> traceback -> frame) that kept the frame, its
     # body chunks and the connection's TLS buffers alive until the cyclic GC ran, which the server's
     # GC settings make rare; 100 refused 5 MiB bodies grew RSS by 80 MiB (bench/reliability.py).
-    return Refused(413, f"request body exceeds {limit} bytes", "body-too-large")
+    return Refusal(413, "body-too-large", f"request body exceeds {limit} bytes")
+
+
+def _expired() -> Refusal:
+    return Refusal(503, "expired", EXPIRED)
 
 
 _DURATION = re.compile(rb"^(\d+(?:\.\d+)?)(ms|s|m)$")

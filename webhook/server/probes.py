@@ -2,28 +2,23 @@
 
 Three GET routes need no framework, and a framework's error middleware would answer a failing probe
 with a plain-text 500 and re-raise; here every answer is JSON and every failure is logged. The same
-app serves the admission port's fallback and, without the listing, the plain-HTTP probe port that
-the kubelet reaches without a client certificate (``--probe-port``).
+app serves every path of the admission port but ``/mutate``, and, without the listing, the plain-HTTP
+probe port that the kubelet reaches without a client certificate (``--probe-port``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from webhook.server.handler import error_body
+from webhook.server.asgi import Receive, Scope, Send, send_json
+from webhook.server.refusal import error_body
 
 log = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +42,15 @@ class ProbeApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # no lifespan, no websockets
-        headers = list(JSON_HEADERS)
         route = self._routes.get(scope["path"])
+        allow = None
         if route is None:
             status, body = 404, error_body("Not Found")
         elif scope["method"] not in ("GET", "HEAD"):
-            status, body = 405, error_body("Method Not Allowed")
-            headers.append((b"allow", b"GET"))
+            status, body, allow = 405, error_body("Method Not Allowed"), b"GET"
         else:
             status, body = self._answer(scope["path"], route)
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        await send_json(send, status, body, allow=allow, head=scope["method"] == "HEAD")
 
     def _answer(self, path: str, route: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
         try:
