@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from webhook.core import AdmissionFacts, InjectionPolicy, PatchOp, TemplateSet, mutate
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.pod_security import enforced_level
 from webhook.core.selection import annotations_of, requested_names
 from webhook.manifests import ManifestError, load_documents
@@ -33,7 +34,7 @@ def inject_object(
     templates: TemplateSet,
     policy: InjectionPolicy,
     namespace: str,
-    pod_security_level: str | None = None,
+    pod_security_level: PodSecurityLevel | None = None,
 ) -> InjectedObject:
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
@@ -66,7 +67,7 @@ def inject_documents(
     templates: TemplateSet,
     policy: InjectionPolicy,
     namespace: str,
-    default_level: str = DEFAULTS.pod_security_default_level,
+    default_level: PodSecurityLevel = DEFAULTS.pod_security_default_level,
 ) -> tuple[list[Any], list[InjectedObject]]:
     """Mutate every object in a multi-document YAML stream; ``kind: List`` items one by one.
 
@@ -97,7 +98,9 @@ def inject_documents(
     return outputs, injected
 
 
-def _namespace_levels(objects: list[dict[str, Any]], default_level: str) -> dict[str, str]:
+def _namespace_levels(
+    objects: list[dict[str, Any]], default_level: PodSecurityLevel
+) -> dict[str, PodSecurityLevel]:
     """Namespace name → enforced level, from the Namespace objects of the stream (Lists included)."""
     levels = {}
     for obj in objects:

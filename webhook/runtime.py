@@ -23,6 +23,7 @@ from typing import Any
 import uvloop
 from prometheus_client import disable_created_metrics, make_asgi_app
 
+from webhook.core.levels import PodSecurityLevel
 from webhook.kube.namespaces import NamespaceSecurityLevels
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
@@ -143,7 +144,7 @@ class Runtime:
         self.metrics.ready.set(1 if ready else 0)
         return ready, reason
 
-    def _namespace_level(self, namespace: str) -> str | None:
+    def _namespace_level(self, namespace: str) -> PodSecurityLevel | None:
         if self.namespace_levels is not None:
             return self.namespace_levels.level(namespace)
         return self.settings.pod_security_default_level  # labels unknown without the API

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webhook.core import InjectionPolicy
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.security import TemplateSecurityPolicy
 
 BUNDLED_TEMPLATES = Path(__file__).parent / "bundled"
@@ -59,7 +60,7 @@ class Settings:
     template_poll_seconds: float = 1.0
     cert_poll_seconds: float = 2.0
     workers: int = 1
-    pod_security_default_level: str = "privileged"
+    pod_security_default_level: PodSecurityLevel = PodSecurityLevel.PRIVILEGED
     """What Pod Security admission enforces on namespaces without the enforce label (the cluster's
     AdmissionConfiguration default); without --kube, namespace labels are unknown and every namespace
     is held to it."""

@@ -37,9 +37,9 @@ from prometheus_client import CollectorRegistry
 
 from tests.support.templates import KUBERNETES_VERSION, template_set
 from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, Template, TemplateSet, mutate
+from webhook.core.levels import LEVEL_NAMES
 from webhook.core.model import POD_SECURITY_CHECKS
 from webhook.core.patching import pointer
-from webhook.core.security import LEVELS
 from webhook.core.workloads import locate_pod_template
 from webhook.metrics import Metrics
 from webhook.server.app import AdmissionApp, Limits, Probes, create_app
@@ -152,7 +152,7 @@ def fixed_templates() -> TemplateSet:
 
 NESTED_TOO_DEEPLY = "request body is not valid JSON: nested too deeply"
 # What the server's namespace watch would report: the namespace named like a level enforces it.
-NAMESPACE_LEVELS = {level: level for level in LEVELS} | {"shop": "baseline"}
+NAMESPACE_LEVELS = {level: level for level in LEVEL_NAMES} | {"shop": "baseline"}
 
 
 @functools.cache
@@ -286,7 +286,7 @@ def decode_case(data: bytes) -> tuple[Any, AdmissionFacts, InjectionPolicy, Temp
         kind = obj.get("kind") if isinstance(obj, dict) and isinstance(obj.get("kind"), str) else "Pod"
     operation = case.get("operation") if isinstance(case.get("operation"), str) else "CREATE"
     namespace = case.get("namespace") if isinstance(case.get("namespace"), str) else "default"
-    level = case.get("podSecurityLevel") if case.get("podSecurityLevel") in LEVELS else None
+    level = case.get("podSecurityLevel") if case.get("podSecurityLevel") in LEVEL_NAMES else None
     sub_resource = case.get("subResource") if isinstance(case.get("subResource"), str) else ""
     facts = AdmissionFacts("fuzz", operation, kind, namespace, dry_run=case.get("dryRun") is True)
     facts = dataclasses.replace(facts, pod_security_level=level, sub_resource=sub_resource)
@@ -360,7 +360,9 @@ def check_engine(data: bytes) -> None:
     assert result.patched == patched, "the verified object differs from the patch applied apart"
     unverified = mutate(obj, facts, templates, policy, verify=False)
     assert unverified.patched is None
-    assert dataclasses.replace(unverified, patched=result.patched) == result, "verification changed the answer"
+    assert dataclasses.replace(unverified, patched=result.patched) == result, (
+        "verification changed the answer"
+    )
     again = mutate(patched, facts, templates, policy)
     assert again.patch == (), ("mutating the patched object again is not a no-op", again)
 

@@ -15,6 +15,7 @@ from typing import Any
 from webhook.cli import arguments, options
 from webhook.cli.templates import NO_TEMPLATES, read_templates
 from webhook.core import TemplateSet
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.security import TemplateSecurityPolicy
 from webhook.settings import DEFAULTS
 from webhook.templates import TemplateError
@@ -98,7 +99,11 @@ def inject_manifests(args: argparse.Namespace) -> int:
         return 1
     try:
         documents, injected = inject_documents(
-            text, templates, options.injection_policy(args), args.namespace, args.pod_security_default_level
+            text,
+            templates,
+            options.injection_policy(args),
+            args.namespace,
+            PodSecurityLevel(args.pod_security_default_level),
         )
     except InjectionError as exc:
         print(f"error: {exc.message} ({exc.reason})", file=sys.stderr)

@@ -11,8 +11,9 @@ from typing import Any
 
 from webhook.cli import arguments
 from webhook.core import InjectionPolicy
+from webhook.core.levels import LEVEL_NAMES, PodSecurityLevel
 from webhook.core.model import POD_SECURITY_CHECKS
-from webhook.core.security import LEVELS, TemplateSecurityPolicy
+from webhook.core.security import TemplateSecurityPolicy
 from webhook.settings import DEFAULTS
 
 
@@ -76,8 +77,8 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--pod-security-default-level",
-        choices=LEVELS,
-        default=DEFAULTS.pod_security_default_level,
+        choices=LEVEL_NAMES,
+        default=DEFAULTS.pod_security_default_level.value,
         help="the level enforced on namespaces without a pod-security.kubernetes.io/enforce label "
         "(your cluster's Pod Security admission default)",
     )
@@ -111,8 +112,8 @@ def add_template_flags(parser: argparse.ArgumentParser) -> None:
     )
     security.add_argument(
         "--max-template-level",
-        choices=LEVELS,
-        default=DEFAULTS.template_security.maximum_level,
+        choices=LEVEL_NAMES,
+        default=DEFAULTS.template_security.maximum_level.value,
         help="reject templates that need a more permissive Pod Security level",
     )
 
@@ -124,7 +125,7 @@ def security_policy(args: argparse.Namespace) -> TemplateSecurityPolicy:
         allow_host_path=not args.forbid_host_path,
         allow_added_capabilities=not args.forbid_added_capabilities,
         allowed_registries=tuple(args.allowed_registry),
-        maximum_level=args.max_template_level,
+        maximum_level=PodSecurityLevel(args.max_template_level),
     )
 
 

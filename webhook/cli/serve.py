@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from webhook.cli import arguments, options
+from webhook.core.levels import PodSecurityLevel
 from webhook.settings import DEFAULTS, SERVICE_ACCOUNT_NAMESPACE, Settings
 from webhook.signals import ignore_stray_signals
 
@@ -276,7 +277,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log_format=args.log_format,
         log_level=args.log_level,
         workers=args.workers,
-        pod_security_default_level=args.pod_security_default_level,
+        pod_security_default_level=PodSecurityLevel(args.pod_security_default_level),
     )
 
 

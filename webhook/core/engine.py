@@ -173,7 +173,7 @@ def _gap_warnings(gaps: list[PodSecurityGap], kind: str) -> list[str]:
     warnings = []
     for gap in gaps:
         warnings.append(f"{gap.summary}: {_rejection(kind)}")
-        warnings.append(f"{gap.template!r} breaks {gap.enforced!r} at {gap.fields}")
+        warnings.append(f"{gap.template!r} breaks {gap.enforced.value!r} at {gap.fields}")
     return warnings
 
 

@@ -25,6 +25,7 @@ from webhook.core import (
     TemplateSet,
     mutate,
 )
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.workloads import locate_pod_template
 from webhook.server.refusal import Refusal, error_body
 from webhook.server.review import (
@@ -44,7 +45,7 @@ class TemplateSnapshotProvider(Protocol):
     def __call__(self) -> TemplateSet: ...
 
 
-NamespaceLevelLookup = Callable[[str], str | None]
+NamespaceLevelLookup = Callable[[str], PodSecurityLevel | None]
 """Namespace → the Pod Security level it enforces, or None when unknown (an in-memory lookup)."""
 
 
