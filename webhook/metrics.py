@@ -76,7 +76,7 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="max",
         )
-        self.template_sync_age = Gauge(
+        self.template_source_last_sync = Gauge(
             "sidecar_injector_template_source_last_sync_timestamp_seconds",
             "Unix time of each template source's last successful full sync (staleness = now - this).",
             ["source"],
@@ -108,7 +108,7 @@ class Metrics:
             ["template", "action"],
             registry=self.registry,
         )
-        self.namespace_levels_sync = Gauge(
+        self.namespace_levels_last_sync = Gauge(
             "sidecar_injector_namespace_levels_last_sync_timestamp_seconds",
             "Unix time the namespace Pod Security level watch last confirmed it is current.",
             registry=self.registry,

@@ -88,7 +88,7 @@ class Runtime:
             self.namespace_levels = NamespaceSecurityLevels(
                 default_level=settings.pod_security_default_level,
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
-                on_sync=self.metrics.namespace_levels_sync.set,
+                on_sync=self.metrics.namespace_levels_last_sync.set,
             )
 
     def _build_tls(self) -> None:
