@@ -53,16 +53,11 @@ def mutate(
     _check_pod_spec(pod_template, root)
 
     warnings = list(selection.warnings)
-    found = _resolve(selection.names, templates, facts, policy, warnings)
-    if not found:
-        return MutationResult(skip_reason=TemplateNotFound.reason, warnings=tuple(warnings))
-    accepted, collisions = without_container_collisions(found, pod_template["spec"])
-    warnings.extend(collisions)
-    if not accepted:
-        return MutationResult(skip_reason=CONTAINER_NAME_TAKEN, warnings=tuple(warnings))
+    accepted = _accepted(selection.names, pod_template["spec"], templates, facts, policy, warnings)
+    if isinstance(accepted, str):
+        return MutationResult(skip_reason=accepted, warnings=tuple(warnings))
     gaps = _check_pod_security(accepted, pod_template, facts, policy)
     warnings.extend(_gap_warnings(gaps, facts.kind))
-
     builder = _merge(obj, root, accepted, facts, warnings)
     status = {**selection.already_injected, **{t.name: t.revision for t in accepted}}
     builder.put((*root, "metadata", "annotations"), policy.status_annotation, render_status(status))
@@ -74,6 +69,23 @@ def mutate(
         pod_security_gaps=tuple(gap.template for gap in gaps),
         patched=verify_patch(obj, ops, root) if verify else None,
     )
+
+
+def _accepted(
+    names: tuple[str, ...],
+    pod_spec: JsonObject,
+    templates: TemplateSet,
+    facts: AdmissionFacts,
+    policy: InjectionPolicy,
+    warnings: list[str],
+) -> list[Template] | str:
+    """The requested templates that will be injected, in order, or the skip reason when none will."""
+    found = _resolve(names, templates, facts, policy, warnings)
+    if not found:
+        return TemplateNotFound.reason
+    accepted, collisions = without_container_collisions(found, pod_spec)
+    warnings.extend(collisions)
+    return accepted or CONTAINER_NAME_TAKEN
 
 
 def _resolve(
