@@ -30,7 +30,6 @@ COINCIDENCES = {
     ("webhook/kube/watch.py", "backoff_cap"): "the watch's longest backoff, not the request timeout",
     ("webhook/kube/watch.py", "connect_timeout"): "connecting to the API server, not the drain",
     ("webhook/kube/watch.py", "sync_interval"): "how often a live watch reports itself, not the drain",
-    ("webhook/kube/reflector.py", "cap"): "the reflector's backoff cap (Timings.backoff_cap passes it)",
     ("webhook/kube/reflector.py", "factor"): "backoff doubling, not the certificate poll",
     ("webhook/kube/namespaces.py", "timeout"): "joining a stopped thread, not the drain",
     ("webhook/templates/file_source.py", "timeout"): "joining a stopped thread, not the drain",

@@ -2,8 +2,9 @@
 
 The ConfigMap requests are built here with the client's low-level calls; webhook.kube reads them.
 
-List/watch follows the API's contract (webhook.kube.watch): resume from the last resourceVersion,
-re-list once on 410 Gone, back off with jitter on failures. On top of that, events are coalesced:
+List and watch follow the contract stated in ``webhook.kube.reflector`` (resume from the last
+resourceVersion, re-list once on 410 Gone, back off with jitter), driven by ``webhook.kube.watch``.
+On top of that, events are coalesced:
 changes are collected until ``coalesce_quiet`` passes without a new one (at most ``coalesce_max``
 after the first), then applied to the store as one batch, i.e. one swap.
 
