@@ -16,15 +16,20 @@ import argparse
 import asyncio
 import json
 import ssl
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-HOST = "localhost"  # the name every client sends (SNI) and checks in the certificate
-MIB = 1024 * 1024
+# python bench/hostile.py: the repository root, for the bench package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import HOST, MIB, run_async
+
 PATIENCE = 5.0  # seconds kube-apiserver waits for an answer (the chart's timeoutSeconds)
 CONNECTION_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ssl.SSLError, EOFError)
 
@@ -407,14 +412,6 @@ async def burst(target: Target, concurrency: int) -> dict[str, int]:
     return outcomes
 
 
-def run(coroutine: Awaitable[Any]) -> Any:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
-    return uvloop.run(coroutine)  # type: ignore[arg-type]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -427,10 +424,10 @@ def main() -> None:
     args = parser.parse_args()
     target = Target(args.port, ssl.create_default_context(cafile=args.ca))
     if args.pattern == "burst":
-        print(run(burst(target, args.concurrency)))
+        print(run_async(burst(target, args.concurrency)))
         return
     pattern = PATTERNS.get(args.pattern)
-    served, tally = run(beside(target, pattern, args.seconds))
+    served, tally = run_async(beside(target, pattern, args.seconds))
     print(json.dumps({"normal": served.summary(), "pattern": tally and tally.__dict__}, indent=1))
 
 

@@ -1,4 +1,4 @@
-"""bench/reliability.py, scenario ``hostile``: one figure per class of issue 16, part B.
+"""Scenario 6 of bench/reliability.py (``hostile``): one figure per class of issue 16, part B.
 
 For each hostile pattern of bench/hostile.py a fresh server (the image's settings, defaults for every
 limit) is attacked for ``--hostile-seconds`` while four keep-alive clients send normal reviews with
@@ -10,12 +10,16 @@ connections: RSS after each burst (growth that repeats would be memory kept per 
 from __future__ import annotations
 
 import time
-from typing import Any
 
-import hostile
-import run as bench
+from bench import hostile
+from bench.checks import Options, Report, check_alive
+from bench.common import JsonObj, progress, run_async
+from bench.environment import Env
+from bench.procfs import reset_peak_rss, rss_mib
+from bench.reviews import Scenario
+from bench.scraping import scrape
+from bench.server import Server, fresh_server
 
-JsonObj = dict[str, Any]
 CLASSES = {
     "stalled-bodies": "limits held by stalled uploads (4 x 3 MiB - 10 bytes)",
     "partial-bodies": "limits held by partial bodies (256 x 10 of 1,000 bytes)",
@@ -27,35 +31,18 @@ CLASSES = {
 }
 
 
-def _rss(server: bench.Server) -> float:
-    return bench.read_status_kib(server.pid, "VmRSS") / 1024
-
-
-def _peak(server: bench.Server) -> float:
-    return bench.read_status_kib(server.pid, "VmHWM") / 1024
-
-
-def _reset_peak(server: bench.Server) -> bool:
-    try:
-        with open(f"/proc/{server.pid}/clear_refs", "w") as refs:
-            refs.write("5")
-    except OSError:
-        return False
-    return True
-
-
 def _cuts(samples: dict[str, float]) -> dict[str, int]:
     prefix = 'sidecar_injector_connections_cut_total{reason="'
     return {key[len(prefix) : -2]: int(value) for key, value in samples.items() if key.startswith(prefix)}
 
 
-def one_pattern(server: bench.Server, name: str, seconds: float, scrape: Any) -> JsonObj:
+def one_pattern(server: Server, name: str, seconds: float) -> JsonObj:
     target = hostile.Target(server.port, server.context)
-    hostile.run(hostile.beside(target, None, 1.0, lead=0.0))  # warm up the request path
-    before = _rss(server)
-    exact_peak = _reset_peak(server)
-    served, tally = hostile.run(hostile.beside(target, hostile.PATTERNS[name], seconds))
-    peak = _peak(server) if exact_peak else None
+    run_async(hostile.beside(target, None, 1.0, lead=0.0))  # warm up the request path
+    before = rss_mib(server.pid)
+    exact_peak = reset_peak_rss(server.pid)
+    served, tally = run_async(hostile.beside(target, hostile.PATTERNS[name], seconds))
+    peak = rss_mib(server.pid, "VmHWM") if exact_peak else None
     time.sleep(2.0)
     return {
         "pattern": name,
@@ -63,32 +50,68 @@ def one_pattern(server: bench.Server, name: str, seconds: float, scrape: Any) ->
         "hostile": tally.__dict__ if tally else None,
         "rss_before_mib": round(before, 1),
         "rss_peak_mib": None if peak is None else round(peak, 1),
-        "rss_after_mib": round(_rss(server), 1),
+        "rss_after_mib": round(rss_mib(server.pid), 1),
         "cuts": _cuts(scrape(server.metrics_port)),
     }
 
 
-def bursts(server: bench.Server, rounds: int, concurrency: int) -> JsonObj:
+def bursts(server: Server, rounds: int, concurrency: int) -> JsonObj:
     target = hostile.Target(server.port, server.context)
-    hostile.run(hostile.burst(target, 50))
-    before = _rss(server)
-    exact_peak = _reset_peak(server)
+    run_async(hostile.burst(target, 50))
+    before = rss_mib(server.pid)
+    exact_peak = reset_peak_rss(server.pid)
     after, outcomes = [], []
     for _ in range(rounds):
-        outcomes.append(hostile.run(hostile.burst(target, concurrency)))
+        outcomes.append(run_async(hostile.burst(target, concurrency)))
         time.sleep(2.0)  # freed memory is returned a second after a burst
-        after.append(round(_rss(server), 1))
+        after.append(round(rss_mib(server.pid), 1))
     return {
         "rounds": rounds,
         "concurrency": concurrency,
         "rss_before_mib": round(before, 1),
         "rss_after_each_mib": after,
-        "rss_peak_mib": round(_peak(server), 1) if exact_peak else None,
+        "rss_peak_mib": round(rss_mib(server.pid, "VmHWM"), 1) if exact_peak else None,
         "outcomes": outcomes,
     }
 
 
-def section(result: JsonObj) -> list[str]:
+def measure(env: Env, opts: Options, report: Report, scenarios: dict[str, Scenario]) -> None:
+    name = "hostile"
+    rows = []
+    for pattern in CLASSES:
+        with fresh_server(env) as server:
+            row = one_pattern(server, pattern, opts.hostile_seconds)
+            progress(
+                f"hostile: {pattern}: {row['normal']['fraction'] * 100:.1f} % of normal reviews served,"
+                f" RSS {row['rss_before_mib']} -> {row['rss_peak_mib']} -> {row['rss_after_mib']} MiB"
+            )
+            rows.append(row)
+            report.results[name] = {"seconds": opts.hostile_seconds, "patterns": rows}
+            check_alive(report, name, server)
+        report.check(
+            name,
+            f"{pattern}: at least 99 % of normal reviews answered within 5 s",
+            f"{row['normal']['fraction'] * 100:.1f} %",
+            row["normal"]["fraction"] >= 0.99,
+            hard=False,
+        )
+    with fresh_server(env) as server:
+        burst = bursts(server, opts.burst_rounds, opts.burst_connections)
+        report.results[name]["bursts"] = burst
+        check_alive(report, name, server)
+    growth = burst["rss_after_each_mib"][-1] - burst["rss_after_each_mib"][0]
+    report.check(
+        name,
+        f"RSS after the last of {opts.burst_rounds} bursts within 20 MiB of the first",
+        f"{growth:+.1f} MiB",
+        growth <= 20,
+        hard=False,
+    )
+
+
+def section(result: JsonObj, opts: Options) -> list[str]:
+    if "patterns" not in result:
+        return []
     out = [
         "## 6. Hostile clients (issue 16, part B)",
         "",

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 LONGEST_FUNCTION = 49
-LONGEST_MODULE = {"webhook": 400}
+LONGEST_MODULE = {"webhook": 400, "bench": 500}
 
 
 def function_lengths(path: Path) -> list[tuple[int, str]]:

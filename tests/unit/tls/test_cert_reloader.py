@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.tls.tlstools import KubeletSecretVolume, serial_of, swap_after_read
+from tests.support.kubelet import KubeletVolume
+from tests.unit.tls.tlstools import serial_of, swap_after_read
 from webhook.tls import (
     CertificateBundle,
     CertificateReloader,
@@ -24,7 +25,7 @@ Event = tuple[bool, datetime | None]
 
 class Harness:
     def __init__(self, tmp_path: Path, bundle: CertificateBundle) -> None:
-        self.volume = KubeletSecretVolume(tmp_path)
+        self.volume = KubeletVolume(tmp_path)
         self.volume.write_bundle(bundle)
         self.source = FileCertificateSource(self.volume.path("tls.crt"), self.volume.path("tls.key"))
         self.context = ReloadableContext.from_bundle(bundle)
