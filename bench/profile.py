@@ -8,7 +8,7 @@ For each scenario it starts ``sidecar-injector serve`` exactly as bench/run.py d
 wrk and py-spy on core 1, 8 connections), attaches ``py-spy record`` (root/ptrace needed; py-spy is
 pip-installed into this environment if missing) twice: once for a flamegraph SVG, once for raw
 collapsed stacks, which this script summarises: top functions by self time, and a breakdown by
-layer (TLS, HTTP parsing, Starlette/FastAPI, envelope JSON, engine, patch verification, logging,
+layer (TLS, HTTP parsing, the ASGI app, envelope JSON, engine, patch verification, logging,
 metrics, event loop). ``--native`` (default) also unwinds C frames, so time inside OpenSSL, uvloop,
 httptools and orjson is visible instead of being charged to the Python caller.
 
@@ -32,7 +32,14 @@ from collections.abc import Callable, Sequence
 from contextlib import redirect_stderr
 from pathlib import Path
 
-import run as bench  # bench/run.py: same directory, on sys.path when this file is run as a script
+# python bench/profile.py: the repository root, for the bench package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import EXAMPLES, LUA, REPO, RESULTS, BenchError, progress
+from bench.environment import Env, machine_meta, prepare
+from bench.reviews import Scenario
+from bench.server import check_answer, running
+from bench.wrk import SOCKET_KEYS, run_wrk
 
 PROFILED = ("1-pod-rs", "4-pod-not-opted-in")
 
@@ -51,7 +58,7 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("engine: selection, merge, patch building", re.compile(r"webhook/core/")),
     (
         "envelope: JSON parse/encode + handler",
-        re.compile(r"webhook/server/(handler|review)\.py|_json\.c|json/|orjson"),
+        re.compile(r"webhook/server/(handler|decision|review|refusal)\.py|_json\.c|json/|orjson"),
     ),
     (
         "TLS (uvloop/asyncio SSLProtocol, _ssl, OpenSSL)",
@@ -62,8 +69,8 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(r"socketmodule\.c|selector_events\.py|^(send|recv|write|read) \(libc"),
     ),
     (
-        "ASGI app (FastAPI/Starlette, webhook/server/app.py)",
-        re.compile(r"starlette/|fastapi/|webhook/server/app\.py|webhook/connection_guard\.py"),
+        "ASGI app (webhook/server/app.py, the connection guard)",
+        re.compile(r"webhook/server/(app|asgi)\.py|webhook/transport/connection\.py"),
     ),
     (
         "HTTP parsing/protocol (uvicorn, httptools)",
@@ -77,7 +84,7 @@ FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
 def short_file(path: str) -> str:
-    for marker in ("site-packages/", "/lib/python3.11/", str(bench.REPO) + "/"):
+    for marker in ("site-packages/", "/lib/python3.11/", str(REPO) + "/"):
         if marker in path:
             return path.split(marker, 1)[1]
     return path
@@ -150,7 +157,7 @@ def summarise(key: str, raw: Path, top: int, rate: int, seconds: float) -> list[
     for name, _ in [*LAYERS, ("other", re.compile(""))]:
         out.append(f"| {name} | {100 * layers[name] / total:.1f} |")
     marks = {
-        "the ASGI app (FastAPI.__call__ or AdmissionApp.__call__)": r"^(FastAPI|AdmissionApp)\.__call__ \(",
+        "the ASGI app (AdmissionApp.__call__)": r"^AdmissionApp\.__call__ \(",
         "ReviewHandler.handle (all application work)": r"^ReviewHandler\.handle \(",
         "mutate (engine incl. verification)": r"^mutate \(.*webhook/core/engine",
         "verify_patch (jsonpatch apply of the patch)": r"^verify_patch \(",
@@ -190,46 +197,46 @@ def record(
         command = ["taskset", "-c", "1", *command]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
     if result.returncode != 0 or not output.exists():
-        raise bench.BenchError(f"py-spy failed: {' '.join(command)}\n{result.stdout}{result.stderr}")
+        raise BenchError(f"py-spy failed: {' '.join(command)}\n{result.stdout}{result.stderr}")
 
 
 def profile_server(
-    env: bench.Env, scenario: bench.Scenario, py_spy: str, args: argparse.Namespace
+    env: Env, scenario: Scenario, py_spy: str, args: argparse.Namespace
 ) -> tuple[list[str], int]:
     pinned = env.can_pin
-    with bench.running(env, [bench.EXAMPLES], pinned=pinned) as (server, _ready):
-        bench.check_answer(server, scenario)
-        bench.run_wrk(env, server, scenario, args.conns, 1, 2.0, pinned)  # warm-up
+    with running(env, [EXAMPLES], pinned=pinned) as (server, _ready):
+        check_answer(server, scenario)
+        run_wrk(env, server, scenario, args.conns, 1, 2.0, pinned)  # warm-up
         length = 2 * args.duration + 6
         command = [env.wrk, "-t1", f"-c{args.conns}", f"-d{length:g}s", "--timeout", "10s", "-s"]
-        command += [str(bench.LUA), f"https://127.0.0.1:{server.port}/mutate", "--"]
+        command += [str(LUA), f"https://127.0.0.1:{server.port}/mutate", "--"]
         command += [str(env.bodies[scenario.key]), scenario.uid, scenario.expect]
         if pinned:
             command = ["taskset", "-c", "1", *command]
         wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         time.sleep(1.0)
-        svg = bench.RESULTS / f"profile-{scenario.key}.svg"
-        raw = bench.RESULTS / f"profile-{scenario.key}.txt"
-        bench.progress(f"profile {scenario.key}: flamegraph ({args.duration:g} s)")
+        svg = RESULTS / f"profile-{scenario.key}.svg"
+        raw = RESULTS / f"profile-{scenario.key}.txt"
+        progress(f"profile {scenario.key}: flamegraph ({args.duration:g} s)")
         record(py_spy, server.pid, "flamegraph", svg, args.duration, args.rate, args.native, pinned)
-        bench.progress(f"profile {scenario.key}: raw stacks ({args.duration:g} s)")
+        progress(f"profile {scenario.key}: raw stacks ({args.duration:g} s)")
         record(py_spy, server.pid, "raw", raw, args.duration, args.rate, args.native, pinned)
         output, _ = wrk.communicate(timeout=length + 60)
     line = next((ln for ln in output.splitlines() if ln.startswith("BENCH ")), "")
     values = {k: float(v) for k, v in (pair.split("=") for pair in line.split()[1:])}
-    failures = int(sum(values.get(k, 0) for k in ("bad", *bench.SOCKET_KEYS))) if values else 1
+    failures = int(sum(values.get(k, 0) for k in ("bad", *SOCKET_KEYS))) if values else 1
     rps = values["requests"] / (values["duration_us"] / 1e6) if values else 0.0
     lines = summarise(scenario.key, raw, args.top, args.rate, args.duration)
     note = f"wrk under the profiler: {rps:,.0f}/s at {args.conns} connections, {failures} failures."
     return [
         *lines,
         note,
-        f"Files: `{svg.relative_to(bench.REPO)}`, `{raw.relative_to(bench.REPO)}`.",
+        f"Files: `{svg.relative_to(REPO)}`, `{raw.relative_to(REPO)}`.",
         "",
     ], failures
 
 
-def time_handler(scenarios: dict[str, bench.Scenario], iterations: int) -> list[str]:
+def time_handler(scenarios: dict[str, Scenario], iterations: int) -> list[str]:
     """µs per ReviewHandler.handle() in this process, built like webhook.runtime builds it."""
     import orjson
 
@@ -244,7 +251,7 @@ def time_handler(scenarios: dict[str, bench.Scenario], iterations: int) -> list[
         os.sched_setaffinity(0, {0})
     metrics = Metrics()
     store = TemplateStore(metrics=metrics)
-    FolderTemplateSource(store, bench.EXAMPLES).sync()
+    FolderTemplateSource(store, EXAMPLES).sync()
     sink = open(os.devnull, "w")  # noqa: SIM115 - the log handler writes to it until exit
     with redirect_stderr(sink):
         configure_logging("INFO", "json")  # the handler binds sys.stderr, i.e. /dev/null
@@ -295,14 +302,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-native", dest="native", action="store_false", help="Python frames only")
     args = parser.parse_args(argv)
     try:
-        env, scenarios = bench.prepare()
+        env, scenarios = prepare()
         py_spy = find_py_spy()
-        bench.RESULTS.mkdir(exist_ok=True)
+        RESULTS.mkdir(exist_ok=True)
         sections = [
             "# sidecar-injector profile",
             "",
             f"- command: `python {' '.join(['bench/profile.py', *(argv or sys.argv[1:])])}`;"
-            f" commit {bench.machine_meta(env, sys.argv)['commit']}",
+            f" commit {machine_meta(env, sys.argv)['commit']}",
             f"- py-spy record --rate {args.rate} {'--native' if args.native else '--nonblocking'},"
             f" {args.duration:g} s per recording; wrk -t1 -c{args.conns}; server pinned to core 0,"
             " wrk and py-spy to core 1; --templates examples, JSON logs at INFO",
@@ -313,17 +320,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             lines, failed = profile_server(env, scenarios[key], py_spy, args)
             sections += lines
             failures += failed
-        bench.progress("in-process handler timing")
+        progress("in-process handler timing")
         iterations = args.iterations
         sections += time_handler(scenarios, iterations)
         shutil.rmtree(env.work, ignore_errors=True)
-    except (bench.BenchError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+    except (BenchError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         print(f"profile: failed: {exc}", file=sys.stderr)
         return 2
     text = "\n".join(sections)
-    (bench.RESULTS / "profile.md").write_text(text)
+    (RESULTS / "profile.md").write_text(text)
     print(text)
-    print(f"(written to {bench.RESULTS / 'profile.md'})")
+    print(f"(written to {RESULTS / 'profile.md'})")
     if failures:
         print(f"profile: {failures} bad answers or socket errors under load", file=sys.stderr)
         return 1

@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bench.report import ms, pct
+
 TEMPLATE_LABEL = "sidecar-injector.io/template"
 NAMESPACE = "injector"
 
@@ -296,25 +298,21 @@ def measure_through_webhook(changes: int = 30) -> tuple[float, ...]:
     return tuple(delays)
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
 def render(results: Results) -> str:
     delays = sorted(results.delays)
-    p90 = delays[max(0, round(0.9 * len(delays)) - 1)]
+    p90 = pct(delays, 90)
     rows = [
-        ("Propagation, median", _ms(statistics.median(delays))),
-        ("Propagation, p90", _ms(p90)),
-        ("Propagation, max", _ms(delays[-1])),
-        (f"Initial list + parse, {results.templates} templates", _ms(results.initial_load)),
-        (f"Re-list after 410, {results.templates} templates", _ms(results.relist)),
+        ("Propagation, median", ms(statistics.median(delays))),
+        ("Propagation, p90", ms(p90)),
+        ("Propagation, max", ms(delays[-1])),
+        (f"Initial list + parse, {results.templates} templates", ms(results.initial_load)),
+        (f"Re-list after 410, {results.templates} templates", ms(results.relist)),
         ("RSS before the source started", f"{results.rss_before / 1024:.1f} MiB"),
         (f"RSS with {results.templates} templates loaded", f"{results.rss_after / 1024:.1f} MiB"),
     ]
     lines = [
         f"Kube template source: {results.changes} sequential changes, coalescing quiet period "
-        f"{_ms(results.coalesce_quiet)}, Python {sys.version.split()[0]}",
+        f"{ms(results.coalesce_quiet)}, Python {sys.version.split()[0]}",
         "",
         "| Measure | Value |",
         "|---|---|",
@@ -339,11 +337,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render(measure(args.templates, args.changes, args.coalesce)))
     if args.through_webhook:
         delays = sorted(measure_through_webhook(args.through_webhook))
-        p90 = delays[max(0, round(0.9 * len(delays)) - 1)]
+        p90 = pct(delays, 90)
         print(
             f"\nEnd to end (ConfigMap update at the API -> first review answered with it, "
-            f"{len(delays)} changes): median {_ms(statistics.median(delays))}, p90 {_ms(p90)}, "
-            f"max {_ms(delays[-1])}"
+            f"{len(delays)} changes): median {ms(statistics.median(delays))}, p90 {ms(p90)}, "
+            f"max {ms(delays[-1])}"
         )
     return 0
 

@@ -1,12 +1,55 @@
-"""Logging setup, done once by the composition root: plain text for people, JSON lines for clusters."""
+"""Logging setup, done once by the composition root: plain text for people, JSON lines for clusters.
+
+Logged values come from clients (a review's uid, an object's name) and template authors. In either
+format a record is exactly one line whose text cannot pass for another record: control characters
+(C0, DEL, C1, and the Unicode line and paragraph separators) are escaped, ``\\n`` and ``\\x1b`` as
+text; a traceback keeps its lines but each is indented, so none starts like a record.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import sys
 import time
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def _escaped_for_json(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written out as an escape sequence."""
+    return text if _CONTROL.search(text) is None else _CONTROL.sub(_escaped, text)
+
+
+class TextFormatter(logging.Formatter):
+    """One line per record, its message escaped; tracebacks and stacks indented below it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.getMessage())
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        text = self.formatMessage(record)
+        blocks = []
+        if record.exc_info:
+            blocks.append(self.formatException(record.exc_info))
+        if record.stack_info:
+            blocks.append(self.formatStack(record.stack_info))
+        for block in blocks:
+            text += "".join(f"\n    {escape_controls(line)}" for line in block.splitlines())
+        return text
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -21,7 +64,9 @@ class JsonLineFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        # json.dumps escapes C0 characters itself; DEL, C1 and the Unicode separators are left raw.
+        line = json.dumps(entry, ensure_ascii=False)
+        return line if _CONTROL.search(line) is None else _CONTROL.sub(_escaped_for_json, line)
 
 
 class _CachedPid(logging.Filter):
@@ -52,7 +97,7 @@ def _not_server_lifecycle(record: logging.LogRecord) -> bool:
     return record.msg not in _UVICORN_LIFECYCLE
 
 
-def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+def configure_logging(level: str, fmt: str) -> None:
     # Per-record lookups nobody reads: thread and multiprocessing names, and the pid (cached above).
     logging.logThreads = False
     logging.logMultiprocessing = False
@@ -62,9 +107,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     if fmt == "json":
         handler.setFormatter(JsonLineFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
-        )
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -60,11 +60,6 @@ def load_documents(text: str, limits: Limits = FILE_LIMITS) -> list[ManifestDocu
     return [_checked(document.value, document.node) for document in loaded if document.value is not None]
 
 
-def load_objects(text: str) -> list[dict[str, Any]]:
-    """Every object of the stream, with the items of ``kind: List`` documents in their place."""
-    return [obj for document in load_documents(text) for obj in document.objects]
-
-
 def _checked(body: Any, node: yaml.Node | None) -> ManifestDocument:
     line = node.start_mark.line + 1 if node is not None else 1
     if not isinstance(body, dict):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Sequence
+from typing import Literal, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 
@@ -41,22 +41,42 @@ def enable_multiprocess(directory: str) -> None:
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
+MultiprocessMode = Literal["min", "max", "livesum"]
+
+
 class Metrics:
-    """One registry per process (tests build their own, so counts never leak between them)."""
+    """One registry per process (tests build their own, so counts never leak between them).
+
+    Gauges name their multiprocess mode: how ``serve --workers`` sums the workers' values.
+    """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        self.reviews = Counter(
+        self._add_review_metrics()
+        self._add_template_metrics()
+        self._add_certificate_metrics()
+        self._add_pod_security_metrics()
+        self._add_load_metrics()
+        self._add_template_series_metrics()
+        self._template_series = _TemplateSeries(self)
+        self._start_alerted_series_at_zero()
+
+    def _counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def _gauge(
+        self, name: str, documentation: str, mode: MultiprocessMode, labels: Sequence[str] = ()
+    ) -> Gauge:
+        return Gauge(name, documentation, labels, registry=self.registry, multiprocess_mode=mode)
+
+    def _add_review_metrics(self) -> None:
+        self.reviews = self._counter(
             "sidecar_injector_reviews",
             "Admission reviews answered, by outcome (injected, skipped, denied, error, rejected) and reason.",
             ["outcome", "reason"],
-            registry=self.registry,
         )
-        self.injections = Counter(
-            "sidecar_injector_injections",
-            "Templates injected into objects.",
-            ["template"],
-            registry=self.registry,
+        self.injections = self._counter(
+            "sidecar_injector_injections", "Templates injected into objects.", ["template"]
         )
         self.latency = Histogram(
             "sidecar_injector_review_duration_seconds",
@@ -64,80 +84,98 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.template_loads = Counter(
+
+    def _add_template_metrics(self) -> None:
+        self.template_loads = self._counter(
             "sidecar_injector_template_loads",
             "Template documents loaded, by source and result (ok or error).",
             ["source", "result"],
-            registry=self.registry,
         )
-        self.templates_served = Gauge(
-            "sidecar_injector_templates",
-            "Templates currently in service.",
-            registry=self.registry,
-            multiprocess_mode="max",
+        self.templates_served = self._gauge(
+            "sidecar_injector_templates", "Templates currently in service.", "max"
         )
-        self.template_sync_age = Gauge(
+        self.template_source_last_sync = self._gauge(
             "sidecar_injector_template_source_last_sync_timestamp_seconds",
             "Unix time of each template source's last successful full sync (staleness = now - this).",
+            "max",
             ["source"],
-            registry=self.registry,
-            multiprocess_mode="max",
         )
-        self.certificate_not_after = Gauge(
+
+    def _add_certificate_metrics(self) -> None:
+        self.certificate_not_after = self._gauge(
             "sidecar_injector_certificate_expiry_timestamp_seconds",
             "Unix time at which the serving certificate in use expires.",
-            registry=self.registry,
-            multiprocess_mode="min",
+            "min",
         )
-        self.certificate_reloads = Counter(
+        self.certificate_reloads = self._counter(
             "sidecar_injector_certificate_reloads",
             "Certificate reload attempts, by result (ok or error; on error the previous one stays).",
             ["result"],
-            registry=self.registry,
         )
-        self.certificate_reload_failing = Gauge(
+        self.certificate_reload_failing = self._gauge(
             "sidecar_injector_certificate_reload_failing",
             "1 while the last attempt to load a changed certificate failed (the previous one is served).",
-            registry=self.registry,
-            multiprocess_mode="max",
+            "max",
         )
-        self.pod_security_conflicts = Counter(
+
+    def _add_pod_security_metrics(self) -> None:
+        self.pod_security_conflicts = self._counter(
             "sidecar_injector_pod_security_conflicts",
             "Injections whose template needs a lower Pod Security level than the namespace enforces, "
             "by template and action (warned or denied).",
             ["template", "action"],
-            registry=self.registry,
         )
-        self.namespace_levels_sync = Gauge(
+        self.namespace_levels_last_sync = self._gauge(
             "sidecar_injector_namespace_levels_last_sync_timestamp_seconds",
             "Unix time the namespace Pod Security level watch last confirmed it is current.",
-            registry=self.registry,
-            multiprocess_mode="max",
+            "max",
         )
-        self.ready = Gauge(
+
+    def _add_load_metrics(self) -> None:
+        self.reviews_in_progress = self._gauge(
+            "sidecar_injector_reviews_in_progress",
+            "Reviews being received or decided (bounded by --max-inflight).",
+            "livesum",
+        )
+        self.request_bytes_buffered = self._gauge(
+            "sidecar_injector_request_bytes_buffered",
+            "Bytes of review bodies held while they arrive (bounded by --max-buffered-bytes).",
+            "livesum",
+        )
+        self.connections = self._gauge(
+            "sidecar_injector_connections",
+            "Connections open on the admission port, TLS handshakes included.",
+            "livesum",
+        )
+        self.connections_cut = self._counter(
+            "sidecar_injector_connections_cut",
+            "Connections the server ended early, by reason: request-timeout, answer-not-read, "
+            "pipelined, headers-too-large, bad-request, stalled (its request's share of the limits "
+            "was needed), evicted (room for a new connection under --max-connections), "
+            "close-timeout (no answer to the server's TLS goodbye within a second).",
+            ["reason"],
+        )
+        self.ready = self._gauge(
             "sidecar_injector_ready",
             "1 while /readyz answers 200 (with workers: the least ready of them).",
-            registry=self.registry,
-            multiprocess_mode="min",
+            "min",
         )
-        self.template_info = Gauge(
+
+    def _add_template_series_metrics(self) -> None:
+        self.template_info = self._gauge(
             "sidecar_injector_template_info",
             "1 for the template each document serves, with its name, namespace (empty: cluster-wide) "
             "and content revision.",
+            "max",
             ["source", "document", "template", "template_namespace", "revision"],
-            registry=self.registry,
-            multiprocess_mode="max",
         )
-        self.template_rejected_since = Gauge(
+        self.template_rejected_since = self._gauge(
             "sidecar_injector_template_rejected_timestamp_seconds",
             "Unix time since which a template document has been rejected, while it is; template and "
             "revision name the last good version still served (empty when there is none).",
+            "max",
             ["source", "document", "template", "revision"],
-            registry=self.registry,
-            multiprocess_mode="max",
         )
-        self._template_series = _TemplateSeries(self)
-        self._start_alerted_series_at_zero()
 
     def _start_alerted_series_at_zero(self) -> None:
         """Create the series the alerts watch with increase() or rate() before their first event.

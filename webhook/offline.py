@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import jsonpatch
 import yaml
 
 from webhook.core import AdmissionFacts, InjectionPolicy, PatchOp, TemplateSet, mutate
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.pod_security import enforced_level
 from webhook.core.selection import annotations_of, requested_names
 from webhook.manifests import ManifestError, load_documents
+from webhook.settings import DEFAULTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ def inject_object(
     templates: TemplateSet,
     policy: InjectionPolicy,
     namespace: str,
-    pod_security_level: str | None = None,
+    pod_security_level: PodSecurityLevel | None = None,
 ) -> InjectedObject:
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
@@ -46,8 +47,8 @@ def inject_object(
         name=str(metadata.get("name") or ""),
         pod_security_level=pod_security_level,
     )
-    result = mutate(obj, facts, templates, policy)
-    mutated = jsonpatch.apply_patch(obj, list(result.patch)) if result.patch else obj
+    result = mutate(obj, facts, templates, policy, verify=True)
+    mutated = result.patched if result.patched is not None else obj
     warnings = result.warnings
     if result.skip_reason == "kind-not-handled":
         # The webhook never sees these kinds (it is registered for workloads only); a preview should
@@ -66,7 +67,7 @@ def inject_documents(
     templates: TemplateSet,
     policy: InjectionPolicy,
     namespace: str,
-    default_level: str = "privileged",
+    default_level: PodSecurityLevel = DEFAULTS.pod_security_default_level,
 ) -> tuple[list[Any], list[InjectedObject]]:
     """Mutate every object in a multi-document YAML stream; ``kind: List`` items one by one.
 
@@ -97,7 +98,9 @@ def inject_documents(
     return outputs, injected
 
 
-def _namespace_levels(objects: list[dict[str, Any]], default_level: str) -> dict[str, str]:
+def _namespace_levels(
+    objects: list[dict[str, Any]], default_level: PodSecurityLevel
+) -> dict[str, PodSecurityLevel]:
     """Namespace name → enforced level, from the Namespace objects of the stream (Lists included)."""
     levels = {}
     for obj in objects:

@@ -1,40 +1,37 @@
-"""Composition root: Settings → template store and sources → TLS → app → uvicorn; signals and drain.
+"""Composition root: Settings → template store and sources → TLS → app → guarded servers; signals
+and drain.
 
-The only module that wires every package together (and the only one importing uvicorn). Shutdown
-follows what kube-apiserver needs: on SIGTERM readiness fails at once so endpoints stop routing to
-us, requests keep being served for ``drain_seconds``, then the servers stop accepting, finish what
-is in flight, and the process exits 0.
+The only module that wires every package together. Shutdown follows what kube-apiserver needs: on
+SIGTERM readiness fails at once so endpoints stop routing to us, requests keep being served for
+``drain_seconds``, then the servers stop accepting, finish what is in flight, and the process exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
+import dataclasses
 import logging
-import resource
 import shutil
 import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+import uvloop
 from prometheus_client import disable_created_metrics, make_asgi_app
 
-from webhook.connection_guard import guarded_protocol
+from webhook.core.levels import PodSecurityLevel
 from webhook.kube.namespaces import NamespaceSecurityLevels
-from webhook.listening import ListenError, listen
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
-from webhook.prefork import serve_workers
 from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
+from webhook.server.probes import ProbeApp
 from webhook.settings import Settings
+from webhook.signals import IGNORED_SIGNALS, ignore_stray_signals
 from webhook.templates.errors import TemplateError
 from webhook.templates.file_source import FolderTemplateSource
 from webhook.templates.kube_source import KubeTemplateSource
@@ -48,16 +45,15 @@ from webhook.tls.sources import (
     FileCertificateSource,
     GeneratedCertificateSource,
 )
+from webhook.transport.listener import GuardedServer, PortOptions, all_started, guarded_server
+from webhook.transport.listening import ListenError, Listening, listen, raise_open_file_limit
+from webhook.transport.memory import HeapTrimmer, settle_garbage_collector
+from webhook.transport.prefork import serve_workers
 
 log = logging.getLogger(__name__)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server without its own signal capture: the runtime owns SIGTERM (drain first)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+PLAIN_PORT_CONNECTIONS = 64  # /metrics and the probe port: a scraper and the kubelet
 
 
 class Runtime:
@@ -68,6 +64,14 @@ class Runtime:
         self.metrics = Metrics()
         self.store = TemplateStore(metrics=self.metrics)
         self.draining = False
+        self._build_template_sources()
+        self._build_tls()
+        self.probes = Probes(readiness=self.readiness, template_status=self.template_status)
+        limits = Limits(settings.max_body_bytes, settings.max_buffered_bytes, settings.max_inflight)
+        self.app = create_app(self._review_handler(), self.probes, limits, self.metrics)
+
+    def _build_template_sources(self) -> None:
+        settings = self.settings
         self.folder_sources = [
             FolderTemplateSource(
                 self.store,
@@ -78,18 +82,24 @@ class Runtime:
             )
             for folder in settings.effective_template_dirs
         ]
-        self.kube_source: KubeTemplateSource | None = None
-        if settings.kube:
-            self.kube_source = _build_kube_source(self.store, settings)
+        self.kube_source = _build_kube_source(self.store, settings) if settings.kube else None
         self.namespace_levels: NamespaceSecurityLevels | None = None
         if settings.watches_namespace_levels:
             self.namespace_levels = NamespaceSecurityLevels(
                 default_level=settings.pod_security_default_level,
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
-                on_sync=self.metrics.namespace_levels_sync.set,
+                on_sync=self.metrics.namespace_levels_last_sync.set,
             )
+
+    def _build_tls(self) -> None:
+        settings = self.settings
         self.cert_source, bundle = _certificate_source(settings)
         client_ca = settings.client_ca_file.read_bytes() if settings.client_ca_file else None
+        if client_ca is not None and not settings.probe_port:
+            log.warning(
+                "--client-ca without --probe-port: HTTP probes cannot present a client certificate, "
+                "so /healthz and /readyz are out of the kubelet's reach"
+            )
         self.tls = ReloadableContext.from_bundle(bundle, client_ca_pem=client_ca)
         self.metrics.certificate_not_after.set(self.tls.not_after.timestamp())
         self.reloader = CertificateReloader(
@@ -103,7 +113,10 @@ class Runtime:
         if isinstance(self.cert_source, GeneratedCertificateSource):
             self.ca_file = Path(tempfile.mkdtemp(prefix="sidecar-injector-")) / "ca.crt"
             self.ca_file.write_bytes(bundle.ca_pem)
-        handler = ReviewHandler(
+
+    def _review_handler(self) -> ReviewHandler:
+        settings = self.settings
+        return ReviewHandler(
             self.store.snapshot,
             settings.policy,
             self.metrics,
@@ -111,9 +124,6 @@ class Runtime:
             # With the check off nothing reads the level: skip the lookup on every review.
             namespace_levels=None if settings.policy.pod_security_check == "off" else self._namespace_level,
         )
-        probes = Probes(readiness=self.readiness, template_status=self.template_status)
-        limits = Limits(settings.max_body_bytes, settings.max_buffered_bytes, settings.max_inflight)
-        self.app = create_app(handler, probes, limits)
 
     def readiness(self) -> tuple[bool, str]:
         if self.draining:
@@ -134,7 +144,7 @@ class Runtime:
         self.metrics.ready.set(1 if ready else 0)
         return ready, reason
 
-    def _namespace_level(self, namespace: str) -> str | None:
+    def _namespace_level(self, namespace: str) -> PodSecurityLevel | None:
         if self.namespace_levels is not None:
             return self.namespace_levels.level(namespace)
         return self.settings.pod_security_default_level  # labels unknown without the API
@@ -171,66 +181,80 @@ class Runtime:
             except TemplateError as exc:
                 log.error("template folder %s not loaded: %s", source.folder, exc)
 
-    async def run(self, admission: socket.socket, metrics: socket.socket | None) -> int:
-        """Serve on sockets already listening (see webhook.listening) until a signal stops us."""
-        settings = self.settings
-        config = uvicorn.Config(
-            self.app,
-            host=settings.host,
-            port=settings.port,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            http=guarded_protocol(settings.request_timeout, settings.idle_timeout),
-            timeout_keep_alive=int(settings.idle_timeout),
-            timeout_graceful_shutdown=max(int(settings.drain_seconds), 5),
-        )
-        install_into_uvicorn_config(config, self.tls)
-        servers = [_Server(config)]
-        if metrics is not None:
-            metrics_config = uvicorn.Config(
-                make_asgi_app(self.metrics.registry),
-                host=settings.host,
-                port=settings.metrics_port,
-                lifespan="off",
-                log_config=None,
-                access_log=False,
-            )
-            servers.append(_Server(metrics_config))
-
+    async def run(self, listening: Listening) -> int:
+        """Serve on sockets already listening (see webhook.transport.listening; a prefork parent shares
+        its admission and probe sockets with its workers) until a signal stops us."""
+        servers = self._servers()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._begin_shutdown, servers, stop)
+        for sig in IGNORED_SIGNALS:
+            loop.add_signal_handler(sig, _log_ignored_signal, sig)
+        self._start_sources()
+        reloader = asyncio.create_task(self.reloader.run(stop))
+        serving = [
+            asyncio.create_task(server.serve(sockets=[sock]))
+            for server, sock in zip(servers, listening.sockets(), strict=True)
+        ]
+        if await all_started(servers, serving):
+            self._announce()
+        await asyncio.gather(*serving)
+        stop.set()
+        await reloader
+        await self._stop_sources()
+        log.info("stopped")
+        return 0
 
+    def _servers(self) -> list[GuardedServer]:
+        """The admission port, then /metrics and the probe port when they are on, as Listening orders
+        its sockets."""
+        settings = self.settings
+        trimmer = HeapTrimmer()
+        options = PortOptions(
+            settings.host,
+            settings.max_connections,
+            settings.request_timeout,
+            settings.idle_timeout,
+            settings.drain_seconds,
+        )
+        plain = dataclasses.replace(options, max_connections=PLAIN_PORT_CONNECTIONS)
+        servers = [
+            guarded_server(
+                self.app,
+                settings.port,
+                options,
+                trimmer,
+                on_cut=lambda reason: self.metrics.connections_cut.labels(reason).inc(),
+                on_change=self.metrics.connections.set,
+                configure=lambda config: install_into_uvicorn_config(config, self.tls),
+            )
+        ]
+        if settings.metrics_port:
+            metrics_app = make_asgi_app(self.metrics.registry)
+            servers.append(guarded_server(metrics_app, settings.metrics_port, plain, trimmer))
+        if settings.probe_port:
+            probe_app = ProbeApp(self.probes, template_listing=False)
+            servers.append(guarded_server(probe_app, settings.probe_port, plain, trimmer))
+        return servers
+
+    def _start_sources(self) -> None:
         for source in self.folder_sources:
             source.start()
         if self.kube_source is not None:
             self.kube_source.start()
         if self.namespace_levels is not None:
             self.namespace_levels.start()
-        reloader = asyncio.create_task(self.reloader.run(stop))
-        listeners = [admission] if metrics is None else [admission, metrics]
-        serving = [
-            asyncio.create_task(server.serve(sockets=[sock]))
-            for server, sock in zip(servers, listeners, strict=True)
-        ]
-        if await _all_started(servers, serving):
-            self._announce()
-        await asyncio.gather(*serving)
-        stop.set()
-        await reloader
+
+    async def _stop_sources(self) -> None:
         for source in self.folder_sources:
             source.stop()
         if self.kube_source is not None:
             await asyncio.to_thread(self.kube_source.stop)
         if self.namespace_levels is not None:
             await asyncio.to_thread(self.namespace_levels.stop)
-        log.info("stopped")
-        return 0
 
-    def _begin_shutdown(self, servers: list[_Server], stop: asyncio.Event) -> None:
+    def _begin_shutdown(self, servers: list[GuardedServer], stop: asyncio.Event) -> None:
         if self.draining:
             for server in servers:
                 server.force_exit = True
@@ -281,15 +305,6 @@ class Runtime:
             shutil.rmtree(self.ca_file.parent, ignore_errors=True)
 
 
-async def _all_started(servers: list[_Server], tasks: list[asyncio.Task[None]]) -> bool:
-    """True once every server listens; False when one of them ended before it did."""
-    while not all(server.started for server in servers):
-        if any(task.done() for task in tasks):
-            return False
-        await asyncio.sleep(0.01)
-    return True
-
-
 def _is_loopback(host: str) -> bool:
     return host == "localhost" or host.startswith("127.") or host == "::1"
 
@@ -306,7 +321,7 @@ def _certificate_source(settings: Settings) -> tuple[CertificateSource, Certific
             f"{service}.{settings.namespace}",
             f"{service}.{settings.namespace}.svc",
         ]
-        source = GeneratedCertificateSource(names, days=365, ip_addresses=["127.0.0.1", "::1"])
+        source = GeneratedCertificateSource(names, ip_addresses=["127.0.0.1", "::1"])
     return source, source.load()
 
 
@@ -324,17 +339,14 @@ def _build_kube_source(store: TemplateStore, settings: Settings) -> KubeTemplate
     )
 
 
-def _raise_open_file_limit() -> None:
-    """Idle keep-alive connections cost a descriptor each; allow as many as the hard limit does."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+def _log_ignored_signal(sig: signal.Signals) -> None:
+    log.warning("received %s: ignored (only SIGTERM and SIGINT stop the server)", sig.name)
 
 
 def serve(settings: Settings) -> int:
+    ignore_stray_signals()  # again, for callers that did not come through the CLI
     configure_logging(settings.log_level, settings.log_format)
-    _raise_open_file_limit()
+    raise_open_file_limit()
     # *_created series double the exposition size and no dashboard uses them.
     disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
     if settings.workers > 1:
@@ -344,49 +356,28 @@ def serve(settings: Settings) -> int:
             )
             return 2
         return serve_workers(settings, _serve_one)
-    return _serve_one(settings, None)
+    return _serve_one(settings, None, None)
 
 
-def _serve_one(settings: Settings, sock: socket.socket | None) -> int:
-    listening: list[socket.socket] = []
+def _serve_one(settings: Settings, sock: socket.socket | None, probe_sock: socket.socket | None) -> int:
+    """One serving process; ``sock`` and ``probe_sock`` are a prefork parent's shared sockets."""
+    listening = Listening()
     try:
-        admission = sock if sock is not None else listen(settings.host, settings.port, "--port")
-        listening.append(admission)
-        metrics = (
-            listen(settings.host, settings.metrics_port, "--metrics-port") if settings.metrics_port else None
-        )
-        listening += [metrics] if metrics is not None else []
+        listening.admission = sock if sock is not None else listen(settings.host, settings.port, "--port")
+        if settings.metrics_port:
+            listening.metrics = listen(settings.host, settings.metrics_port, "--metrics-port")
+        if settings.probe_port:
+            listening.probe = probe_sock or listen(settings.host, settings.probe_port, "--probe-port")
         runtime = Runtime(settings)
     except (ListenError, CertificateError, OSError) as exc:
         log.error("cannot start: %s", exc)
-        for opened in listening:
-            opened.close()
+        listening.close()
         return 1
     try:
         runtime.load_templates()
-        _settle_garbage_collector()
-        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
-            return runner.run(runtime.run(admission, metrics))
+        settle_garbage_collector()
+        # uvloop's I/O path is several times cheaper than asyncio's own.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(runtime.run(listening))
     finally:
         runtime.close()
-
-
-def _settle_garbage_collector() -> None:
-    """Move the start-up heap out of the collector's way and collect young objects less often.
-
-    A 200 KiB pod parses into ~170,000 objects that die with the request; with the default
-    thresholds every review triggered collections that also walked the long-lived modules and
-    templates, which showed as a p99 ten times the p50 (bench/run.py, scenario 2).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
-def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed (uvicorn[standard] brings it): its I/O path is several times cheaper."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop

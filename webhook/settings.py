@@ -2,6 +2,10 @@
 
 A frozen dataclass filled by argparse rather than pydantic-settings: every knob is a flag the chart
 passes explicitly, so environment parsing would add a second, hidden way to configure the server.
+
+Every default is written here and only here: the CLI's option defaults, the server's ``Limits`` and
+the edges' keyword defaults all read ``DEFAULTS`` (``tests/test_defaults.py`` fails on a copy). So
+this module sits below every edge and imports only the core.
 """
 
 from __future__ import annotations
@@ -10,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webhook.core import InjectionPolicy
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.security import TemplateSecurityPolicy
-from webhook.server.review import DEFAULT_MAX_BODY_BYTES
-from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 
 BUNDLED_TEMPLATES = Path(__file__).parent / "bundled"
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,19 +40,27 @@ class Settings:
     policy: InjectionPolicy = field(default_factory=InjectionPolicy)
     template_security: TemplateSecurityPolicy = field(default_factory=TemplateSecurityPolicy)
     allow_on_internal_error: bool = False
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_body_bytes: int = 3 * MIB
+    """kube-apiserver's own request size limit."""
     drain_seconds: float = 5.0
     request_timeout: float = 10.0
     max_inflight: int = 256
-    max_buffered_bytes: int = 4 * DEFAULT_MAX_BODY_BYTES
+    max_buffered_bytes: int = 12 * MIB
+    """Four reviews of the largest size."""
     idle_timeout: float = 120.0
-    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    max_connections: int = 1024
+    """Connections open at once on the admission port, per process, TLS handshakes included."""
+    probe_port: int = 0
+    """Plain-HTTP port for /healthz and /readyz only (0: none); the kubelet cannot present the
+    client certificate that --client-ca demands on the admission port."""
+    kubernetes_version: str = "1.33"
+    """The Kubernetes minor version whose schemas templates are validated against."""
     log_format: str = "text"
     log_level: str = "INFO"
     template_poll_seconds: float = 1.0
     cert_poll_seconds: float = 2.0
     workers: int = 1
-    pod_security_default_level: str = "privileged"
+    pod_security_default_level: PodSecurityLevel = PodSecurityLevel.PRIVILEGED
     """What Pod Security admission enforces on namespaces without the enforce label (the cluster's
     AdmissionConfiguration default); without --kube, namespace labels are unknown and every namespace
     is held to it."""
@@ -64,3 +76,7 @@ class Settings:
     @property
     def effective_template_dirs(self) -> tuple[Path, ...]:
         return (BUNDLED_TEMPLATES,) if self.uses_bundled_templates else self.template_dirs
+
+
+DEFAULTS = Settings()
+"""Every default, for the code that needs one without a Settings at hand (argparse, tests, edges)."""

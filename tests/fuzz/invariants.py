@@ -37,14 +37,15 @@ from prometheus_client import CollectorRegistry
 
 from tests.support.templates import KUBERNETES_VERSION, template_set
 from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, Template, TemplateSet, mutate
+from webhook.core.levels import LEVEL_NAMES
 from webhook.core.model import POD_SECURITY_CHECKS
 from webhook.core.patching import pointer
-from webhook.core.security import LEVELS
 from webhook.core.workloads import locate_pod_template
 from webhook.metrics import Metrics
 from webhook.server.app import AdmissionApp, Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
-from webhook.server.review import EnvelopeError, decode_json, parse_review
+from webhook.server.refusal import Refusal
+from webhook.server.review import decode_json, parse_review
 from webhook.templates import TemplateError
 from webhook.templates.file_source import parse_folder
 from webhook.templates.parsing import (
@@ -151,7 +152,7 @@ def fixed_templates() -> TemplateSet:
 
 NESTED_TOO_DEEPLY = "request body is not valid JSON: nested too deeply"
 # What the server's namespace watch would report: the namespace named like a level enforces it.
-NAMESPACE_LEVELS = {level: level for level in LEVELS} | {"shop": "baseline"}
+NAMESPACE_LEVELS = {level: level for level in LEVEL_NAMES} | {"shop": "baseline"}
 
 
 @functools.cache
@@ -215,7 +216,7 @@ def check_review(body: bytes) -> None:
         return
     try:
         parsed = parse_review(body)
-    except EnvelopeError as exc:
+    except Refusal as exc:
         assert status == exc.status and 400 <= status < 500, (status, exc.message)
         answer = json.loads(payload)
         assert answer == {"message": exc.message}, answer
@@ -275,7 +276,7 @@ def decode_case(data: bytes) -> tuple[Any, AdmissionFacts, InjectionPolicy, Temp
     """
     try:
         case = decode_json(data)  # the objects the engine sees are the ones the review parser makes
-    except EnvelopeError:
+    except Refusal:
         return None
     if not isinstance(case, dict):
         return None
@@ -285,7 +286,7 @@ def decode_case(data: bytes) -> tuple[Any, AdmissionFacts, InjectionPolicy, Temp
         kind = obj.get("kind") if isinstance(obj, dict) and isinstance(obj.get("kind"), str) else "Pod"
     operation = case.get("operation") if isinstance(case.get("operation"), str) else "CREATE"
     namespace = case.get("namespace") if isinstance(case.get("namespace"), str) else "default"
-    level = case.get("podSecurityLevel") if case.get("podSecurityLevel") in LEVELS else None
+    level = case.get("podSecurityLevel") if case.get("podSecurityLevel") in LEVEL_NAMES else None
     sub_resource = case.get("subResource") if isinstance(case.get("subResource"), str) else ""
     facts = AdmissionFacts("fuzz", operation, kind, namespace, dry_run=case.get("dryRun") is True)
     facts = dataclasses.replace(facts, pod_security_level=level, sub_resource=sub_resource)
@@ -356,8 +357,12 @@ def check_engine(data: bytes) -> None:
     encoded = orjson.dumps(list(result.patch))
     assert orjson.loads(encoded) == list(result.patch), "the patch does not survive JSON encoding"
     patched = jsonpatch.apply_patch(json_copy(obj), list(result.patch), in_place=True)
+    assert result.patched == patched, "the verified object differs from the patch applied apart"
     unverified = mutate(obj, facts, templates, policy, verify=False)
-    assert unverified == result, "verification changed the answer"
+    assert unverified.patched is None
+    assert dataclasses.replace(unverified, patched=result.patched) == result, (
+        "verification changed the answer"
+    )
     again = mutate(patched, facts, templates, policy)
     assert again.patch == (), ("mutating the patched object again is not a no-op", again)
 

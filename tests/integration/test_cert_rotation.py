@@ -6,7 +6,6 @@ reloader's SNI-callback swap change the served certificate for new connections w
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 import threading
@@ -19,6 +18,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from tests.support.kubelet import KubeletVolume
 from tests.support.uvicorn_tls import WAIT, UvicornTlsServer
 from webhook.tls import (
     CertificateAuthority,
@@ -34,36 +34,6 @@ from webhook.tls import (
 pytestmark = pytest.mark.integration
 
 POLL = 0.05
-
-
-class KubeletSecretVolume:
-    """Updates files exactly as the kubelet's AtomicWriter does: new ``..<timestamp>`` dir, ``..data_tmp``
-    symlink to it renamed over ``..data``, user-visible names linking through ``..data``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._n = 0
-
-    def write(self, files: dict[str, bytes]) -> None:
-        self._n += 1
-        new_dir = self.root / f"..2026_11_27_12_00_{self._n:02d}.{self._n:09d}"
-        new_dir.mkdir()
-        for name, data in files.items():
-            (new_dir / name).write_bytes(data)
-        data_link = self.root / "..data"
-        old = os.readlink(data_link) if data_link.is_symlink() else None
-        os.symlink(new_dir.name, self.root / "..data_tmp")
-        os.rename(self.root / "..data_tmp", data_link)
-        for name in files:
-            if not (self.root / name).is_symlink():
-                os.symlink(f"..data/{name}", self.root / name)
-        if old is not None:
-            for child in (self.root / old).iterdir():
-                child.unlink()
-            (self.root / old).rmdir()
-
-    def write_bundle(self, bundle: CertificateBundle) -> None:
-        self.write({"tls.crt": bundle.cert_pem, "tls.key": bundle.key_pem, "ca.crt": bundle.ca_pem})
 
 
 def serial(pem: bytes) -> int:
@@ -84,8 +54,7 @@ def leaf(ca: CertificateAuthority, *, now: datetime | None = None, days: int = 3
 
 class Rig:
     def __init__(self, tmp_path: Path, ca: CertificateAuthority) -> None:
-        self.volume = KubeletSecretVolume(tmp_path / "secret")
-        self.volume.root.mkdir()
+        self.volume = KubeletVolume(tmp_path / "secret")
         self.first = leaf(ca)
         self.volume.write_bundle(self.first)
         self.ca_file = self.volume.root / "ca.crt"

@@ -681,10 +681,13 @@ def test_probes_and_graceful_shutdown(helm: str, scenario: str) -> None:
     docs = rendered(helm, scenario)
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
     container = main_container(docs)
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
+    # The kubelet probes the plain-HTTP probe port: with --client-ca the HTTPS port needs a certificate.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probes", "scheme": "HTTP"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "probes", "scheme": "HTTP"}
     assert {"name": "https", "containerPort": 8443, "protocol": "TCP"} in container["ports"]
     assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container["ports"]
+    assert {"name": "probes", "containerPort": 8081, "protocol": "TCP"} in container["ports"]
+    assert flag_values(container["args"], "--probe-port") == ["8081"]
     sleep = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     drain = int(flag_values(container["args"], "--drain-seconds")[0])
     assert sleep > 0 and drain == 5

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.chart_helpers import CI_VALUES, NAMESPACE, one, render, require_helm
-from webhook.cli import build_parser, settings_from_args
+from webhook.cli import build_parser
+from webhook.cli.serve import settings_from_args
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +30,11 @@ def test_the_rendered_server_arguments_parse_into_the_intended_settings(
     assert settings.cert_file == Path("/etc/sidecar-injector/tls/tls.crt")
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert "/etc/sidecar-injector/tls" in mounts
-    ports = {p["containerPort"] for p in container["ports"]}
-    assert {settings.port, settings.metrics_port} <= ports
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert {settings.port, settings.metrics_port, settings.probe_port} <= set(ports.values())
     probes = container["readinessProbe"]["httpGet"], container["livenessProbe"]["httpGet"]
-    assert [p["path"] for p in probes] == ["/readyz", "/healthz"] and probes[0]["scheme"] == "HTTPS"
+    assert [p["path"] for p in probes] == ["/readyz", "/healthz"]
+    assert all(p["scheme"] == "HTTP" and ports[p["port"]] == settings.probe_port for p in probes)
     grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace > settings.drain_seconds
     if settings.kube:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.processes import issue_certificate, running_server
@@ -73,22 +75,50 @@ def test_a_review_older_than_the_apiservers_timeout_is_not_processed(server) -> 
 
 
 def test_past_the_in_flight_cap_the_answer_is_an_immediate_503(server) -> None:  # type: ignore[no-untyped-def]
+    """Every slot is held by a request whose body is still arriving, and moving: nothing can be cut
+    (tests/integration/test_hostile_clients.py shows stalled ones are), so the newcomer is refused."""
     running, context = server
     body = json.dumps(review(opted_in_pod())).encode()
+    third = context.wrap_socket(  # its TLS handshake done before the slots are taken
+        socket.create_connection(("127.0.0.1", running.port), timeout=10), server_hostname="localhost"
+    )
     holding = [open_request(running.port, context, body) for _ in range(2)]
-    for conn in holding:
-        conn.sendall(body[:100])  # in progress: the body is still arriving
-    time.sleep(0.3)
-    started = time.monotonic()
-    third = open_request(running.port, context, body)
-    third.sendall(body)
-    status, rest = status_of(third)
+    moving = threading.Event()
+
+    def trickle() -> None:
+        sent = 0
+        while not moving.is_set() and sent < 50:
+            for conn in holding:
+                conn.sendall(body[sent : sent + 1])
+            sent += 1
+            moving.wait(0.05)
+
+    trickling = threading.Thread(target=trickle)
+    trickling.start()
+    try:
+        deadline = time.monotonic() + 20
+        while in_progress(running) < 2:
+            assert time.monotonic() < deadline, "the requests never reached the app"
+            time.sleep(0.01)
+        third.sendall(
+            f"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        status, rest = status_of(third)
+    finally:
+        moving.set()
+        trickling.join(10)
     assert status == 503 and b"too many reviews" in rest
-    assert time.monotonic() - started < 5, "refused at once, not queued"
-    for conn in holding:
-        conn.sendall(body[100:])
-        assert status_of(conn)[0] == 200
-        conn.close()
-    third.close()
-    metrics = __import__("httpx").get(f"http://127.0.0.1:{running.metrics_port}/metrics").text
+    metrics = httpx.get(f"http://127.0.0.1:{running.metrics_port}/metrics").text
     assert 'sidecar_injector_reviews_total{outcome="rejected",reason="overloaded"} 1.0' in metrics
+    for conn in (*holding, third):
+        conn.close()
+
+
+def in_progress(running) -> float:  # type: ignore[no-untyped-def]
+    metrics = httpx.get(f"http://127.0.0.1:{running.metrics_port}/metrics").text
+    line = next(
+        line for line in metrics.splitlines() if line.startswith("sidecar_injector_reviews_in_progress")
+    )
+    return float(line.split()[-1])

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from webhook.cli import build_parser, main, settings_from_args
+from webhook.cli import build_parser, main
+from webhook.cli.serve import settings_from_args
 
 # Markup that reads as noise in a terminal: ``literal``, :role:`x`, .. directive::
 RST_MARKUP = re.compile(r"``|:[a-z]+:`|^\s*\.\. ", re.M)

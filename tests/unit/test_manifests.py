@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from webhook.core import InjectionPolicy, TemplateSet
-from webhook.manifests import ManifestError, load_documents, load_objects
+from webhook.manifests import ManifestError, load_documents
 from webhook.offline import inject_documents
 from webhook.templates import TemplateError
 from webhook.templates.parsing import load_manifests
@@ -39,7 +39,7 @@ def test_the_template_folders_and_inject_refuse_the_same_non_objects_with_the_sa
     text: str, message: str
 ) -> None:
     with pytest.raises(ManifestError) as loaded:
-        load_objects(text)
+        load_documents(text)
     assert str(loaded.value).startswith(message)
     with pytest.raises(TemplateError) as template_error:
         load_manifests(text, "folder/file.yaml")
@@ -57,7 +57,8 @@ def test_lists_are_flattened_in_place_and_empty_documents_skipped() -> None:
         "kind: List\nitems:\n- {kind: ConfigMap, metadata: {name: b}}\n- {kind: ConfigMap, metadata: {name: c}}\n"
         "---\nkind: List\n---\nkind: ConfigMap\nmetadata: {name: d}\n"
     )
-    assert [o["metadata"]["name"] for o in load_objects(text)] == ["a", "b", "c", "d"]
+    objects = [obj for document in load_documents(text) for obj in document.objects]
+    assert [o["metadata"]["name"] for o in objects] == ["a", "b", "c", "d"]
     assert [(d.line, len(d.objects)) for d in load_documents(text)] == [(1, 1), (7, 2), (12, 0), (14, 1)]
 
 

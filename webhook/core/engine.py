@@ -6,6 +6,7 @@ from typing import Any
 
 import jsonpatch
 
+from webhook.core.bounds import check_item_counts
 from webhook.core.errors import InvalidObject, PodSecurityConflict, TemplateNotFound
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.merging import PodTemplateMerger, names_in, without_container_collisions
@@ -33,7 +34,8 @@ def mutate(
     Raises an InjectionError subclass when the object must be refused (a malformed opted-in object,
     a missing template when the policy denies those, a template that cannot be applied). ``verify``
     applies the patch to a copy and checks the result, turning any builder bug into an exception
-    instead of a broken pod.
+    instead of a broken pod; the result is returned as ``patched``, for callers that want the
+    mutated object (``inject``) rather than the patch.
     """
     request_skip = skip_for_request(facts)  # DELETE and CONNECT may carry no object at all
     if request_skip is not None:
@@ -51,28 +53,39 @@ def mutate(
     _check_pod_spec(pod_template, root)
 
     warnings = list(selection.warnings)
-    found = _resolve(selection.names, templates, facts, policy, warnings)
-    if not found:
-        return MutationResult(skip_reason=TemplateNotFound.reason, warnings=tuple(warnings))
-    accepted, collisions = without_container_collisions(found, pod_template["spec"])
-    warnings.extend(collisions)
-    if not accepted:
-        return MutationResult(skip_reason=CONTAINER_NAME_TAKEN, warnings=tuple(warnings))
+    accepted = _accepted(selection.names, pod_template["spec"], templates, facts, policy, warnings)
+    if isinstance(accepted, str):
+        return MutationResult(skip_reason=accepted, warnings=tuple(warnings))
     gaps = _check_pod_security(accepted, pod_template, facts, policy)
     warnings.extend(_gap_warnings(gaps, facts.kind))
-
     builder = _merge(obj, root, accepted, facts, warnings)
     status = {**selection.already_injected, **{t.name: t.revision for t in accepted}}
     builder.put((*root, "metadata", "annotations"), policy.status_annotation, render_status(status))
     ops = tuple(builder.ops)
-    if verify:
-        verify_patch(obj, ops, root)
     return MutationResult(
         patch=ops,
         warnings=tuple(warnings),
         injected=tuple(t.name for t in accepted),
         pod_security_gaps=tuple(gap.template for gap in gaps),
+        patched=verify_patch(obj, ops, root) if verify else None,
     )
+
+
+def _accepted(
+    names: tuple[str, ...],
+    pod_spec: JsonObject,
+    templates: TemplateSet,
+    facts: AdmissionFacts,
+    policy: InjectionPolicy,
+    warnings: list[str],
+) -> list[Template] | str:
+    """The requested templates that will be injected, in order, or the skip reason when none will."""
+    found = _resolve(names, templates, facts, policy, warnings)
+    if not found:
+        return TemplateNotFound.reason
+    accepted, collisions = without_container_collisions(found, pod_spec)
+    warnings.extend(collisions)
+    return accepted or CONTAINER_NAME_TAKEN
 
 
 def _resolve(
@@ -172,7 +185,7 @@ def _gap_warnings(gaps: list[PodSecurityGap], kind: str) -> list[str]:
     warnings = []
     for gap in gaps:
         warnings.append(f"{gap.summary}: {_rejection(kind)}")
-        warnings.append(f"{gap.template!r} breaks {gap.enforced!r} at {gap.fields}")
+        warnings.append(f"{gap.template!r} breaks {gap.enforced.value!r} at {gap.fields}")
     return warnings
 
 
@@ -192,6 +205,7 @@ def _check_pod_spec(pod_template: JsonObject, root: tuple[str, ...]) -> None:
     containers = spec.get("containers")
     if not isinstance(containers, list) or not containers:
         raise InvalidObject(f"{where}.containers", "expected a non-empty list of containers")
+    check_item_counts(spec, where)
     for field in ("containers", "initContainers", "volumes", "imagePullSecrets"):
         items = spec.get(field)
         if items is None:

@@ -1,13 +1,17 @@
 """Why an injection cannot go ahead.
 
-Every error carries a stable ``reason`` token for logs and metrics; nothing branches on message text.
+Every error carries a stable ``reason`` token for logs and metrics, and the ``code`` its denial
+carries in the AdmissionReview's status, next to each other; nothing branches on message text or on
+the error's class.
 
-    InjectionError
-    ├── TemplateNotFound        a requested template is not loaded (denial only when policy says so)
-    ├── InvalidObject           the object is not shaped like its kind (names the field)
-    └── TemplateConflict        a template cannot be applied to this object
-        ├── PodSecurityConflict an injected template needs a lower Pod Security level than enforced
-        └── VolumeNotFound      a mount the injection adds names a volume the final pod lacks
+    InjectionError                  403  injection-error
+    ├── TemplateNotFound            403  template-not-found  a requested template is not loaded
+    │                                    (a denial only when the policy says so)
+    ├── InvalidObject               400  invalid-object      the object is not shaped like its kind
+    └── TemplateConflict            403  template-conflict   a template cannot be applied to this object
+        ├── PodSecurityConflict     403  pod-security        it needs a lower Pod Security level than
+        │                                                    the namespace enforces
+        └── VolumeNotFound          403  volume-not-found    a mount it adds names a volume the pod lacks
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ class InjectionError(Exception):
     """Base of every refusal the engine can return."""
 
     reason = "injection-error"
+    code = 403
+    """Forbidden: the object is well formed, and admitting it with this injection is refused."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -34,6 +40,8 @@ class TemplateNotFound(InjectionError):
 
 class InvalidObject(InjectionError):
     reason = "invalid-object"
+    code = 400
+    """Bad request: the object itself is malformed, whatever the templates."""
 
     def __init__(self, field_path: str, problem: str) -> None:
         super().__init__(f"{field_path}: {problem}")

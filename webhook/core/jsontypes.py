@@ -8,7 +8,6 @@ from typing import Any, Literal, NotRequired, TypedDict
 # fields this version does not know about (controller-runtime's round-trip warning).
 JsonValue = Any
 JsonObject = dict[str, Any]
-JsonArray = list[Any]
 
 
 class PatchOp(TypedDict):

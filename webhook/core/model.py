@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from webhook.core.jsontypes import JsonObject, PatchOp
+from webhook.core.levels import PodSecurityLevel
 
 DEFAULT_ANNOTATION_PREFIX = "sidecar-injector.io"
 LEGACY_ANNOTATION_PREFIX = "initializer.kubernetes.io/"
-POD_SECURITY_CHECKS = ("warn", "deny", "off")
+PodSecurityCheck = Literal["warn", "deny", "off"]
+"""What to do when an injection needs a lower Pod Security level than the namespace enforces:
+admit with a warning, refuse the object, or do not check."""
+POD_SECURITY_CHECKS: tuple[PodSecurityCheck, ...] = get_args(PodSecurityCheck)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +70,14 @@ class AdmissionFacts:
     dry_run: bool = False
     sub_resource: str = ""
     """``request.subResource`` ("status", "scale", "ephemeralcontainers", ...); empty for the object."""
-    pod_security_level: str | None = None
+    pod_security_level: PodSecurityLevel | None = None
     """The Pod Security level the namespace enforces, when known. Not part of the AdmissionReview: the
-    server looks it up (namespace labels) and None means unknown, so no Pod Security check is made."""
+    server looks it up (namespace labels) and None means unknown, so no Pod Security check is made.
+    A level's name is accepted too, and kept as the level (an unknown name is a ValueError)."""
+
+    def __post_init__(self) -> None:
+        if self.pod_security_level is not None:
+            object.__setattr__(self, "pod_security_level", PodSecurityLevel(self.pod_security_level))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +87,7 @@ class InjectionPolicy:
     annotation_prefix: str = DEFAULT_ANNOTATION_PREFIX
     legacy_annotations: bool = True
     deny_missing_templates: bool = False
-    pod_security_check: str = "warn"
-    """What to do when an injection needs a lower Pod Security level than the namespace enforces:
-    "warn" (admit, with a warning), "deny" (refuse the object) or "off"."""
+    pod_security_check: PodSecurityCheck = "warn"
 
     def __post_init__(self) -> None:
         if self.pod_security_check not in POD_SECURITY_CHECKS:
@@ -104,3 +112,6 @@ class MutationResult:
     skip_reason: str | None = None
     pod_security_gaps: tuple[str, ...] = ()
     """Templates injected although they need a lower Pod Security level than the namespace enforces."""
+    patched: JsonObject | None = None
+    """The object with the patch applied, as ``verify_patch`` checked it (None without a patch, or
+    when verification was off). Unchanged parts are shared with the input object, not copied."""

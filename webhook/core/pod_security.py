@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from webhook.core.levels import LEVEL_NAMES, PodSecurityLevel
 from webhook.core.model import Template
-from webhook.core.security import LEVELS, Violation, level_of, security_findings
+from webhook.core.security import Violation, level_of, security_findings
 
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 
 
-def enforced_level(labels: Mapping[str, str] | None, default: str = "privileged") -> str:
+def enforced_level(labels: Mapping[str, str] | None, default: PodSecurityLevel) -> PodSecurityLevel:
     """The level Pod Security admission enforces for a namespace with these labels.
 
     ``default`` is the cluster's own default (AdmissionConfiguration ``defaults.enforce``; Kubernetes
@@ -28,7 +29,7 @@ def enforced_level(labels: Mapping[str, str] | None, default: str = "privileged"
     value = (labels or {}).get(ENFORCE_LABEL)
     if value is None:
         return default
-    return value if value in LEVELS else "restricted"
+    return PodSecurityLevel(value) if value in LEVEL_NAMES else PodSecurityLevel.RESTRICTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,8 @@ class PodSecurityGap:
     """A template that needs a lower level (``needs``) than the namespace enforces."""
 
     template: str
-    needs: str
-    enforced: str
+    needs: PodSecurityLevel
+    enforced: PodSecurityLevel
     namespace: str
     findings: tuple[Violation, ...]
     """Only the findings the enforced level forbids."""
@@ -45,8 +46,8 @@ class PodSecurityGap:
     @property
     def summary(self) -> str:
         return (
-            f"template {self.template!r} needs Pod Security level {self.needs!r} but namespace "
-            f"{self.namespace!r} enforces {self.enforced!r}"
+            f"template {self.template!r} needs Pod Security level {self.needs.value!r} but namespace "
+            f"{self.namespace!r} enforces {self.enforced.value!r}"
         )
 
     @property
@@ -60,21 +61,21 @@ class PodSecurityGap:
 
 
 def pod_security_gaps(
-    templates: Sequence[Template], pod_spec: Mapping[str, Any], namespace: str, enforced: str
+    templates: Sequence[Template], pod_spec: Mapping[str, Any], namespace: str, enforced: PodSecurityLevel
 ) -> list[PodSecurityGap]:
     """The templates whose containers, volumes or annotations need a lower level than ``enforced``.
 
     The pod's own securityContext is taken into account (a container inherits ``runAsNonRoot`` and
     ``seccompProfile`` from it), so a restricted pod does not need restricted-complete templates.
     """
-    if enforced not in LEVELS or enforced == "privileged":
+    if enforced == PodSecurityLevel.PRIVILEGED:
         return []
     pod_context = pod_spec.get("securityContext")
     gaps = []
     for template in templates:
         findings = security_findings(template, pod_context if isinstance(pod_context, dict) else None)
         needs = level_of(findings)
-        if LEVELS.index(needs) < LEVELS.index(enforced):
-            forbidden = tuple(f for f in findings if LEVELS.index(f.level) < LEVELS.index(enforced))
+        if needs < enforced:
+            forbidden = tuple(f for f in findings if f.level < enforced)
             gaps.append(PodSecurityGap(template.name, needs, enforced, namespace, forbidden))
     return gaps

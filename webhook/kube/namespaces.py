@@ -21,10 +21,12 @@ from typing import Any
 import kubernetes.client
 import urllib3
 
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.pod_security import ENFORCE_LABEL, enforced_level
 from webhook.kube.client import build_client
 from webhook.kube.reflector import Change, ItemType, JsonObject, ObjectKey
 from webhook.kube.watch import CollectionWatcher, Timings
+from webhook.settings import DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ class NamespaceSecurityLevels:
     def __init__(
         self,
         *,
-        default_level: str = "privileged",
+        default_level: PodSecurityLevel = DEFAULTS.pod_security_default_level,
         api_client: kubernetes.client.ApiClient | None = None,
         configuration: kubernetes.client.Configuration | None = None,
         kubeconfig: str | None = None,
@@ -60,7 +62,7 @@ class NamespaceSecurityLevels:
     def synced(self) -> bool:
         return self._mirror.first_sync.is_set()
 
-    def level(self, namespace: str) -> str | None:
+    def level(self, namespace: str) -> PodSecurityLevel | None:
         """The level ``namespace`` enforces; None until the first list has arrived."""
         mirror = self._mirror
         if not mirror.first_sync.is_set():
@@ -94,9 +96,9 @@ class _LevelMirror:
     """The watch sink, called on the watcher's thread. Each update swaps in a new dict, so a reader on
     the event loop sees the old map or the new one, never one being changed."""
 
-    def __init__(self, default: str, on_sync: Callable[[float], None] | None) -> None:
+    def __init__(self, default: PodSecurityLevel, on_sync: Callable[[float], None] | None) -> None:
         self.default = default
-        self.levels: dict[str, str] = {}
+        self.levels: dict[str, PodSecurityLevel] = {}
         self.first_sync = threading.Event()
         self._on_sync = on_sync
 
@@ -121,6 +123,6 @@ class _LevelMirror:
         if self._on_sync is not None:
             self._on_sync(time.time())
 
-    def _level_of(self, namespace: Mapping[str, Any]) -> str:
+    def _level_of(self, namespace: Mapping[str, Any]) -> PodSecurityLevel:
         labels = (namespace.get("metadata") or {}).get("labels")
         return enforced_level(labels if isinstance(labels, dict) else None, self.default)

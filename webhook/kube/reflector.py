@@ -1,20 +1,27 @@
 """Pure (sans-IO) list/watch state machine for one Kubernetes collection, as lightkube separates it.
 
-The driver (kube_source) does the I/O and feeds this module what the API server said; it answers
-with the changes to the local object map and what to do next. Nothing here reads a clock, a socket
-or the environment, so every transition is unit-testable and the driver stays a thin loop.
+The driver (``watch.CollectionWatcher``, one thread per collection) does the I/O and feeds this
+module what the API server said; it answers with the changes to the local object map and what to
+do next. Nothing here reads a clock, a socket or the environment, so every transition is
+unit-testable and the driver stays a thin loop.
 
-Contract followed (https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes):
+The list/watch contract, stated here once (the other modules and docs/design.md point to it), as
+https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes sets it:
 
-- ``on_list`` takes a whole List response: the map is replaced and the list's
-  ``metadata.resourceVersion`` becomes the version to watch from.
-- ``on_event`` takes one watch event. ADDED/MODIFIED/DELETED update the map and the last seen
-  resourceVersion; BOOKMARK only moves the resourceVersion; ERROR with a Status of code 410
-  (Gone/Expired) forgets the resourceVersion and asks for a re-list; any other ERROR asks to resume
-  the watch from the last seen resourceVersion after a backoff.
-- ``on_stream_end`` (timeout or disconnect) resumes from the last seen resourceVersion: never a
-  re-list unless no resourceVersion is known.
-- ``on_watch_rejected`` handles an HTTP error status on the watch request itself (410 → re-list).
+1. List without a resourceVersion (a consistent read): ``on_list`` replaces the whole map, and the
+   list's ``metadata.resourceVersion`` is where the watch starts.
+2. Watch with ``allowWatchBookmarks=true`` and ``timeoutSeconds``: ``on_event`` applies ADDED,
+   MODIFIED and DELETED to the map and moves the last seen resourceVersion; a BOOKMARK only moves it.
+3. A server-side timeout (a clean end of stream) or a broken connection, ``on_stream_end``, resumes
+   the watch from the last seen resourceVersion: no re-list (the server still holds the history),
+   unless no resourceVersion is known.
+4. 410 Gone, as an HTTP status on the watch request (``on_watch_rejected``) or as an ERROR event
+   whose Status has code 410, means the history is gone: forget the resourceVersion, re-list once,
+   then watch from the new list's. Any other ERROR resumes from the last seen resourceVersion.
+5. A request that does not lead to a healthy watch (refused, failed, an ERROR event, a stream that
+   ends at once with no event) is followed by an exponential backoff with jitter (``Backoff``;
+   ``watch.Timings`` holds the delays), so an unreachable API is never hammered; a healthy watch
+   resets it.
 
 An optional ``accept`` predicate filters objects client-side (used for the legacy
 ``<name>-initializer`` ConfigMaps a label selector cannot find). An object that stops passing it is
@@ -272,8 +279,8 @@ class Backoff:
 
     def __init__(
         self,
-        initial: float = 0.2,
-        cap: float = 10.0,
+        initial: float,
+        cap: float,
         factor: float = 2.0,
         jitter: float = 0.5,
         rng: Callable[[], float] = random.random,

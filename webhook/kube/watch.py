@@ -1,18 +1,7 @@
 """One collection's list/watch loop on its own thread: the I/O half of the sans-IO reflector.
 
-Watch contract followed (https://kubernetes.io/docs/reference/using-api/api-concepts/):
-
-1. List (no resourceVersion: a consistent read) and hand the whole map to the sink; the list's
-   ``metadata.resourceVersion`` is where the watch starts.
-2. Watch with ``allowWatchBookmarks=true`` and ``timeoutSeconds``; every event and BOOKMARK moves the
-   last seen resourceVersion.
-3. A server-side timeout (clean end of stream) or a broken connection resumes the watch from the last
-   seen resourceVersion: no re-list, because the server still holds the history.
-4. 410 Gone (HTTP 410 on the watch request, or an ERROR event whose Status has code 410) means the
-   history is gone: re-list once, then watch from the new list's resourceVersion.
-5. Any request that does not lead to a healthy watch (refused, failed, an ERROR event, a stream that
-   ended at once with no event) is followed by an exponential backoff with jitter (0.2 s doubling to a
-   10 s cap by default), so an unreachable API is never hammered. A healthy watch resets it.
+It follows the list/watch contract stated in ``webhook.kube.reflector``: lists, watches and backs
+off as the reflector's answers say, and hands every change to its sink (the whole map after a list).
 
 The raw JSON is parsed here (``_preload_content=False``), never deserialized into client models that
 would drop fields the client does not know.

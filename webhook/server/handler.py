@@ -1,46 +1,31 @@
-"""ReviewHandler: one AdmissionReview body in, one HTTP answer out; framework-free so any ASGI route,
-the benchmark and the tests drive the very same code."""
+"""ReviewHandler: what the admission port answers, recorded. One AdmissionReview body in, one HTTP
+answer out; framework-free, so the ASGI app, the benchmark and the tests drive the very same code.
+
+The decision is ``decision.AdmissionDecision`` (pure); this module times it, counts it in the
+metrics and logs it: one line per review, one per refusal, and every internal error with its
+traceback. Every answer the admission port gives goes through ``record()``, refusals included.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-import orjson
-
-from webhook.core import (
-    InjectionError,
-    InjectionPolicy,
-    InvalidObject,
-    PodSecurityConflict,
-    TemplateSet,
-    mutate,
-)
+from webhook.core import InjectionPolicy
 from webhook.metrics import Metrics
-from webhook.server.review import (
-    EnvelopeError,
-    allow,
-    deny,
-    encode_review,
-    internal_failure,
-    parse_review,
+from webhook.server.decision import (
+    AdmissionDecision,
+    NamespaceLevelLookup,
+    Outcome,
+    Review,
+    TemplateSnapshotProvider,
+    refused,
 )
+from webhook.server.refusal import Refusal
 
 log = logging.getLogger(__name__)
-
-
-class TemplateSnapshotProvider(Protocol):
-    """The server's only view of templates: a call returning the current immutable set."""
-
-    def __call__(self) -> TemplateSet: ...
-
-
-NamespaceLevelLookup = Callable[[str], str | None]
-"""Namespace → the Pod Security level it enforces, or None when unknown (an in-memory lookup)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +34,16 @@ class Answer:
     body: bytes
 
 
-def error_body(message: str) -> bytes:
-    return orjson.dumps({"message": message})
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A review whose envelope was read, waiting to be decided by :meth:`ReviewHandler.finish`."""
+
+    review: Review
+    started: float
+
+    @property
+    def containers(self) -> int:
+        return self.review.containers
 
 
 class ReviewHandler:
@@ -65,64 +58,68 @@ class ReviewHandler:
         namespace_levels: NamespaceLevelLookup | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self._templates = templates
-        self._policy = policy
+        self.decision = AdmissionDecision(
+            templates,
+            policy,
+            allow_on_internal_error=allow_on_internal_error,
+            verify_patches=verify_patches,
+            namespace_levels=namespace_levels,
+        )
         self._metrics = metrics
-        self._allow_on_internal_error = allow_on_internal_error
-        self._verify = verify_patches
-        self._namespace_levels = namespace_levels
         self._clock = clock
 
-    def refuse(self, status: int, message: str, reason: str) -> Answer:
-        """An HTTP-level refusal decided before the body was parsed (size, type, overload, lateness)."""
-        self._metrics.reviews.labels("rejected", reason).inc()
-        log.info("rejected review: HTTP %d (%s): %s", status, reason, message)
-        return Answer(status, error_body(message))
-
     def handle(self, body: bytes) -> Answer:
+        """Answer one review; never raises."""
+        prepared = self.prepare(body)
+        return prepared if isinstance(prepared, Answer) else self.finish(prepared)
+
+    def prepare(self, body: bytes) -> Prepared | Answer:
+        """Read the envelope: a review to decide with :meth:`finish`, or the answer refusing it."""
         started = self._clock()
-        try:
-            review = parse_review(body)
-        except EnvelopeError as exc:
-            self._metrics.reviews.labels("rejected", "bad-envelope").inc()
-            log.info("rejected review: HTTP %d: %s", exc.status, exc.message)
-            return Answer(exc.status, error_body(exc.message))
-        facts = review.facts
-        if self._namespace_levels is not None:
-            level = self._namespace_levels(facts.namespace)
-            if level is not None:
-                facts = dataclasses.replace(facts, pod_security_level=level)
-        ops = 0
-        try:
-            result = mutate(review.object, facts, self._templates(), self._policy, verify=self._verify)
-        except InjectionError as exc:
-            outcome, reason = "denied", exc.reason
-            response = deny(facts.uid, exc, 400 if isinstance(exc, InvalidObject) else 403)
-            detail = exc.message
-            if isinstance(exc, PodSecurityConflict):
-                for name in exc.templates:
-                    self._metrics.pod_security_conflicts.labels(name, "denied").inc()
-        except Exception:
-            log.exception("internal error on review uid=%s kind=%s", facts.uid, facts.kind)
-            outcome, reason, detail = "error", "internal-error", ""
-            response = internal_failure(facts.uid, self._allow_on_internal_error)
-        else:
-            ops = len(result.patch)
-            if result.injected:
-                outcome, reason, detail = "injected", "injected", ",".join(result.injected)
-                for name in result.injected:
-                    self._metrics.injections.labels(name).inc()
-                for name in result.pod_security_gaps:
-                    self._metrics.pod_security_conflicts.labels(name, "warned").inc()
-            else:
-                outcome, reason, detail = "skipped", result.skip_reason or "nothing-to-do", ""
-            response = allow(facts.uid, result)
-        encoded = encode_review(response)
-        elapsed = self._clock() - started
-        self._metrics.reviews.labels(outcome, reason).inc()
-        self._metrics.latency.observe(elapsed)
-        metadata = review.object.get("metadata") if isinstance(review.object, dict) else None
-        name = facts.name or _object_name(metadata)
+        review = self.decision.read(body)
+        return self.record(review) if isinstance(review, Outcome) else Prepared(review, started)
+
+    def finish(self, prepared: Prepared) -> Answer:
+        """Decide a prepared review, then record it; never raises."""
+        outcome = self.decision.decide(prepared.review)
+        return self.record(outcome, self._clock() - prepared.started)
+
+    def refuse(self, refusal: Refusal) -> Answer:
+        """A refusal the app decided before the body was parsed (size, type, overload, lateness)."""
+        return self.record(refused(refusal))
+
+    def failed_unread(self, body: bytes, failure: BaseException | None = None, failed: str = "") -> Answer:
+        """An internal error outside the decision's own guard (a bug in the request path)."""
+        return self.record(self.decision.failed_unread(body, failure, failed))
+
+    def record(self, outcome: Outcome, elapsed: float | None = None) -> Answer:
+        """Log and count one outcome: counted only once its answer is encoded, so a review that
+        failed late counts as an error only."""
+        if outcome.failure is not None:
+            log.error("internal error %s", outcome.failed, exc_info=outcome.failure)
+        self._count(outcome)
+        if outcome.outcome == "rejected":
+            log.info("rejected review: HTTP %d (%s): %s", outcome.status, outcome.reason, outcome.detail)
+        elif outcome.facts is not None:
+            self._log_review(outcome, elapsed or 0.0)
+        if elapsed is not None:
+            self._metrics.latency.observe(elapsed)
+        return Answer(outcome.status, outcome.body)
+
+    def _count(self, outcome: Outcome) -> None:
+        self._metrics.reviews.labels(outcome.outcome, outcome.reason).inc()
+        for name in outcome.conflicts:
+            self._metrics.pod_security_conflicts.labels(name, "denied").inc()
+        if outcome.result is not None:
+            for name in outcome.result.injected:
+                self._metrics.injections.labels(name).inc()
+            for name in outcome.result.pod_security_gaps:
+                self._metrics.pod_security_conflicts.labels(name, "warned").inc()
+
+    @staticmethod
+    def _log_review(outcome: Outcome, elapsed: float) -> None:
+        facts = outcome.facts
+        assert facts is not None
         log.info(
             "review uid=%s op=%s kind=%s object=%s/%s outcome=%s reason=%s detail=%s ops=%d "
             "dry_run=%s duration_ms=%.2f",
@@ -130,19 +127,11 @@ class ReviewHandler:
             facts.operation,
             facts.kind,
             facts.namespace,
-            name,
-            outcome,
-            reason,
-            detail or "-",
-            ops,
+            outcome.name,
+            outcome.outcome,
+            outcome.reason,
+            outcome.detail or "-",
+            len(outcome.result.patch) if outcome.result else 0,
             facts.dry_run,
             elapsed * 1000,
         )
-        return Answer(200, encoded)
-
-
-def _object_name(metadata: object) -> str:
-    if not isinstance(metadata, dict):
-        return ""
-    name = metadata.get("name") or (f"{metadata['generateName']}*" if metadata.get("generateName") else "")
-    return str(name)

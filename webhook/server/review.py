@@ -1,11 +1,8 @@
 """Pure: AdmissionReview v1 envelopes in and out.
 
-    EnvelopeError            the HTTP request is not a usable AdmissionReview (answered 4xx, never 5xx)
-    ├── status 400           not JSON, not an AdmissionReview, a field of the wrong type
-    ├── status 413           body over the configured limit
-    └── status 415           not application/json
-
-An object the engine refuses is not an EnvelopeError: it gets a normal AdmissionReview that says why.
+A body that is not a usable AdmissionReview raises ``Refusal(400, "bad-envelope", …)`` naming the
+first bad field (refusal.py). An object the engine refuses is answered with a normal AdmissionReview
+whose status carries the InjectionError's own code and reason.
 """
 
 from __future__ import annotations
@@ -19,21 +16,14 @@ from typing import Any, NotRequired, TypedDict
 import orjson
 
 from webhook.core import AdmissionFacts, InjectionError, MutationResult
+from webhook.server.refusal import Refusal
 
 API_VERSION = "admission.k8s.io/v1"
-DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's own request size limit
 
 # kube-apiserver truncates long warnings; keep ours readable in kubectl.
 MAX_WARNING_LENGTH = 256
 MAX_WARNINGS = 20
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-class EnvelopeError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class ResponseStatus(TypedDict):
@@ -55,7 +45,6 @@ class AdmissionResponse(TypedDict):
 class ParsedReview:
     facts: AdmissionFacts
     object: Any
-    api_version: str
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -114,33 +103,33 @@ def decode_json(body: bytes) -> Any:
             text, object_pairs_hook=_unique_keys, parse_float=_finite, parse_constant=_no_constants
         )
         if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _lone_surrogates(value):
-            raise EnvelopeError(400, "request body is not valid JSON: a \\u escape is a lone surrogate")
+            raise _bad("request body is not valid JSON: a \\u escape is a lone surrogate")
         return value
     except UnicodeDecodeError as exc:
-        raise EnvelopeError(400, f"request body is not valid JSON: not UTF-8 at byte {exc.start}") from exc
+        raise _bad(f"request body is not valid JSON: not UTF-8 at byte {exc.start}") from exc
     except RecursionError as exc:
-        raise EnvelopeError(400, "request body is not valid JSON: nested too deeply") from exc
+        raise _bad("request body is not valid JSON: nested too deeply") from exc
     except ValueError as exc:
-        raise EnvelopeError(400, f"request body is not valid JSON: {exc}") from exc
+        raise _bad(f"request body is not valid JSON: {exc}") from exc
 
 
 def parse_review(body: bytes) -> ParsedReview:
-    """Decode and check the envelope; raises EnvelopeError(400) naming the first bad field."""
+    """Decode and check the envelope; raises a bad-envelope Refusal naming the first bad field."""
     review = decode_json(body)
     if not isinstance(review, dict):
-        raise EnvelopeError(400, "request body must be a JSON object (an AdmissionReview)")
+        raise _bad("request body must be a JSON object (an AdmissionReview)")
     if review.get("kind") != "AdmissionReview" or review.get("apiVersion") != API_VERSION:
-        raise EnvelopeError(400, f"expected kind AdmissionReview with apiVersion {API_VERSION}")
+        raise _bad(f"expected kind AdmissionReview with apiVersion {API_VERSION}")
     request = review.get("request")
     if not isinstance(request, dict):
-        raise EnvelopeError(400, "request: missing or not an object")
+        raise _bad("request: missing or not an object")
     uid = _field(request, "uid", str)
     if not uid:
-        raise EnvelopeError(400, "request.uid: must not be empty")
+        raise _bad("request.uid: must not be empty")
     kind = _field(request, "kind", dict)
     kind_name = kind.get("kind")
     if not isinstance(kind_name, str) or not kind_name:
-        raise EnvelopeError(400, "request.kind.kind: missing or not a string")
+        raise _bad("request.kind.kind: missing or not a string")
     operation = _field(request, "operation", str)
     namespace = _field(request, "namespace", str, required=False) or ""
     name = _field(request, "name", str, required=False) or ""
@@ -150,25 +139,27 @@ def parse_review(body: bytes) -> ParsedReview:
     # before looking at it, so only CREATE and UPDATE need one.
     obj = request.get("object")
     if operation in ("CREATE", "UPDATE") and not isinstance(obj, dict):
-        raise EnvelopeError(400, f"request.object: a {operation} review must carry the object")
+        raise _bad(f"request.object: a {operation} review must carry the object")
     if not namespace and isinstance(obj, dict):
         metadata = obj.get("metadata")
         if isinstance(metadata, dict) and isinstance(metadata.get("namespace"), str):
             namespace = metadata["namespace"]
     facts = AdmissionFacts(uid, operation, kind_name, namespace, name, dry_run, sub_resource)
-    return ParsedReview(facts, obj, API_VERSION)
+    return ParsedReview(facts, obj)
+
+
+def _bad(message: str) -> Refusal:
+    return Refusal(400, "bad-envelope", message)
 
 
 def _field(request: dict[str, Any], key: str, kind: type, *, required: bool = True) -> Any:
     value = request.get(key)
     if value is None:
         if required:
-            raise EnvelopeError(400, f"request.{key}: missing")
+            raise _bad(f"request.{key}: missing")
         return None
     if not isinstance(value, kind):
-        raise EnvelopeError(
-            400, f"request.{key}: expected {_json_type(kind)}, found {_json_type(type(value))}"
-        )
+        raise _bad(f"request.{key}: expected {_json_type(kind)}, found {_json_type(type(value))}")
     return value
 
 
@@ -187,11 +178,11 @@ def allow(uid: str, result: MutationResult) -> AdmissionResponse:
     return response
 
 
-def deny(uid: str, error: InjectionError, code: int) -> AdmissionResponse:
+def deny(uid: str, error: InjectionError) -> AdmissionResponse:
     return {
         "uid": uid,
         "allowed": False,
-        "status": {"code": code, "message": error.message, "reason": error.reason},
+        "status": {"code": error.code, "message": error.message, "reason": error.reason},
     }
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from webhook.core.security import TemplateSecurityPolicy
+from webhook.settings import DEFAULTS
 from webhook.templates.errors import TemplateError
 from webhook.templates.file_reading import Unreadable, read_template_file
 from webhook.templates.parsing import (
@@ -31,7 +32,6 @@ from webhook.templates.parsing import (
     template_documents,
     unusable_template,
 )
-from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 from webhook.templates.store import DocumentResult, TemplateStore
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def digest(contents: Mapping[str, FileContent]) -> str:
 def parse_folder(
     folder: Path,
     contents: Mapping[str, FileContent],
-    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    kubernetes_version: str = DEFAULTS.kubernetes_version,
     previous: Mapping[str, FileResults] | None = None,
     security: TemplateSecurityPolicy | None = None,
 ) -> dict[str, FileResults]:
@@ -141,7 +141,7 @@ def _file_documents(
 
 def load_folder(
     folder: Path,
-    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    kubernetes_version: str = DEFAULTS.kubernetes_version,
     security: TemplateSecurityPolicy | None = None,
 ) -> dict[str, DocumentResult]:
     """One-shot read for the offline CLI: every template or error in the folder, by document id."""
@@ -157,8 +157,8 @@ class FolderTemplateSource:
         store: TemplateStore,
         folder: Path,
         *,
-        kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
-        poll_seconds: float = 1.0,
+        kubernetes_version: str = DEFAULTS.kubernetes_version,
+        poll_seconds: float = DEFAULTS.template_poll_seconds,
         settle_seconds: float = 0.1,
         sleep: Callable[[float], bool] | None = None,
         security: TemplateSecurityPolicy | None = None,

@@ -2,8 +2,9 @@
 
 The ConfigMap requests are built here with the client's low-level calls; webhook.kube reads them.
 
-List/watch follows the API's contract (webhook.kube.watch): resume from the last resourceVersion,
-re-list once on 410 Gone, back off with jitter on failures. On top of that, events are coalesced:
+List and watch follow the contract stated in ``webhook.kube.reflector`` (resume from the last
+resourceVersion, re-list once on 410 Gone, back off with jitter), driven by ``webhook.kube.watch``.
+On top of that, events are coalesced:
 changes are collected until ``coalesce_quiet`` passes without a new one (at most ``coalesce_max``
 after the first), then applied to the store as one batch, i.e. one swap.
 
@@ -41,6 +42,7 @@ from webhook.core.security import TemplateSecurityPolicy
 from webhook.kube.client import build_client
 from webhook.kube.reflector import Change, ItemType, JsonObject, ObjectKey
 from webhook.kube.watch import CollectionWatcher, Timings
+from webhook.settings import DEFAULTS
 from webhook.templates.errors import TemplateError
 from webhook.templates.parsing import (
     LEGACY_SUFFIX,
@@ -49,7 +51,6 @@ from webhook.templates.parsing import (
     template_documents,
     unusable_template,
 )
-from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION
 from webhook.templates.store import DocumentResult, TemplateStore
 
 __all__ = ["ALL_NAMESPACES", "KubeTemplateSource", "Timings"]
@@ -102,7 +103,7 @@ class KubeTemplateSource:
         api_client: kubernetes.client.ApiClient | None = None,
         configuration: kubernetes.client.Configuration | None = None,
         kubeconfig: str | None = None,
-        kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+        kubernetes_version: str = DEFAULTS.kubernetes_version,
         security: TemplateSecurityPolicy | None = None,
         timings: Timings | None = None,
     ) -> None:

@@ -31,11 +31,12 @@ from webhook.bounded_yaml import node_at as yaml_node_at
 from webhook.core.model import DEFAULT_ANNOTATION_PREFIX, Template
 from webhook.core.security import TemplateSecurityPolicy, policy_violations
 from webhook.manifests import ManifestError, load_documents
+from webhook.settings import DEFAULTS
 from webhook.templates.container_rules import RuleOptions
 from webhook.templates.errors import Problem, TemplateError, show
 from webhook.templates.findings import FieldPath, Findings, format_path, parse_path
 from webhook.templates.k8s_formats import dns_label
-from webhook.templates.schema import DEFAULT_KUBERNETES_VERSION, ITEM_SCHEMAS, schema_errors
+from webhook.templates.schema import ITEM_SCHEMAS, schema_errors
 from webhook.templates.template_rules import check_template
 
 TEMPLATE_LABEL = f"{DEFAULT_ANNOTATION_PREFIX}/template"
@@ -155,7 +156,7 @@ def unusable_template(
 
 def parse_template(
     document: TemplateDocument,
-    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+    kubernetes_version: str = DEFAULTS.kubernetes_version,
     security: TemplateSecurityPolicy | None = None,
 ) -> Template:
     """Validate one template document; raises a TemplateError listing every problem found.

@@ -22,8 +22,6 @@ from kubernetes_validate.utils import schema_contents
 from webhook.templates.errors import show
 from webhook.templates.findings import FieldPath
 
-DEFAULT_KUBERNETES_VERSION = "1.33"
-
 # Our template field -> the schema file describing one item of it.
 ITEM_SCHEMAS = {
     "containers": "container-v1.json",

@@ -78,7 +78,6 @@ class TemplateStore:
         self._write_lock = threading.Lock()
         self._metrics = metrics
         self._clock = clock
-        self.swaps = 0
 
     def snapshot(self) -> TemplateSet:
         return self._snapshot
@@ -132,7 +131,7 @@ class TemplateStore:
         now = self._clock()
         self._synced[source] = now
         if self._metrics is not None:
-            self._metrics.template_sync_age.labels(source).set(now)
+            self._metrics.template_source_last_sync.labels(source).set(now)
 
     def _record(self, source: str, document: str, result: DocumentResult) -> bool:
         status = self._documents.get((source, document))
@@ -163,7 +162,6 @@ class TemplateStore:
         )
         for conflict in conflicts:
             log.warning("%s", conflict)
-        self.swaps += 1
         self._snapshot = TemplateSet(templates, self._snapshot.generation + 1)
         if self._metrics is not None:
             self._metrics.templates_served.set(len(templates))

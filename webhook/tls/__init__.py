@@ -34,7 +34,6 @@ from webhook.tls.issuing import (
     service_dns_names,
 )
 from webhook.tls.sources import (
-    DEFAULT_POLL_INTERVAL,
     CertificateReloader,
     CertificateSource,
     FileCertificateSource,
@@ -43,7 +42,6 @@ from webhook.tls.sources import (
 
 __all__ = [
     "CLOCK_SKEW_ALLOWANCE",
-    "DEFAULT_POLL_INTERVAL",
     "TLS12_CIPHERS",
     "BundlePaths",
     "CertificateAuthority",

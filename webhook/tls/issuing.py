@@ -28,6 +28,10 @@ from webhook.tls.errors import CertificateParseError
 
 # Nodes' clocks drift; a certificate that starts "now" is rejected by a peer a few seconds behind.
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
+SERVING_DAYS = 365
+"""How long a serving (or client) certificate is valid unless the caller says otherwise."""
+CA_LIFETIMES = 10
+"""A CA outlives the leaves it signs this many times over, so re-issuing a leaf keeps the caBundle."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +94,7 @@ def service_dns_names(service: str, namespace: str, cluster_domain: str = "clust
 
 
 def issue_ca(
-    *, now: datetime, days: int = 3650, common_name: str = "sidecar-injector-ca"
+    *, now: datetime, days: int = CA_LIFETIMES * SERVING_DAYS, common_name: str = "sidecar-injector-ca"
 ) -> CertificateAuthority:
     """A self-signed CA that may sign leaf certificates only (path length 0)."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -115,7 +119,7 @@ def issue_serving_certificate(
     dns_names: Sequence[str],
     *,
     now: datetime,
-    days: int = 365,
+    days: int = SERVING_DAYS,
     ip_addresses: Sequence[str] = (),
     common_name: str | None = None,
 ) -> CertificateBundle:
@@ -133,7 +137,7 @@ def issue_serving_certificate(
 
 
 def issue_client_certificate(
-    ca: CertificateAuthority, common_name: str, *, now: datetime, days: int = 365
+    ca: CertificateAuthority, common_name: str, *, now: datetime, days: int = SERVING_DAYS
 ) -> CertificateBundle:
     """A clientAuth leaf, for mutual TLS between the API server (or a test) and the webhook."""
     return _issue_leaf(ca, common_name, [], ExtendedKeyUsageOID.CLIENT_AUTH, now=now, days=days)
@@ -144,7 +148,7 @@ def issue_bundle(
     namespace: str,
     *,
     now: datetime,
-    days: int = 365,
+    days: int = SERVING_DAYS,
     ca_days: int | None = None,
     extra_dns_names: Sequence[str] = (),
     ip_addresses: Sequence[str] = (),
@@ -154,7 +158,7 @@ def issue_bundle(
     The CA outlives the leaf (ten times by default) so that re-issuing the leaf under the same CA does not
     invalidate the ``caBundle`` already registered with the API server.
     """
-    ca = issue_ca(now=now, days=ca_days if ca_days is not None else days * 10)
+    ca = issue_ca(now=now, days=ca_days if ca_days is not None else days * CA_LIFETIMES)
     names = [*service_dns_names(service, namespace), *extra_dns_names]
     return issue_serving_certificate(
         ca, names, now=now, days=days, ip_addresses=ip_addresses, common_name=f"{service}.{namespace}.svc"

@@ -25,6 +25,8 @@ from typing import Protocol
 from webhook.tls.context import Clock, ReloadableContext, utc_now
 from webhook.tls.errors import CertificateError, CertificateSourceError
 from webhook.tls.issuing import (
+    CA_LIFETIMES,
+    SERVING_DAYS,
     CertificateAuthority,
     CertificateBundle,
     CertificateInfo,
@@ -35,7 +37,6 @@ from webhook.tls.issuing import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POLL_INTERVAL = 2.0
 
 OnChange = Callable[[bool, datetime | None], None]
 
@@ -88,7 +89,7 @@ class GeneratedCertificateSource:
     def __init__(
         self,
         dns_names: Sequence[str],
-        days: int = 365,
+        days: int = SERVING_DAYS,
         clock: Clock = utc_now,
         *,
         ip_addresses: Sequence[str] = (),
@@ -99,7 +100,7 @@ class GeneratedCertificateSource:
         self._dns_names = tuple(dns_names)
         self._ip_addresses = tuple(ip_addresses)
         self._days = days
-        self._ca_days = ca_days if ca_days is not None else days * 10
+        self._ca_days = ca_days if ca_days is not None else days * CA_LIFETIMES
         self._clock = clock
         self._ca: CertificateAuthority | None = None
         self._ca_info: CertificateInfo | None = None
@@ -141,7 +142,7 @@ class CertificateReloader:
         source: CertificateSource,
         context: ReloadableContext,
         *,
-        interval: float = DEFAULT_POLL_INTERVAL,
+        interval: float,
         on_change: OnChange | None = None,
         current_digest: str | None = None,
     ) -> None:
@@ -238,7 +239,6 @@ def _renewal_due(info: CertificateInfo, now: datetime) -> bool:
 
 
 __all__ = [
-    "DEFAULT_POLL_INTERVAL",
     "CertificateReloader",
     "CertificateSource",
     "FileCertificateSource",

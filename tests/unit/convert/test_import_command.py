@@ -106,3 +106,10 @@ def test_the_source_format_is_required_and_checked(capsys: pytest.CaptureFixture
             main(argv)
         assert exit_info.value.code == 2
     assert "--from" in capsys.readouterr().err
+
+
+def test_the_command_line_offers_exactly_the_formats_the_converter_knows() -> None:
+    from webhook.cli.convert import FORMATS as OFFERED
+    from webhook.convert.model import FORMATS as KNOWN
+
+    assert OFFERED == KNOWN

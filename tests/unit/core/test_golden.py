@@ -1,29 +1,38 @@
 """Golden cases: one folder per case under tests/golden/, discovered automatically.
 
-Each case checks the exact patch, the mutated object (which must pass strict schema validation),
-the AdmissionReview response, and that mutating the result again changes nothing. Run
-``pytest --update-golden`` to rewrite the expected files, then review the diff.
+Each case goes through the server's admission decision as kube-apiserver would send it, bytes in
+and bytes out: an AdmissionReview body is built from the case, and the encoded answer is checked.
+So the golden files cover the envelope, the HTTP code and the denial codes too, not only the engine.
+Each case checks the exact patch, the mutated object (the one the engine verified, which must pass
+strict schema validation and equal the patch applied independently), the AdmissionReview response,
+and that the result, admitted again, changes nothing. Run ``pytest --update-golden`` to rewrite the
+expected files, then review the diff.
 
 ``case.yaml`` holds the request's facts under ``request``: ``operation`` (CREATE), ``namespace``,
-``dryRun``, ``subResource``, ``podSecurityLevel``, and ``kind`` (the object's own by default; needed
-when ``object.yaml`` is ``null``, as a DELETE or CONNECT review may send).
+``dryRun``, ``subResource``, ``podSecurityLevel`` (what the namespace watch would report), and
+``kind`` (the object's own by default; needed when ``object.yaml`` is ``null``, as a DELETE or
+CONNECT review may send). ``response.yaml`` is the AdmissionReview response without its patch (in
+patch.json), plus ``skipReason`` and ``injected`` for an admitted object.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import jsonpatch
+import orjson
 import pytest
 import yaml
 
+from tests.support.reviews import review
 from tests.support.templates import template_set
 from tests.support.validation import assert_valid
-from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, InvalidObject, mutate
+from webhook.core import InjectionPolicy
 from webhook.core.engine import CONTAINER_NAME_TAKEN
-from webhook.server.review import allow, deny
+from webhook.server.decision import AdmissionDecision, Outcome
 
 GOLDEN = Path(__file__).parents[2] / "golden"
 INPUTS = {"case.yaml", "object.yaml", "templates.yaml"}
@@ -32,32 +41,53 @@ WITHOUT_PATCH = {"response.yaml"}
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
 
 
-def run_case(folder: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], Any]:
+def review_body(case: dict[str, Any], obj: Any, uid: str = "golden") -> bytes:
+    """The AdmissionReview kube-apiserver would send for the case."""
+    request = case.get("request", {})
+    kind = request.get("kind") or obj["kind"]
+    facts = {
+        "uid": uid,
+        "kind": {"group": "", "version": "v1", "kind": kind},
+        "dryRun": request.get("dryRun", False),
+        "subResource": request.get("subResource", ""),
+        "name": ((obj or {}).get("metadata") or {}).get("name", ""),
+    }
+    envelope = review(obj, request.get("operation", "CREATE"), request.get("namespace", "default"), **facts)
+    return orjson.dumps(envelope)
+
+
+def decide(
+    case: dict[str, Any], obj: Any, folder: Path, uid: str = "golden"
+) -> tuple[Outcome, dict[str, Any]]:
+    """The decision's outcome for the case, and the AdmissionReview response it encoded."""
+    level = case.get("request", {}).get("podSecurityLevel")
+    decision = AdmissionDecision(
+        lambda: template_set((folder / "templates.yaml").read_text()),
+        InjectionPolicy(**case.get("policy", {})),
+        namespace_levels=lambda _namespace: level,
+    )
+    outcome = decision.answer(review_body(case, obj, uid))
+    assert outcome.status == 200, outcome.body
+    answer = json.loads(outcome.body)
+    assert (answer["apiVersion"], answer["kind"]) == ("admission.k8s.io/v1", "AdmissionReview")
+    assert answer["response"]["uid"] == uid
+    return outcome, answer["response"]
+
+
+def run_case(folder: Path) -> tuple[dict[str, Any], Any, list[dict[str, Any]], dict[str, Any], Outcome]:
     case = yaml.safe_load((folder / "case.yaml").read_text())
     obj = yaml.safe_load((folder / "object.yaml").read_text())
-    templates = template_set((folder / "templates.yaml").read_text())
-    request = case.get("request", {})
-    facts = AdmissionFacts(
-        uid="golden",
-        operation=request.get("operation", "CREATE"),
-        kind=request.get("kind") or obj["kind"],
-        namespace=request.get("namespace", "default"),
-        name=(obj or {}).get("metadata", {}).get("name", ""),
-        dry_run=request.get("dryRun", False),
-        sub_resource=request.get("subResource", ""),
-        pod_security_level=request.get("podSecurityLevel"),
-    )
-    policy = InjectionPolicy(**case.get("policy", {}))
-    try:
-        result = mutate(obj, facts, templates, policy)
-    except InjectionError as exc:
-        response = dict(deny("golden", exc, 400 if isinstance(exc, InvalidObject) else 403))
-        return case, obj, [], response
-    response = dict(allow("golden", result))
-    response.pop("patch", None)
-    response["skipReason"] = result.skip_reason
-    response["injected"] = list(result.injected)
-    return case, obj, [dict(op) for op in result.patch], response
+    outcome, response = decide(case, obj, folder)
+    encoded = response.pop("patch", None)
+    patch = json.loads(base64.b64decode(encoded)) if encoded is not None else []
+    if outcome.outcome == "denied":
+        assert response["status"]["reason"] == outcome.reason
+        return case, obj, patch, response, outcome
+    assert outcome.result is not None
+    assert outcome.outcome == ("injected" if outcome.result.injected else "skipped")
+    response["skipReason"] = outcome.result.skip_reason
+    response["injected"] = list(outcome.result.injected)
+    return case, obj, patch, response, outcome
 
 
 def test_every_case_has_exactly_its_expected_files() -> None:
@@ -72,8 +102,8 @@ def test_every_case_has_exactly_its_expected_files() -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_golden_case(name: str, request: pytest.FixtureRequest) -> None:
     folder = GOLDEN / name
-    case, obj, patch, response = run_case(folder)
-    mutated = jsonpatch.apply_patch(obj, patch) if patch else None
+    case, obj, patch, response, outcome = run_case(folder)
+    mutated = outcome.result.patched if outcome.result is not None else None
 
     if request.config.getoption("--update-golden"):
         for stale in WITH_PATCH:
@@ -86,24 +116,15 @@ def test_golden_case(name: str, request: pytest.FixtureRequest) -> None:
     assert response == yaml.safe_load((folder / "response.yaml").read_text())
     if not patch:
         assert not (folder / "patch.json").exists(), "no ops expected, but patch.json exists"
+        assert mutated is None
         return
     assert patch == json.loads((folder / "patch.json").read_text())
     assert mutated == yaml.safe_load((folder / "mutated.yaml").read_text())
+    assert jsonpatch.apply_patch(obj, patch) == mutated, "the patch, applied apart, gives the verified object"
     assert_valid(mutated)
 
     # Idempotency: the result, admitted again (reinvocation, or its pods), gains nothing.
-    again = mutate(
-        mutated,
-        _facts_for(mutated, case),
-        template_set((folder / "templates.yaml").read_text()),
-        InjectionPolicy(**case.get("policy", {})),
-    )
-    assert again.patch == ()
-    assert again.skip_reason in ("already-injected", "template-not-found", CONTAINER_NAME_TAKEN)
-
-
-def _facts_for(obj: dict[str, Any], case: dict[str, Any]) -> AdmissionFacts:
-    request = case.get("request", {})
-    return AdmissionFacts(
-        "again", request.get("operation", "CREATE"), obj["kind"], request.get("namespace", "default")
-    )
+    again, again_response = decide(case, mutated, folder, uid="again")
+    assert "patch" not in again_response
+    assert again.result is not None
+    assert again.result.skip_reason in ("already-injected", "template-not-found", CONTAINER_NAME_TAKEN)

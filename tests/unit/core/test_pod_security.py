@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from tests.unit.core.test_security import RESTRICTED_CONTEXT, template
 from webhook.core import AdmissionFacts, InjectionPolicy, PodSecurityConflict, Template, TemplateSet, mutate
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.pod_security import ENFORCE_LABEL, enforced_level, pod_security_gaps
 from webhook.core.security import required_level
 
@@ -36,33 +37,38 @@ def test_the_enforced_level_comes_from_the_namespace_label_or_the_cluster_defaul
 
 def test_a_privileged_namespace_accepts_everything() -> None:
     privileged = template({"privileged": True})
-    assert pod_security_gaps([privileged], {}, "ns", "privileged") == []
+    assert pod_security_gaps([privileged], {}, "ns", PodSecurityLevel.PRIVILEGED) == []
 
 
 def test_a_gap_names_the_template_the_level_and_only_the_forbidden_fields() -> None:
     needs_baseline = template({**RESTRICTED_CONTEXT, "runAsNonRoot": None})
     hostpath = template(volumes=({"name": "logs", "hostPath": {"path": "/var/log"}},))
-    [gap] = pod_security_gaps([needs_baseline], {}, "team-a", "restricted")
+    [gap] = pod_security_gaps([needs_baseline], {}, "team-a", PodSecurityLevel.RESTRICTED)
     assert (gap.template, gap.needs, gap.enforced) == ("t", "baseline", "restricted")
     assert gap.fields == "containers[0]: runAsNonRoot"
-    assert pod_security_gaps([needs_baseline], {}, "team-a", "baseline") == []
-    [gap] = pod_security_gaps([hostpath], {}, "team-a", "baseline")
+    assert pod_security_gaps([needs_baseline], {}, "team-a", PodSecurityLevel.BASELINE) == []
+    [gap] = pod_security_gaps([hostpath], {}, "team-a", PodSecurityLevel.BASELINE)
     assert (gap.needs, gap.fields) == ("privileged", "volumes[0]: hostPath")
 
 
 def test_pod_level_settings_are_inherited_by_injected_containers() -> None:
     sidecar = template(PER_CONTAINER)
     assert required_level(sidecar) == "baseline"  # judged alone, as when templates load
-    assert pod_security_gaps([sidecar], {"securityContext": RESTRICTED_POD}, "ns", "restricted") == []
+    assert (
+        pod_security_gaps([sidecar], {"securityContext": RESTRICTED_POD}, "ns", PodSecurityLevel.RESTRICTED)
+        == []
+    )
     # ...but a container's own setting wins over the pod's.
     refuses = template({**PER_CONTAINER, "runAsNonRoot": False})
-    [gap] = pod_security_gaps([refuses], {"securityContext": RESTRICTED_POD}, "ns", "restricted")
+    [gap] = pod_security_gaps(
+        [refuses], {"securityContext": RESTRICTED_POD}, "ns", PodSecurityLevel.RESTRICTED
+    )
     assert gap.fields == "containers[0]: runAsNonRoot"
 
 
 def test_a_pods_own_unconfined_seccomp_is_not_blamed_on_the_template() -> None:
     pod = {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "Unconfined"}}}
-    [gap] = pod_security_gaps([template(PER_CONTAINER)], pod, "ns", "restricted")
+    [gap] = pod_security_gaps([template(PER_CONTAINER)], pod, "ns", PodSecurityLevel.RESTRICTED)
     assert (gap.needs, gap.fields) == ("baseline", "containers[0]: seccompProfile")
 
 
@@ -77,7 +83,9 @@ def test_a_pods_own_unconfined_seccomp_is_not_blamed_on_the_template() -> None:
     ],
 )
 def test_baseline_forbids_what_the_pod_security_standards_list(extra: dict[str, Any], field: str) -> None:
-    [gap] = pod_security_gaps([template({**RESTRICTED_CONTEXT, **extra})], {}, "ns", "baseline")
+    [gap] = pod_security_gaps(
+        [template({**RESTRICTED_CONTEXT, **extra})], {}, "ns", PodSecurityLevel.BASELINE
+    )
     assert gap.fields == f"containers[0]: {field}"
     allowed = template({**RESTRICTED_CONTEXT, "seLinuxOptions": {"type": "container_init_t", "level": "s0"}})
     assert required_level(allowed) == "restricted"

@@ -16,7 +16,8 @@ from webhook.core import InjectionPolicy
 from webhook.metrics import Metrics
 from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
-from webhook.server.review import EnvelopeError, parse_review
+from webhook.server.refusal import Refusal
+from webhook.server.review import parse_review
 
 SEED = (
     __import__("pathlib").Path(__file__).parents[3] / "examples" / "logging-agent-initializer.yaml"
@@ -116,7 +117,7 @@ def test_unknown_paths_and_methods_are_json_4xx() -> None:
 def test_delete_reviews_may_carry_no_object() -> None:
     parsed = parse_review(orjson.dumps(review(None, operation="DELETE")))
     assert parsed.facts.operation == "DELETE" and parsed.object is None
-    with pytest.raises(EnvelopeError):
+    with pytest.raises(Refusal):
         parse_review(orjson.dumps(review(None, operation="CREATE")))
 
 
@@ -169,7 +170,7 @@ def test_a_subresource_review_of_an_opted_in_object_is_admitted_unchanged(
 
 def test_the_subresource_must_be_a_string() -> None:
     sent = review(opted_in_pod(), subResource=["status"])
-    with pytest.raises(EnvelopeError, match=r"request\.subResource: expected a string"):
+    with pytest.raises(Refusal, match=r"request\.subResource: expected a string"):
         parse_review(orjson.dumps(sent))
     assert parse_review(orjson.dumps(review(opted_in_pod(), subResource=""))).facts.sub_resource == ""
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.kubelet import KubeletVolume
 from webhook.templates.file_reading import MAX_FILE_BYTES
 from webhook.templates.file_source import FolderTemplateSource, load_folder, parse_folder
 from webhook.templates.store import TemplateStore
@@ -19,20 +20,6 @@ def configmap(name: str, image: str) -> str:
         f"  labels: {{sidecar-injector.io/template: 'true'}}\n"
         f"data:\n  template: |\n    containers:\n    - name: {name}\n      image: {image}\n"
     )
-
-
-def kubelet_publish(volume: Path, files: dict[str, str], stamp: str) -> None:
-    """What the kubelet does for a ConfigMap volume: a new timestamped dir, then an atomic ..data swap."""
-    data_dir = volume / f"..{stamp}"
-    data_dir.mkdir()
-    for name, text in files.items():
-        (data_dir / name).write_text(text)
-    tmp_link = volume / "..data_tmp"
-    tmp_link.symlink_to(data_dir.name)
-    os.rename(tmp_link, volume / "..data")
-    for name in files:
-        if not (volume / name).is_symlink():
-            (volume / name).symlink_to(f"..data/{name}")
 
 
 def source(
@@ -48,12 +35,13 @@ def image_of(store: TemplateStore, name: str) -> str | None:
 
 def test_the_kubelet_symlink_swap_is_picked_up(tmp_path: Path) -> None:
     store = TemplateStore()
-    kubelet_publish(tmp_path, {"agent.yaml": configmap("agent", "agent:1")}, "2026_11_27_03_00_00.1")
+    volume = KubeletVolume(tmp_path)
+    volume.write({"agent.yaml": configmap("agent", "agent:1")})
     folder = source(store, tmp_path)
     assert folder.sync() and image_of(store, "agent") == "agent:1"
     assert store.ready()
 
-    kubelet_publish(tmp_path, {"agent.yaml": configmap("agent", "agent:2")}, "2026_11_27_03_05_00.2")
+    volume.write({"agent.yaml": configmap("agent", "agent:2")})
     assert folder.sync() and image_of(store, "agent") == "agent:2"
     assert not folder.sync(), "an unchanged folder is not re-published"
 

@@ -52,11 +52,11 @@ def test_sources_do_not_remove_each_others_templates() -> None:
 def test_a_batch_of_changes_is_published_in_one_swap_and_unchanged_data_in_none() -> None:
     store = TemplateStore()
     store.update_documents("s", {f"doc-{i}": template(f"t{i}") for i in range(50)})
-    assert store.swaps == 1 and len(store.snapshot()) == 50
+    assert store.snapshot().generation == 1 and len(store.snapshot()) == 50
     store.update_documents("s", {"doc-1": template("t1")})
-    assert store.swaps == 1
+    assert store.snapshot().generation == 1
     store.update_documents("s", {"doc-1": None, "doc-2": None})
-    assert store.swaps == 2 and len(store.snapshot()) == 48
+    assert store.snapshot().generation == 2 and len(store.snapshot()) == 48
 
 
 def test_readiness_waits_for_every_expected_source_and_survives_later_outages() -> None:

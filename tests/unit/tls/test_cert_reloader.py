@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.tls.tlstools import KubeletSecretVolume, serial_of, swap_after_read
+from tests.support.kubelet import KubeletVolume
+from tests.unit.tls.tlstools import serial_of, swap_after_read
 from webhook.tls import (
     CertificateBundle,
     CertificateReloader,
@@ -24,7 +25,7 @@ Event = tuple[bool, datetime | None]
 
 class Harness:
     def __init__(self, tmp_path: Path, bundle: CertificateBundle) -> None:
-        self.volume = KubeletSecretVolume(tmp_path)
+        self.volume = KubeletVolume(tmp_path)
         self.volume.write_bundle(bundle)
         self.source = FileCertificateSource(self.volume.path("tls.crt"), self.volume.path("tls.key"))
         self.context = ReloadableContext.from_bundle(bundle)
@@ -147,7 +148,7 @@ def test_without_a_current_digest_the_first_poll_reloads_the_same_bundle(
     tmp_path: Path, bundle: CertificateBundle
 ) -> None:
     h = Harness(tmp_path, bundle)
-    reloader = CertificateReloader(h.source, h.context)
+    reloader = CertificateReloader(h.source, h.context, interval=60)
     assert reloader.poll() is True
     assert reloader.poll() is None
 

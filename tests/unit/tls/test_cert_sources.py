@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.tls.tlstools import NOW, KubeletSecretVolume, serial_of, swap_after_read
+from tests.support.kubelet import KubeletVolume
+from tests.unit.tls.tlstools import NOW, serial_of, swap_after_read
 from webhook.tls import (
     CertificateBundle,
     CertificateSourceError,
@@ -20,7 +21,7 @@ from webhook.tls import (
 from webhook.tls import sources as sources_module
 
 
-def _source(volume: KubeletSecretVolume, *, with_ca: bool = True) -> FileCertificateSource:
+def _source(volume: KubeletVolume, *, with_ca: bool = True) -> FileCertificateSource:
     ca = volume.path("ca.crt") if with_ca else None
     return FileCertificateSource(volume.path("tls.crt"), volume.path("tls.key"), ca)
 
@@ -57,7 +58,7 @@ class TestFileSource:
     def test_it_follows_the_kubelets_atomic_symlink_swap(
         self, tmp_path: Path, bundle: CertificateBundle, other_bundle: CertificateBundle
     ) -> None:
-        volume = KubeletSecretVolume(tmp_path)
+        volume = KubeletVolume(tmp_path)
         volume.write_bundle(bundle)
         assert os.readlink(tmp_path / "tls.crt") == "..data/tls.crt"
         source = _source(volume)
@@ -80,7 +81,7 @@ class TestFileSource:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         # The half-swapped moment: the kubelet renames ..data between our certificate and key reads.
-        volume = KubeletSecretVolume(tmp_path)
+        volume = KubeletVolume(tmp_path)
         volume.write_bundle(bundle)
         source = _source(volume)
         monkeypatch.setattr(sources_module, "_read", swap_after_read(volume, other_bundle))

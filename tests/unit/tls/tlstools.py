@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from tests.support.kubelet import KubeletVolume
 from webhook.tls import CertificateBundle
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
@@ -85,47 +86,8 @@ def serial_of(pem: bytes) -> int:
     return x509.load_pem_x509_certificate(pem).serial_number
 
 
-class KubeletSecretVolume:
-    """A directory laid out and updated exactly as the kubelet's AtomicWriter does for a Secret volume.
-
-    ``tls.crt -> ..data/tls.crt``, ``..data -> ..2026_11_27_12_00_00.000000001``; an update writes a new
-    timestamped directory, points ``..data_tmp`` at it, renames that over ``..data``, then removes the old
-    directory.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._generation = 0
-
-    def path(self, name: str) -> Path:
-        return self.root / name
-
-    def write(self, files: dict[str, bytes]) -> None:
-        self._generation += 1
-        ts_dir = self.root / f"..2026_11_27_12_00_{self._generation:02d}.{self._generation:09d}"
-        ts_dir.mkdir()
-        for name, data in files.items():
-            (ts_dir / name).write_bytes(data)
-        data_link = self.root / "..data"
-        old_target = os.readlink(data_link) if data_link.is_symlink() else None
-        tmp_link = self.root / "..data_tmp"
-        os.symlink(ts_dir.name, tmp_link)
-        os.rename(tmp_link, data_link)
-        for name in files:
-            user_link = self.root / name
-            if not user_link.is_symlink():
-                os.symlink(f"..data/{name}", user_link)
-        if old_target is not None:
-            for child in (self.root / old_target).iterdir():
-                child.unlink()
-            (self.root / old_target).rmdir()
-
-    def write_bundle(self, bundle: CertificateBundle) -> None:
-        self.write({"tls.crt": bundle.cert_pem, "tls.key": bundle.key_pem, "ca.crt": bundle.ca_pem})
-
-
 def swap_after_read(
-    volume: KubeletSecretVolume, new: CertificateBundle, after: int = 1
+    volume: KubeletVolume, new: CertificateBundle, after: int = 1
 ) -> Callable[[str | os.PathLike[str]], bytes]:
     """A replacement for ``sources._read`` that lets the kubelet swap the volume right after read ``after``."""
     calls = 0

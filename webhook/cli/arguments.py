@@ -1,5 +1,4 @@
-"""argparse pieces: types that refuse a bad value at once (with a reason, not a traceback later),
-and the help formatter that shows every default.
+"""Option value types that refuse a bad value at once, with a reason rather than a traceback later.
 
 Each is a callable argparse runs on the option's text; an ArgumentTypeError becomes the usual
 "usage: …" plus "error: argument --days: …" and exit status 2.
@@ -13,7 +12,6 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable
-from typing import Any
 
 # RFC 1123 label: what Kubernetes requires of namespace and Service names.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -109,38 +107,3 @@ def kubernetes_version(text: str) -> str:
     if text not in known:
         raise argparse.ArgumentTypeError(f"{text!r} is not a known version: one of {known[0]} to {known[-1]}")
     return text
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, plus each option's default after its help.
-
-    ArgumentDefaultsHelpFormatter would also print "(default: None)" and "(default: False)"; options
-    whose default depends on other flags say so in their own help.
-    """
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        if "%(default)" in text or "default:" in text or action.required:
-            return text
-        if action.default in (None, False, [], argparse.SUPPRESS):
-            return text
-        return f"{text} (default: %(default)s)"
-
-
-def command(commands: Any, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = commands.add_parser(
-        name, help=help, description=description or help, formatter_class=HelpFormatter
-    )
-    return parser
-
-
-def command_group(commands: Any, name: str, help: str) -> Any:
-    """A command that only holds commands (``certs``, ``templates``): alone, it prints its help."""
-    parser = command(commands, name, help)
-    parser.set_defaults(run=lambda _args: _print_help(parser))
-    return parser.add_subparsers(title=f"{name} commands")
-
-
-def _print_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2

@@ -8,7 +8,9 @@ ever describe ports that are really open.
 from __future__ import annotations
 
 import errno
+import resource
 import socket
+from dataclasses import dataclass
 
 
 class ListenError(Exception):
@@ -40,3 +42,27 @@ def listen(host: str, port: int, flag: str) -> socket.socket:
         else:
             message = f"cannot listen on {host}:{port} ({flag}): {exc.strerror or exc}"
         raise ListenError(message) from exc
+
+
+@dataclass(slots=True)
+class Listening:
+    """The sockets bound before anything is announced, in the order the servers use them."""
+
+    admission: socket.socket | None = None
+    metrics: socket.socket | None = None
+    probe: socket.socket | None = None
+
+    def sockets(self) -> list[socket.socket]:
+        return [sock for sock in (self.admission, self.metrics, self.probe) if sock is not None]
+
+    def close(self) -> None:
+        for sock in self.sockets():
+            sock.close()
+
+
+def raise_open_file_limit() -> None:
+    """Idle keep-alive connections cost a descriptor each; allow as many as the hard limit does."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

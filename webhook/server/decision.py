@@ -1,0 +1,221 @@
+"""The admission decision: a review's body in, the HTTP answer and what it came to out.
+
+No metrics, no logging, no clock: the templates and namespace levels are read through the callables
+it is given, so the golden tests run every case through it, bytes in and bytes out. Whatever a body
+causes is an Outcome, never an exception: a refusal of the envelope (4xx), an AdmissionReview that
+admits or denies (200), or an internal error answered as ``--on-internal-error`` says, which carries
+the exception for the recorder (handler.py) to log with its traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from webhook.core import (
+    AdmissionFacts,
+    InjectionError,
+    InjectionPolicy,
+    MutationResult,
+    PodSecurityConflict,
+    TemplateSet,
+    mutate,
+)
+from webhook.core.levels import PodSecurityLevel
+from webhook.core.workloads import locate_pod_template
+from webhook.server.refusal import Refusal, error_body
+from webhook.server.review import (
+    AdmissionResponse,
+    ParsedReview,
+    allow,
+    deny,
+    encode_review,
+    internal_failure,
+    parse_review,
+)
+
+
+class TemplateSnapshotProvider(Protocol):
+    """The server's only view of templates: a call returning the current immutable set."""
+
+    def __call__(self) -> TemplateSet: ...
+
+
+NamespaceLevelLookup = Callable[[str], PodSecurityLevel | None]
+"""Namespace → the Pod Security level it enforces, or None when unknown (an in-memory lookup)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One answer and what it came to: ``outcome`` is injected, skipped, denied, error or rejected."""
+
+    status: int
+    body: bytes
+    outcome: str
+    reason: str
+    detail: str = ""
+    facts: AdmissionFacts | None = None
+    """The review's facts, once its envelope was read."""
+    name: str = ""
+    """The object's name for the log (``generateName*`` when it has none yet)."""
+    result: MutationResult | None = None
+    conflicts: tuple[str, ...] = ()
+    """Templates an injection was denied for by the Pod Security check."""
+    failure: BaseException | None = None
+    """An internal error, for the recorder to log with its traceback; ``failed`` says where."""
+    failed: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """A review whose envelope was read, waiting to be decided."""
+
+    parsed: ParsedReview
+    containers: int
+    """Containers in the object's pod template: the engine's work grows with them."""
+
+
+class AdmissionDecision:
+    def __init__(
+        self,
+        templates: TemplateSnapshotProvider,
+        policy: InjectionPolicy,
+        *,
+        allow_on_internal_error: bool = False,
+        verify_patches: bool = True,
+        namespace_levels: NamespaceLevelLookup | None = None,
+    ) -> None:
+        self._templates = templates
+        self._policy = policy
+        self._allow_on_internal_error = allow_on_internal_error
+        self._verify = verify_patches
+        self._namespace_levels = namespace_levels
+
+    def answer(self, body: bytes) -> Outcome:
+        review = self.read(body)
+        return review if isinstance(review, Outcome) else self.decide(review)
+
+    def read(self, body: bytes) -> Review | Outcome:
+        """The envelope: a review to decide, or the outcome that ends it here."""
+        try:
+            parsed = parse_review(body)
+        except Refusal as refusal:
+            return refused(refusal)
+        except Exception as exc:
+            return self.failed_unread(body, exc, "while reading a review's envelope")
+        return Review(parsed, _containers_in(parsed.object, parsed.facts.kind))
+
+    def decide(self, review: Review) -> Outcome:
+        """Mutate and encode the answer. Whatever fails after the envelope was read (the engine,
+        building the patch, the encoder, e.g. orjson refusing an integer beyond 64 bits from a
+        template) is an internal error."""
+        facts = self._facts(review.parsed)
+        outcome = self._verdict(review.parsed.object, facts)
+        try:
+            body = encode_review(outcome.response)
+        except Exception as exc:
+            failed = f"encoding the answer to review uid={facts.uid} kind={facts.kind}"
+            outcome = self._internal_error(facts, exc, failed)
+            body = encode_review(outcome.response)
+        return Outcome(
+            200,
+            body,
+            outcome.outcome,
+            outcome.reason,
+            outcome.detail,
+            facts,
+            facts.name or _object_name(review.parsed.object),
+            outcome.result,
+            outcome.conflicts,
+            outcome.failure,
+            outcome.failed,
+        )
+
+    def failed_unread(self, body: bytes, failure: BaseException | None, failed: str) -> Outcome:
+        """An internal error before the envelope was understood: the policy's answer needs the uid,
+        so look for it; without one kube-apiserver could not match any answer, and gets a JSON 500."""
+        uid = _uid_of(body)
+        if uid is None:
+            answer = error_body("the sidecar injector failed internally; see its logs")
+            return Outcome(500, answer, "error", "internal-error", failure=failure, failed=failed)
+        answer = encode_review(internal_failure(uid, self._allow_on_internal_error))
+        return Outcome(200, answer, "error", "internal-error", failure=failure, failed=failed)
+
+    def _facts(self, review: ParsedReview) -> AdmissionFacts:
+        facts = review.facts
+        if self._namespace_levels is not None:
+            level = self._namespace_levels(facts.namespace)
+            if level is not None:
+                facts = dataclasses.replace(facts, pod_security_level=level)
+        return facts
+
+    def _verdict(self, obj: Any, facts: AdmissionFacts) -> _Verdict:
+        try:
+            result = mutate(obj, facts, self._templates(), self._policy, verify=self._verify)
+            # Building the answer encodes the patch: a value the encoder refuses fails here.
+            response = allow(facts.uid, result)
+        except InjectionError as exc:
+            conflicts = exc.templates if isinstance(exc, PodSecurityConflict) else ()
+            return _Verdict("denied", exc.reason, exc.message, deny(facts.uid, exc), conflicts=conflicts)
+        except Exception as exc:
+            return self._internal_error(facts, exc, f"on review uid={facts.uid} kind={facts.kind}")
+        if result.injected:
+            return _Verdict("injected", "injected", ",".join(result.injected), response, result)
+        return _Verdict("skipped", result.skip_reason or "nothing-to-do", "", response, result)
+
+    def _internal_error(self, facts: AdmissionFacts, failure: BaseException, failed: str) -> _Verdict:
+        response = internal_failure(facts.uid, self._allow_on_internal_error)
+        return _Verdict("error", "internal-error", "", response, failure=failure, failed=failed)
+
+
+def refused(refusal: Refusal) -> Outcome:
+    return Outcome(refusal.status, error_body(refusal.message), "rejected", refusal.reason, refusal.message)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What a decided review came to, before its answer is encoded."""
+
+    outcome: str
+    reason: str
+    detail: str
+    response: AdmissionResponse
+    result: MutationResult | None = None
+    conflicts: tuple[str, ...] = ()
+    failure: BaseException | None = None
+    failed: str = ""
+
+
+def _containers_in(obj: Any, kind: str) -> int:
+    tokens = locate_pod_template(kind)
+    node = obj
+    for token in (*tokens, "spec") if tokens is not None else ():
+        node = node.get(token) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        return 0
+    return sum(
+        len(items)
+        for items in (node.get("containers"), node.get("initContainers"))
+        if isinstance(items, list)
+    )
+
+
+def _uid_of(body: bytes) -> str | None:
+    try:
+        uid = orjson.loads(body)["request"]["uid"]
+        orjson.dumps(uid)  # a uid the encoder refuses cannot be echoed either
+    except Exception:
+        return None
+    return uid if isinstance(uid, str) and uid else None
+
+
+def _object_name(obj: object) -> str:
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    if not isinstance(metadata, dict):
+        return ""
+    name = metadata.get("name") or (f"{metadata['generateName']}*" if metadata.get("generateName") else "")
+    return str(name)
