@@ -12,7 +12,7 @@ from typing import Any
 from webhook.cli import arguments
 from webhook.core import InjectionPolicy
 from webhook.core.levels import LEVEL_NAMES, PodSecurityLevel
-from webhook.core.model import POD_SECURITY_CHECKS
+from webhook.core.model import INJECTION_MODES, POD_SECURITY_CHECKS, UPDATE_POLICIES
 from webhook.core.security import TemplateSecurityPolicy
 from webhook.settings import DEFAULTS
 
@@ -82,7 +82,27 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
         help="the level enforced on namespaces without a pod-security.kubernetes.io/enforce label "
         "(your cluster's Pod Security admission default)",
     )
+    add_mode_flags(parser)
     add_template_flags(parser)
+
+
+def add_mode_flags(parser: argparse.ArgumentParser) -> None:
+    """Where templates that do not choose are injected, and who brings workloads to new revisions."""
+    policy = DEFAULTS.policy
+    parser.add_argument(
+        "--injection-mode",
+        choices=INJECTION_MODES,
+        default=policy.injection_mode,
+        help="for templates without an injection field: inject into the workload's pod template, or "
+        "into its Pods as they are created (legacy <name>-initializer templates: always workload)",
+    )
+    parser.add_argument(
+        "--update-policy",
+        choices=UPDATE_POLICIES,
+        default=policy.update_policy,
+        help="for templates without an updatePolicy field: leave rollouts to `sidecar-injector rollout`, "
+        "or let the server roll workloads to new revisions itself (see --rollout-* options)",
+    )
 
 
 def add_template_flags(parser: argparse.ArgumentParser) -> None:
@@ -134,4 +154,6 @@ def injection_policy(args: argparse.Namespace) -> InjectionPolicy:
         legacy_annotations=not args.no_legacy_annotations,
         deny_missing_templates=args.missing_template == "deny",
         pod_security_check=args.pod_security_check,
+        injection_mode=args.injection_mode,
+        update_policy=args.update_policy,
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import LEGACY_ANNOTATION_PREFIX, AdmissionFacts, InjectionPolicy
+from webhook.core.status import InjectionStatus, StatusProblem, parse_status
 from webhook.core.workloads import IMMUTABLE_POD_TEMPLATE_ON_UPDATE, SUPPORTED_KINDS, managing_owner
 
 HANDLED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
@@ -21,8 +21,16 @@ class Skip:
 @dataclass(frozen=True, slots=True)
 class Selection:
     names: tuple[str, ...]
-    already_injected: dict[str, str]
+    already: InjectionStatus
+    """The status annotation as found (what earlier injections added)."""
     warnings: tuple[str, ...] = ()
+    on_object: frozenset[str] = field(default_factory=frozenset)
+    """Names requested on a workload's own metadata, not on its pod template (its Pods do not see
+    that opt-in unless pod injection copies it)."""
+
+    @property
+    def already_injected(self) -> dict[str, str]:
+        return self.already.revisions
 
 
 def annotations_of(obj: JsonObject | None) -> dict[str, str]:
@@ -48,21 +56,14 @@ def requested_names(annotations: dict[str, str], policy: InjectionPolicy) -> lis
     return names
 
 
-def parse_status(value: str | None) -> tuple[dict[str, str], tuple[str, ...]]:
-    """The status annotation as {template: revision}; a mangled one is reported, not trusted."""
-    if value is None:
-        return {}, ()
-    try:
-        decoded = json.loads(value)
-        entries = decoded["injected"]
-        return {str(e["name"]): str(e.get("revision", "")) for e in entries}, ()
-    except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: nested too deeply
-        return {}, (f"ignoring unreadable injection status annotation {value[:80]!r}",)
-
-
-def render_status(injected: dict[str, str]) -> str:
-    entries = [{"name": name, "revision": revision} for name, revision in injected.items()]
-    return json.dumps({"injected": entries}, separators=(",", ":"))
+def read_status(
+    annotations: dict[str, str], policy: InjectionPolicy
+) -> tuple[InjectionStatus, tuple[str, ...]]:
+    """The status annotation among ``annotations``; a mangled one reads as empty, with a warning."""
+    status = parse_status(annotations.get(policy.status_annotation))
+    if isinstance(status, StatusProblem):
+        return InjectionStatus(), (status.message,)
+    return status, ()
 
 
 def skip_for_request(facts: AdmissionFacts) -> Skip | None:
@@ -91,6 +92,7 @@ def select_templates(
     object_annotations = annotations_of(obj)
     template_annotations = object_annotations if pod_template is obj else annotations_of(pod_template)
     names: list[str] = requested_names(object_annotations, policy)
+    on_object = frozenset(names) if pod_template is not obj else frozenset()
     if pod_template is not obj:
         names.extend(requested_names(template_annotations, policy))
     if not names:
@@ -102,8 +104,8 @@ def select_templates(
     if owner is not None:
         return Skip(f"managed-by-{owner.lower()}")
 
-    already, warnings = parse_status(template_annotations.get(policy.status_annotation))
-    wanted = tuple(dict.fromkeys(n for n in names if n not in already))
+    already, warnings = read_status(template_annotations, policy)
+    wanted = tuple(dict.fromkeys(n for n in names if n not in already.revisions))
     if not wanted:
         return Skip("already-injected", warnings)
-    return Selection(wanted, already, warnings)
+    return Selection(wanted, already, warnings, on_object)
