@@ -181,6 +181,8 @@ def uninject(
         removed.append(entry.name)
         if entry.added is None:
             inferred.append(entry.name)
+    if not removed and not (names is None and status.copied and not status.entries):
+        return Uninjected(obj, unknown=tuple(unknown))
     _rewrite_status(pod_template, status.without(frozenset(removed)), policy, everything=names is None)
     return Uninjected(result, tuple(removed), tuple(inferred), tuple(unknown))
 
