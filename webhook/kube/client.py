@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import kubernetes.client
 import kubernetes.config
@@ -37,6 +38,30 @@ def build_client(
     # Our watch loops are the one retry policy (with backoff); urllib3's immediate retries would multiply it.
     config.retries = 0
     return kubernetes.client.ApiClient(config), True
+
+
+class KubeError(Exception):
+    """A request to the API failed: ``status`` is the HTTP status (None: no answer), ``reason`` the
+    Status reason (``NotFound``, ``Conflict``, ...) or what went wrong on the way."""
+
+    def __init__(self, status: int | None, reason: str, message: str) -> None:
+        super().__init__(f"HTTP {status} {reason}: {message}" if status else f"{reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+def as_kube_error(exc: BaseException) -> KubeError:
+    """An ApiException (its Status body's reason and message) or a connection failure, as KubeError."""
+    if isinstance(exc, ApiException):
+        reason, message = exc.reason or "", ""
+        try:
+            body = json.loads(exc.body or b"{}")
+            reason, message = body.get("reason") or reason, body.get("message") or ""
+        except (ValueError, AttributeError):
+            message = str(exc.body or "")[:300]
+        return KubeError(exc.status, reason, message)
+    return KubeError(None, "unreachable", describe_failure(exc))
 
 
 def describe_failure(exc: BaseException) -> str:
