@@ -157,3 +157,8 @@ def injection_policy(args: argparse.Namespace) -> InjectionPolicy:
         injection_mode=args.injection_mode,
         update_policy=args.update_policy,
     )
+
+
+def mode_policy(args: argparse.Namespace) -> InjectionPolicy:
+    """The policy of a command with only the mode flags (``drift``, ``rollout``)."""
+    return InjectionPolicy(injection_mode=args.injection_mode, update_policy=args.update_policy)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+from pathlib import Path
 
 import kubernetes.client
 import kubernetes.config
 from kubernetes.client.exceptions import ApiException
 
 from webhook.kube.reflector import ProtocolViolation
+
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 def build_client(
@@ -62,6 +66,28 @@ def as_kube_error(exc: BaseException) -> KubeError:
             message = str(exc.body or "")[:300]
         return KubeError(exc.status, reason, message)
     return KubeError(None, "unreachable", describe_failure(exc))
+
+
+def command_client(kubeconfig: str | None) -> tuple[kubernetes.client.ApiClient, str]:
+    """The client of a command run by a person or a Job, and its default namespace: ``kubeconfig``,
+    else in-cluster credentials inside a pod, else kubectl's (``$KUBECONFIG``, ``~/.kube/config``),
+    with the current context's namespace as kubectl uses it. Raises KubeError."""
+    config = kubernetes.client.Configuration()
+    namespace = "default"
+    try:
+        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            kubernetes.config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
+            namespace = Path(SERVICE_ACCOUNT_NAMESPACE).read_text().strip() or namespace
+        else:
+            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, client_configuration=config
+            )
+            _, current = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+            namespace = (current or {}).get("context", {}).get("namespace") or namespace
+    except (kubernetes.config.ConfigException, OSError) as exc:
+        raise KubeError(None, "no-credentials", str(exc)) from exc
+    config.retries = 0
+    return kubernetes.client.ApiClient(config), namespace
 
 
 def describe_failure(exc: BaseException) -> str:
