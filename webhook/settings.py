@@ -64,6 +64,23 @@ class Settings:
     """What Pod Security admission enforces on namespaces without the enforce label (the cluster's
     AdmissionConfiguration default); without --kube, namespace labels are unknown and every namespace
     is held to it."""
+    watch_pods: bool = False
+    """Watch Pods (metadata only) and export ``sidecar_injector_pods{template,state}``."""
+    rollout_updater: bool = False
+    """One elected replica rolls workloads of ``updatePolicy: rolling`` templates to new revisions."""
+    rollout_max_in_flight: int = 1
+    """Workloads rolling out at once, for ``rollout`` and the updater."""
+    rollout_timeout: float = 600.0
+    """Seconds a workload may take to finish its rollout before the rollout stops as failed
+    (a Deployment's own progressDeadlineSeconds default)."""
+    rollout_poll_seconds: float = 5.0
+    """How often a rolling workload's status is read."""
+    rollout_interval: float = 300.0
+    """How often the updater looks for workloads to roll out (and at once when templates change)."""
+    leader_election_lease_seconds: float = 15.0
+    """How long a Lease held by a replica that stopped renewing it keeps the others out (client-go's
+    default; renewals every fifth of it, given up after two thirds)."""
+    leader_election_lease_name: str = "sidecar-injector-rollout"
 
     @property
     def watches_namespace_levels(self) -> bool:
