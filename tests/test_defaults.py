@@ -34,6 +34,8 @@ COINCIDENCES = {
     ("webhook/kube/namespaces.py", "timeout"): "joining a stopped thread, not the drain",
     ("webhook/templates/file_source.py", "timeout"): "joining a stopped thread, not the drain",
     ("webhook/templates/kube_source.py", "timeout"): "joining a stopped thread, not the drain",
+    ("webhook/lifecycle/background.py", "timeout"): "joining a stopped thread, not the drain",
+    ("webhook/lifecycle/podwatch.py", "timeout"): "joining a stopped thread, not the drain",
 }
 
 

@@ -25,6 +25,7 @@ from prometheus_client import disable_created_metrics, make_asgi_app
 
 from webhook.core.levels import PodSecurityLevel
 from webhook.kube.namespaces import NamespaceSecurityLevels
+from webhook.lifecycle.background import Background
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
 from webhook.server.app import Limits, Probes, create_app
@@ -90,6 +91,8 @@ class Runtime:
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
                 on_sync=self.metrics.namespace_levels_last_sync.set,
             )
+        lifecycle = settings.kube and (settings.watch_pods or settings.rollout_updater)
+        self.background = Background(settings, self.store.snapshot, self.metrics) if lifecycle else None
 
     def _build_tls(self) -> None:
         settings = self.settings
@@ -245,6 +248,8 @@ class Runtime:
             self.kube_source.start()
         if self.namespace_levels is not None:
             self.namespace_levels.start()
+        if self.background is not None:
+            self.background.start()
 
     async def _stop_sources(self) -> None:
         for source in self.folder_sources:
@@ -253,6 +258,8 @@ class Runtime:
             await asyncio.to_thread(self.kube_source.stop)
         if self.namespace_levels is not None:
             await asyncio.to_thread(self.namespace_levels.stop)
+        if self.background is not None:
+            await asyncio.to_thread(self.background.stop)
 
     def _begin_shutdown(self, servers: list[GuardedServer], stop: asyncio.Event) -> None:
         if self.draining:

@@ -1,6 +1,7 @@
 """What the commands that read the cluster (``drift``, ``rollout``) share: which namespaces, how to
 reach the API, and where the current templates come from (the server's own template flags, so that
-the revisions compared are the ones the server serves)."""
+the revisions compared are the ones the server serves); and ``serve``'s options for the same work
+done by the server itself (the Pod watch and the rolling updater)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,58 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
     )
     options.add_mode_flags(parser)
     options.add_template_flags(parser)
+
+
+def add_server_flags(serve: argparse.ArgumentParser) -> None:
+    """``serve``: the Pod watch, the rolling updater and its leader election (each needs --kube)."""
+    group = serve.add_argument_group("day 2 (need --kube and the chart's lifecycle RBAC)")
+    group.add_argument(
+        "--watch-pods",
+        action="store_true",
+        help="watch Pods (metadata only) and export sidecar_injector_pods{template,state}",
+    )
+    group.add_argument(
+        "--rollout-updater",
+        action="store_true",
+        help="roll workloads of updatePolicy: rolling templates to new revisions; one replica at a "
+        "time, elected on a Lease in the injector's namespace",
+    )
+    group.add_argument(
+        "--rollout-max-in-flight",
+        type=arguments.integer(1),
+        default=DEFAULTS.rollout_max_in_flight,
+        metavar="N",
+        help="workloads the updater rolls out at once",
+    )
+    seconds = arguments.seconds(0, inclusive=False)
+    for flag, default, what in (
+        ("--rollout-timeout", DEFAULTS.rollout_timeout, "a workload not done after this long fails"),
+        ("--rollout-poll-interval", DEFAULTS.rollout_poll_seconds, "how often a rolling workload is read"),
+        ("--rollout-interval", DEFAULTS.rollout_interval, "how often the updater looks for drift"),
+        ("--leader-election-lease-seconds", DEFAULTS.leader_election_lease_seconds, "the Lease's duration"),
+    ):
+        group.add_argument(flag, type=seconds, default=default, metavar="SECONDS", help=what)
+    group.add_argument(
+        "--leader-election-lease-name",
+        type=arguments.dns_label,
+        default=DEFAULTS.leader_election_lease_name,
+        metavar="NAME",
+        help="the Lease the updater's replicas compete for",
+    )
+
+
+def server_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The Settings fields of ``add_server_flags``."""
+    return {
+        "watch_pods": args.watch_pods,
+        "rollout_updater": args.rollout_updater,
+        "rollout_max_in_flight": args.rollout_max_in_flight,
+        "rollout_timeout": args.rollout_timeout,
+        "rollout_poll_seconds": args.rollout_poll_interval,
+        "rollout_interval": args.rollout_interval,
+        "leader_election_lease_seconds": args.leader_election_lease_seconds,
+        "leader_election_lease_name": args.leader_election_lease_name,
+    }
 
 
 def scope_namespace(args: argparse.Namespace, default: str) -> str | None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from webhook.cli import arguments, options
+from webhook.cli import arguments, cluster, options
 from webhook.core.levels import PodSecurityLevel
 from webhook.settings import DEFAULTS, SERVICE_ACCOUNT_NAMESPACE, Settings
 from webhook.signals import ignore_stray_signals
@@ -31,6 +31,7 @@ def register(commands: Any) -> None:
     options.add_policy_flags(serve)
     _add_limits(serve)
     _add_process(serve)
+    cluster.add_server_flags(serve)
     serve.set_defaults(run=run, check=check, command_parser=serve)
 
 
@@ -232,6 +233,8 @@ def check(args: argparse.Namespace) -> str | None:
         return f"--metrics-port must differ from --port ({args.port})"
     if args.probe_port and args.probe_port in (args.port, args.metrics_port):
         return f"--probe-port must differ from --port ({args.port}) and --metrics-port ({args.metrics_port})"
+    if (args.watch_pods or args.rollout_updater) and not args.kube:
+        return "--watch-pods and --rollout-updater read the cluster: they need --kube"
     if args.max_buffered_bytes < args.max_body_bytes:
         return (
             "--max-buffered-bytes must be at least --max-body-bytes, or no review of that size could be read"
@@ -278,6 +281,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log_level=args.log_level,
         workers=args.workers,
         pod_security_default_level=PodSecurityLevel(args.pod_security_default_level),
+        **cluster.server_settings(args),  # type: ignore[arg-type]  # each field's type is checked by its flag
     )
 
 

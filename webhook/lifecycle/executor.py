@@ -9,6 +9,7 @@ fails, the steps not started are left alone and those in flight are reported as 
 controller goes on with them, and nothing is undone. Listed steps (bare Pods...) are only reported.
 
 Single-threaded on purpose: the bound is a count in one loop, and the reports come in order.
+``proceed`` lets the server's updater stop between polls when its replica stops leading.
 """
 
 from __future__ import annotations
@@ -68,10 +69,11 @@ class Executor:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        proceed: Callable[[], bool] = lambda: True,
     ) -> None:
         self._resources, self._templates, self._policy = resources, templates, policy
         self._template, self._limits, self._report = template, limits, report
-        self._clock, self._sleep = clock, sleep
+        self._clock, self._sleep, self._proceed = clock, sleep, proceed
 
     def run(self, steps: list[Step]) -> Result:
         result = Result()
@@ -81,7 +83,7 @@ class Executor:
                 result.listed.append(step)
                 self._report("listed", step, step.why)
         in_flight: list[_InFlight] = []
-        while (pending or in_flight) and result.failed is None:
+        while (pending or in_flight) and result.failed is None and self._proceed():
             while pending and len(in_flight) < self._limits.max_in_flight and result.failed is None:
                 self._start(pending.pop(0), in_flight, result)
             if in_flight and result.failed is None:
