@@ -2,8 +2,9 @@
 into ``sidecar_injector_pods{template,state}``.
 
 Memory stays flat in cluster size: the watch asks for PartialObjectMetadata (never a Pod's spec or
-status), lists in pages of 500, and the reflector keeps per Pod only its namespace, name, controller
-and the injector's own annotations, with repeated strings interned (``inventory.pod_projection``).
+status), lists in pages of 500, and the reflector keeps per Pod only its namespace and the
+injector's own annotations as one tuple shared by every Pod that has the same ones (the replicas of
+a workload), so a Pod costs its key and a two-entry dict (``lean_projection``).
 The request path never waits for it: the counts are made on the exporter's thread, at most every
 ``interval`` seconds and only when Pods or templates changed, with identical Pods (same namespace
 and annotations: the replicas of one workload) decided once.
@@ -22,17 +23,17 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 
 from webhook.core.lifecycle import pod_states
-from webhook.core.model import InjectionPolicy, TemplateSet
+from webhook.core.model import LEGACY_ANNOTATION_PREFIX, InjectionPolicy, TemplateSet
 from webhook.kube.reflector import Change, JsonObject, ObjectKey
 from webhook.kube.resources import PARTIAL_OBJECT, Resources
 from webhook.kube.watch import CollectionWatcher, Timings
-from webhook.lifecycle.inventory import pod_projection
 
 log = logging.getLogger(__name__)
 
 MAX_OTHER_NAMES = 20
 OTHER = "(other)"
 PAGE_SIZE = 500
+SHARED_PROJECTIONS = 50_000
 EXPORT_INTERVAL = 5.0
 """Seconds between two counts of the Pods, at most (only when something changed)."""
 PodCounts = dict[tuple[str, str], int]
@@ -61,7 +62,7 @@ class PodWatch:
             self._stopping,
             timings or Timings(),
             item_type=PARTIAL_OBJECT,
-            transform=pod_projection(policy),
+            transform=lean_projection(policy),
             page_size=PAGE_SIZE,
         )
         self._threads: list[threading.Thread] = []
@@ -103,11 +104,37 @@ class PodWatch:
                 log.debug("pod metrics: %d Pods counted in %.3f s", len(pods), time.monotonic() - started)
 
 
+def lean_projection(policy: InjectionPolicy) -> Callable[[JsonObject], JsonObject]:
+    """A Pod as ``{"namespace", "annotations"}``, the annotations the injector reads as a sorted tuple
+    of pairs, one shared object per distinct value (bounded by the Pods there are)."""
+    prefixes = (f"{policy.annotation_prefix}/", LEGACY_ANNOTATION_PREFIX)
+    shared: dict[tuple[str, tuple[tuple[str, str], ...]], JsonObject] = {}
+
+    def project(obj: JsonObject) -> JsonObject:
+        meta = obj.get("metadata") or {}
+        found = meta.get("annotations") or {}
+        ours = tuple(
+            sorted(
+                (k, v)
+                for k, v in found.items()
+                if isinstance(k, str) and k.startswith(prefixes) and isinstance(v, str)
+            )
+        )
+        key = (str(meta.get("namespace") or ""), ours)
+        if key not in shared:
+            if len(shared) > SHARED_PROJECTIONS:
+                shared.clear()  # bounded: an unusual cluster of all-different Pods only loses the sharing
+            shared[key] = {"namespace": key[0], "annotations": ours}
+        return shared[key]
+
+    return project
+
+
 def count_pods(pods: list[JsonObject], templates: TemplateSet, policy: InjectionPolicy) -> PodCounts:
     """Pods per (template, state); Pods of one namespace with the same annotations are decided once."""
     groups: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
     for pod in pods:
-        groups[(pod["metadata"]["namespace"], tuple(sorted(pod["annotations"].items())))] += 1
+        groups[(pod["namespace"], pod["annotations"])] += 1
     served = {t.name for t in templates.templates.values()}
     others: set[str] = set()
     counts: PodCounts = Counter()

@@ -17,7 +17,7 @@ from webhook.core.status import InjectionStatus, StatusEntry, render_status
 from webhook.kube.resources import Resources
 from webhook.kube.watch import Timings
 from webhook.lifecycle.inventory import pod_projection
-from webhook.lifecycle.podwatch import MAX_OTHER_NAMES, OTHER, PodCounts, PodWatch
+from webhook.lifecycle.podwatch import MAX_OTHER_NAMES, OTHER, PodCounts, PodWatch, lean_projection
 
 POLICY = InjectionPolicy()
 
@@ -137,3 +137,14 @@ def test_a_pod_is_kept_as_a_small_projection() -> None:
         },
         "annotations": {"sidecar-injector.io/status": "{}"},
     }
+
+
+def test_the_watch_keeps_one_shared_projection_per_distinct_pod() -> None:
+    project = lean_projection(POLICY)
+    replicas = [annotated(f"web-{i}", **{"sidecar-injector.io/status": "{}", "other": "x"}) for i in range(3)]
+    for replica in replicas:
+        replica["metadata"]["managedFields"] = [{"manager": "kubelet"}] * 10
+    projected = [project(replica) for replica in replicas]
+    assert projected[0] == {"namespace": "shop", "annotations": (("sidecar-injector.io/status", "{}"),)}
+    assert projected[0] is projected[1] is projected[2], "replicas share one object"
+    assert project(annotated("other", **{"sidecar-injector.io/status": "[]"})) is not projected[0]
