@@ -195,8 +195,9 @@ class WorkloadValues:
                 return self.workload_name
 
 
-def substitute(site: VariableSite, values: WorkloadValues) -> str:
-    """The site's string for this workload; raises Unresolved."""
+def substitute(site: VariableSite, values: WorkloadValues, subject: str) -> str:
+    """The site's string for this workload (``subject``: "Pod", "Deployment", ... for messages);
+    raises Unresolved."""
     parts: list[str] = []
     for piece in site.pieces:
         if isinstance(piece, str):
@@ -207,7 +208,9 @@ def substitute(site: VariableSite, values: WorkloadValues) -> str:
             value = piece.default
         if value is None:
             raise Unresolved(
-                site, f"needs {piece.variable}, which is not set and {piece.written} has no default"
+                site,
+                f"needs {piece.variable}, which this {subject} does not have, and {piece.written} gives "
+                f"no default (write $[{piece.variable}|<default>])",
             )
         if len(value) > MAX_VALUE_CHARS:
             raise Unresolved(

@@ -60,9 +60,9 @@ def render(template: Template, values: WorkloadValues, kind: str) -> Template:
     copied: set[int] = set()
     for site in template.variables:
         try:
-            text = substitute(site, values)
+            text = substitute(site, values, kind)
         except Unresolved as exc:
-            message = f"template {template.name!r}: {describe_path(site.path)} {exc.problem} for this {kind}"
+            message = f"template {template.name!r}: {describe_path(site.path)} {exc.problem}"
             raise VariableUnresolved(message, template.name) from None
         field, *rest = site.path
         attribute = _ATTRIBUTES.get(str(field), "annotations")
