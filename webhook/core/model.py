@@ -8,7 +8,7 @@ from typing import Literal, get_args
 
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.levels import PodSecurityLevel
-from webhook.core.render import VariableSite
+from webhook.core.render import NO_VARIABLES, Variables
 
 DEFAULT_ANNOTATION_PREFIX = "sidecar-injector.io"
 LEGACY_ANNOTATION_PREFIX = "initializer.kubernetes.io/"
@@ -49,9 +49,9 @@ class Template:
     """Init containers (and native sidecars) go before the workload's own init containers."""
     overridable: frozenset[str] = DEFAULT_OVERRIDABLE
     """Container fields a workload may override with the ``overrides`` annotation."""
-    variables: tuple[VariableSite, ...] = ()
-    """Where the template's strings reference the workload (parsed once, at load); empty for a
-    template without variables, which is then injected as it is."""
+    variables: Variables = NO_VARIABLES
+    """Where the template's strings reference the workload (parsed once, at load); empty (false)
+    for a template without variables, which is then injected as it is."""
 
 
 TemplateKey = tuple[str | None, str]

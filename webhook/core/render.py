@@ -27,11 +27,18 @@ longer than ``MAX_VALUE_CHARS`` is refused, and a template holds at most ``MAX_R
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-VARIABLES = ("namespace", "name", "serviceAccount", "workload.kind", "workload.name")
+_FIXED = {
+    "namespace": "namespace",
+    "name": "name",
+    "serviceAccount": "service_account",
+    "workload.kind": "workload_kind",
+    "workload.name": "workload_name",
+}
+VARIABLES = tuple(_FIXED)
 KEYED = ("labels.", "annotations.")
 SITES = "image, command, args and env values of containers and init containers, env values, annotation values"
 MAX_REFERENCES = 64
@@ -49,12 +56,13 @@ class Reference:
     keyed: str = field(init=False, repr=False, compare=False)
     """``labels``, ``annotations`` or "" (a fixed variable): split once, not per request."""
     key: str = field(init=False, repr=False, compare=False)
+    """The label or annotation key, or the WorkloadValues attribute of a fixed variable."""
 
     def __post_init__(self) -> None:
         keyed, dot, key = self.variable.partition(".")
         is_keyed = keyed in ("labels", "annotations") and bool(dot)
         object.__setattr__(self, "keyed", keyed if is_keyed else "")
-        object.__setattr__(self, "key", key if is_keyed else self.variable)
+        object.__setattr__(self, "key", key if is_keyed else _FIXED.get(self.variable, ""))
 
     @property
     def written(self) -> str:
@@ -69,9 +77,61 @@ class VariableSite:
     path: FieldPath
     pieces: tuple[str | Reference, ...]
     is_image: bool = field(init=False, repr=False, compare=False)
+    head: str = field(init=False, repr=False, compare=False)
+    """The literal text before the first reference; ``segments`` pair each reference with the text
+    after it, so substituting is one loop without a type test."""
+    segments: tuple[tuple[Reference, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "is_image", self.path[-1] == "image")
+        pieces = list(self.pieces)
+        head = pieces.pop(0) if pieces and isinstance(pieces[0], str) else ""
+        segments: list[tuple[Reference, str]] = []
+        for piece in pieces:
+            if isinstance(piece, Reference):
+                segments.append((piece, ""))
+            else:
+                segments[-1] = (segments[-1][0], segments[-1][1] + piece)
+        object.__setattr__(self, "head", head)
+        object.__setattr__(self, "segments", tuple(segments))
+
+
+Branch = tuple[tuple[str | int, "Branch | VariableSite"], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Variables:
+    """A template's references, parsed once at load: the sites, and the same as a tree of the paths
+    they sit on, so that rendering copies each container or list it changes once, walking no path
+    twice. Iterating gives the sites; an empty one is false (a template without variables)."""
+
+    sites: tuple[VariableSite, ...] = ()
+    tree: Branch = ()
+
+    @classmethod
+    def of(cls, sites: tuple[VariableSite, ...]) -> Variables:
+        root: dict[str | int, Any] = {}
+        for site in sites:
+            node = root
+            for key in site.path[:-1]:
+                node = node.setdefault(key, {})
+            node[site.path[-1]] = site
+        return cls(sites, _frozen(root))
+
+    def __bool__(self) -> bool:
+        return bool(self.sites)
+
+    def __iter__(self) -> Iterator[VariableSite]:
+        return iter(self.sites)
+
+
+def _frozen(node: dict[str | int, Any]) -> Branch:
+    return tuple(
+        (key, value if isinstance(value, VariableSite) else _frozen(value)) for key, value in node.items()
+    )
+
+
+NO_VARIABLES = Variables()
 
 
 class VariableSyntaxError(ValueError):
@@ -215,27 +275,15 @@ class WorkloadValues:
                 if isinstance(found, str):
                     return found
             return None
-        match reference.key:
-            case "namespace":
-                return self.namespace or None
-            case "name":
-                return self.name or None
-            case "serviceAccount":
-                return self.service_account
-            case "workload.kind":
-                return self.workload_kind
-            case _:
-                return self.workload_name
+        value: str | None = getattr(self, reference.key)
+        return value or None
 
 
 def substitute(site: VariableSite, values: WorkloadValues, subject: str) -> str:
     """The site's string for this workload (``subject``: "Pod", "Deployment", ... for messages);
     raises Unresolved."""
-    text = ""
-    for piece in site.pieces:
-        if isinstance(piece, str):
-            text += piece
-            continue
+    text = site.head
+    for piece, tail in site.segments:
         value = values.value(piece)
         if value is None:
             value = piece.default
@@ -250,7 +298,7 @@ def substitute(site: VariableSite, values: WorkloadValues, subject: str) -> str:
                 site,
                 f"{piece.variable} has {len(value)} characters; at most {MAX_VALUE_CHARS} are substituted",
             )
-        text += value
+        text += value + tail
     if site.is_image and (not text or text != text.strip()):
         raise Unresolved(
             site, f"renders to {text!r}, which is not an image (empty, or surrounded by whitespace)"

@@ -15,7 +15,7 @@ from webhook.core.errors import InvalidObject, VariableUnresolved
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import AdmissionFacts, InjectionPolicy, Template, TemplateSet
 from webhook.core.overrides import apply_overrides, read_overrides
-from webhook.core.render import Unresolved, WorkloadValues, describe_path, substitute
+from webhook.core.render import Branch, Unresolved, VariableSite, WorkloadValues, describe_path, substitute
 
 MAX_TARGETS = 256
 _ATTRIBUTES = {"containers": "containers", "initContainers": "init_containers", "env": "env"}
@@ -53,30 +53,28 @@ def injected_before(names: Mapping[str, str], templates: TemplateSet, namespace:
 
 
 def render(template: Template, values: WorkloadValues, kind: str) -> Template:
-    """``template`` with its variables substituted, copying only along the changed paths."""
-    roots: dict[str, Any] = {}
-    copied: set[int] = set()
-    for site in template.variables:
-        try:
-            text = substitute(site, values, kind)
-        except Unresolved as exc:
-            message = f"template {template.name!r}: {describe_path(site.path)} {exc.problem}"
-            raise VariableUnresolved(message, template.name) from None
-        path = site.path
-        attribute = _ATTRIBUTES.get(str(path[0]), "annotations")
-        node: Any = roots.get(attribute)
-        if node is None:
-            current = getattr(template, attribute)
-            node = roots[attribute] = dict(current) if attribute == "annotations" else list(current)
-            copied.add(id(node))
-        for key in path[1:-1]:
-            child = node[key]
-            if id(child) not in copied:
-                child = node[key] = child.copy()
-                copied.add(id(child))
-            node = child
-        node[path[-1]] = text
-    return _rendered(template, roots)
+    """``template`` with its variables substituted, copying only along the rendered paths."""
+    changed: dict[str, Any] = {}
+    for field, branch in template.variables.tree:
+        attribute = _ATTRIBUTES.get(str(field), "annotations")
+        if isinstance(branch, VariableSite):  # no site is a whole field: the paths are longer
+            continue
+        changed[attribute] = _copied(getattr(template, attribute), branch, template, values, kind)
+    return _rendered(template, changed)
+
+
+def _copied(node: Any, branch: Branch, template: Template, values: WorkloadValues, kind: str) -> Any:
+    copy: Any = dict(node) if isinstance(node, Mapping) else list(node)
+    for key, sub in branch:
+        if isinstance(sub, VariableSite):
+            try:
+                copy[key] = substitute(sub, values, kind)
+            except Unresolved as exc:
+                message = f"template {template.name!r}: {describe_path(sub.path)} {exc.problem}"
+                raise VariableUnresolved(message, template.name) from None
+        else:
+            copy[key] = _copied(node[key], sub, template, values, kind)
+    return copy
 
 
 def _rendered(template: Template, roots: dict[str, Any]) -> Template:

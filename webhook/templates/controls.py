@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from webhook.core.model import DEFAULT_OVERRIDABLE, OVERRIDABLE_FIELDS
-from webhook.core.render import VariableSite, compile_variables
+from webhook.core.render import NO_VARIABLES, Variables, compile_variables
 from webhook.templates.errors import show
 from webhook.templates.findings import Findings
 from webhook.templates.k8s_formats import dns_label
@@ -22,20 +22,18 @@ class Controls:
     target_containers: tuple[str, ...] | None = None
     init_containers_first: bool = False
     overridable: frozenset[str] = DEFAULT_OVERRIDABLE
-    variables: tuple[VariableSite, ...] = ()
+    variables: Variables = NO_VARIABLES
 
 
-def with_variables(
-    body: dict[str, Any], findings: Findings
-) -> tuple[dict[str, Any], tuple[VariableSite, ...]]:
+def with_variables(body: dict[str, Any], findings: Findings) -> tuple[dict[str, Any], Variables]:
     """The body with escapes (``$$[``) undone, and where its strings reference the workload."""
     unescaped, sites, problems = compile_variables(body)
     for path, message in problems:
         findings.add(path, message)
-    return unescaped, sites
+    return unescaped, Variables.of(sites)
 
 
-def read_controls(body: dict[str, Any], sites: tuple[VariableSite, ...], findings: Findings) -> Controls:
+def read_controls(body: dict[str, Any], sites: Variables, findings: Findings) -> Controls:
     return Controls(
         target_containers=_names(body, "targetContainers", findings),
         init_containers_first=_flag(body, "initContainersFirst", findings),

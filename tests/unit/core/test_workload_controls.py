@@ -280,7 +280,7 @@ annotations: {agent.example.com/app: "$[labels.app]"}
 
 def test_a_template_without_variables_is_not_copied() -> None:
     [plain] = AGENT.templates.values()
-    assert plain.variables == ()
+    assert not plain.variables
     obj = pod({INJECT: "agent"})
     assert tailor([plain], obj, obj, facts(obj), POLICY, (AGENT, {}))[0] is plain
 

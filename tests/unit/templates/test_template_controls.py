@@ -42,7 +42,7 @@ def test_without_them_every_app_container_is_targeted_and_resources_are_overrida
     template = parse_template(TemplateDocument("t", None, "s", "template", AGENT))
     assert (template.target_containers, template.init_containers_first) == (None, False)
     assert template.overridable == DEFAULT_OVERRIDABLE == frozenset({"resources"})
-    assert template.variables == ()
+    assert not template.variables
 
 
 def test_bad_control_fields_are_all_reported_with_their_lines() -> None:
