@@ -74,3 +74,45 @@ def test_a_labelled_namespace_injects_its_pods_and_a_pod_opts_out(api: FakeApiSe
         api.label_namespace(TEAM, {})
         api.patch_object("namespaces", None, TEAM, {"metadata": {"annotations": None}})
         assert eventually(lambda: sidecars(admit(plain_pod())) == []), "opt-in removed"
+
+
+TAILORED = """\
+overridable: [resources, image]
+targetContainers: [app]
+containers:
+- name: agent
+  image: "agent:$[labels.agent-version|1]"
+  args: ["--service=$[labels.app]", "--pod=$[name]"]
+  resources: {requests: {memory: 32Mi}, limits: {memory: 64Mi}}
+env: [{name: AGENT, value: "$[namespace]"}]
+"""
+
+
+def test_serve_applies_variables_overrides_and_target_containers(api: FakeApiServer, tmp_path: Path) -> None:
+    """The server's policy carries the edge's readers: YAML overrides are read and checked there."""
+    api.create(OWN, "agent", {"template": TAILORED}, LABELS)
+    api.create_namespace(TEAM, {INJECT: "agent"})
+    obj = plain_pod({"sidecar-injector.io/overrides": "agent:\n  resources: {limits: {memory: 128Mi}}\n"})
+    obj["metadata"]["labels"] = {"app": "cart", "agent-version": "2"}
+    obj["spec"]["containers"].append({"name": "helper", "image": "helper:1"})
+    with serving(api, tmp_path) as (admit, _, _):
+        ops = json.loads(base64.b64decode(admit(obj)["patch"]))
+        [agent] = [op["value"] for op in ops if op["path"] == "/spec/containers/-"]
+        assert agent["image"] == "agent:2" and agent["args"] == ["--service=cart", "--pod=web"]
+        assert agent["resources"] == {"requests": {"memory": "32Mi"}, "limits": {"memory": "128Mi"}}
+        env = [op for op in ops if op["path"].endswith("/env")]
+        assert [op["path"] for op in env] == ["/spec/containers/0/env"]  # the helper is not a target
+        assert env[0]["value"] == [{"name": "AGENT", "value": TEAM}]
+
+        obj["metadata"]["annotations"]["sidecar-injector.io/overrides"] = (
+            "agent: {resources: {limits: {memory: 1Mi}}}"
+        )
+        denied = admit(obj)
+        assert denied["allowed"] is False and denied["status"]["reason"] == "override-rejected"
+        del obj["metadata"]["labels"]["app"]
+        obj["metadata"]["annotations"].pop("sidecar-injector.io/overrides")
+        denied = admit(obj)
+        assert (
+            denied["status"]["reason"] == "variable-unresolved"
+            and "labels.app" in denied["status"]["message"]
+        )
