@@ -100,6 +100,35 @@ def test_drift_shows_each_workload_and_bare_pod_in_its_state(
     }
 
 
+def test_a_namespace_opt_in_alone_is_an_opt_in_for_drift(
+    fake: FakeApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Opted in is the server's decision (core/optin.py), the namespace's label included: Pods
+    created while the webhook was down in a labelled namespace miss their injection."""
+    kubeconfig = write_kubeconfig(fake, tmp_path / "kubeconfig")
+    put_template(fake, "mesh", "injection: pod\ncontainers:\n- name: proxy\n  image: proxy:1\n")
+    fake.create_namespace("labelled", {"sidecar-injector.io/inject": "mesh"})
+    deploy(fake, workload("Deployment", "web", "labelled"))  # no opt-in of its own, not injected
+    fake.create_object(pod("debug", "labelled"))
+    out_out = pod("tools", "labelled")
+    out_out["metadata"]["annotations"] = {"sidecar-injector.io/inject": "false"}
+    fake.create_object(out_out)
+
+    code, out = drift(kubeconfig, capsys, "-n", "labelled", "-o", "json")
+
+    assert code == 0
+    rows = {(i["kind"], i["name"], i["template"]): i for i in json.loads(out)["items"]}
+    assert {key: row["state"] for key, row in rows.items()} == {
+        ("Deployment", "web", "mesh"): "missing-injection",
+        ("Pod", "debug", "mesh"): "missing-injection",
+    }
+    assert rows[("Deployment", "web", "mesh")]["pods"] == {"missing-injection": 2}
+    _, everywhere = drift(kubeconfig, capsys, "-A", "-o", "json")
+    assert len(json.loads(everywhere)["items"]) == 2
+    _, ignored = drift(kubeconfig, capsys, "-n", "labelled", "--no-namespace-opt-in", "-o", "json")
+    assert json.loads(ignored)["items"] == []
+
+
 def test_the_table_names_the_state_and_revisions_of_each_row(
     fake: FakeApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -76,6 +76,7 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
         metavar="NS",
         help="templates from this namespace serve every namespace (repeatable)",
     )
+    options.add_opt_in_flags(parser)
     options.add_mode_flags(parser)
     options.add_template_flags(parser)
 

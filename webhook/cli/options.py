@@ -63,11 +63,7 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
         default="deny" if policy.deny_missing_templates else "allow",
         help="a requested template that does not exist: admit with a warning, or deny",
     )
-    parser.add_argument(
-        "--no-legacy-annotations",
-        action="store_true",
-        help="ignore initializer.kubernetes.io/<name> annotations",
-    )
+    add_opt_in_flags(parser)
     parser.add_argument(
         "--pod-security-check",
         choices=POD_SECURITY_CHECKS,
@@ -84,6 +80,22 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
     )
     add_mode_flags(parser)
     add_template_flags(parser)
+
+
+def add_opt_in_flags(parser: argparse.ArgumentParser) -> None:
+    """Which opt-in signals count (``serve``, ``inject``, and ``drift``/``rollout``, which must
+    decide "opted in" as the server does)."""
+    parser.add_argument(
+        "--no-legacy-annotations",
+        action="store_true",
+        help="ignore initializer.kubernetes.io/<name> annotations",
+    )
+    parser.add_argument(
+        "--no-namespace-opt-in",
+        action="store_true",
+        help="ignore the sidecar-injector.io/inject label and annotation on namespaces (with --kube and "
+        "--pod-security-check off, namespaces are then not watched)",
+    )
 
 
 def add_mode_flags(parser: argparse.ArgumentParser) -> None:
@@ -156,9 +168,15 @@ def injection_policy(args: argparse.Namespace) -> InjectionPolicy:
         pod_security_check=args.pod_security_check,
         injection_mode=args.injection_mode,
         update_policy=args.update_policy,
+        namespace_opt_in=not args.no_namespace_opt_in,
     )
 
 
 def mode_policy(args: argparse.Namespace) -> InjectionPolicy:
-    """The policy of a command with only the mode flags (``drift``, ``rollout``)."""
-    return InjectionPolicy(injection_mode=args.injection_mode, update_policy=args.update_policy)
+    """The policy of a command with only the opt-in and mode flags (``drift``, ``rollout``)."""
+    return InjectionPolicy(
+        legacy_annotations=not args.no_legacy_annotations,
+        namespace_opt_in=not args.no_namespace_opt_in,
+        injection_mode=args.injection_mode,
+        update_policy=args.update_policy,
+    )

@@ -18,6 +18,7 @@ from webhook.core.pod_security import PodSecurityGap, pod_security_gaps
 from webhook.core.recording import record_status
 from webhook.core.selection import Selection, Skip, select_templates, skip_for_request
 from webhook.core.status import Added
+from webhook.core.tailoring import tailor, targets
 from webhook.core.workloads import RUN_TO_COMPLETION_KINDS, claim_template_names, locate_pod_template
 
 # The skip reason when every requested template is loaded but names a container the pod already has.
@@ -54,15 +55,36 @@ def mutate(
     if pod_template is None:
         raise InvalidObject(describe(root), "the pod template is missing or not an object")
     _check_pod_spec(pod_template, root)
+    return _inject(obj, root, pod_template, selection, templates, facts, policy, verify)
 
+
+def _inject(
+    obj: JsonObject,
+    root: tuple[str, ...],
+    pod_template: JsonObject,
+    selection: Selection,
+    templates: TemplateSet,
+    facts: AdmissionFacts,
+    policy: InjectionPolicy,
+    verify: bool,
+) -> MutationResult:
+    """Resolve, tailor, filter and merge the selected templates into an opted-in, well-formed object."""
     warnings = list(selection.warnings)
-    accepted = _accepted(selection.names, pod_template["spec"], templates, facts, policy, warnings)
-    if isinstance(accepted, str):
-        return MutationResult(skip_reason=accepted, warnings=tuple(warnings))
+    found = _resolve(selection.names, templates, facts, policy, warnings)
+    if not found:
+        return MutationResult(skip_reason=TemplateNotFound.reason, warnings=tuple(warnings))
+    earlier = (templates, selection.already_injected)
+    found = tailor(found, obj, pod_template, facts, policy, earlier)
+    accepted, collisions = without_container_collisions(found, pod_template["spec"])
+    warnings.extend(collisions)
+    if not accepted:
+        return MutationResult(skip_reason=CONTAINER_NAME_TAKEN, warnings=tuple(warnings))
     gaps = _check_pod_security(accepted, pod_template, facts, policy)
     warnings.extend(_gap_warnings(gaps, facts.kind))
+    chosen, target_warnings = targets(accepted, obj, pod_template, policy)
+    warnings.extend(target_warnings)
     here, in_pods = split_by_mode(accepted, facts.kind, policy)
-    ops = _inject(obj, root, pod_template, selection, here, in_pods, facts, policy, warnings)
+    ops = _place(obj, root, pod_template, selection, (here, in_pods), chosen, facts, policy, warnings)
     return MutationResult(
         patch=ops,
         warnings=tuple(warnings),
@@ -74,43 +96,28 @@ def mutate(
     )
 
 
-def _inject(
+def _place(
     obj: JsonObject,
     root: tuple[str, ...],
     pod_template: JsonObject,
     selection: Selection,
-    here: list[Template],
-    in_pods: list[Template],
+    split: tuple[list[Template], list[Template]],
+    chosen: dict[str, frozenset[str] | None],
     facts: AdmissionFacts,
     policy: InjectionPolicy,
     warnings: list[str],
 ) -> tuple[PatchOp, ...]:
     """The ops: templates injected here, the opt-in of those left to the Pods, the status."""
+    here, in_pods = split
     if in_pods:  # what the Pods will get is checked (mounts, warnings) where the workload is written
-        _merge(obj, root, [*here, *in_pods], facts, warnings)
-    builder, added = _merge(obj, root, here, facts, [] if in_pods else warnings)
-    copied = copy_opt_in(builder, root, [t.name for t in in_pods if t.name in selection.on_object], policy)
+        _merge(obj, root, [*here, *in_pods], chosen, facts, warnings)
+    builder, added = _merge(obj, root, here, chosen, facts, [] if in_pods else warnings)
+    left_to_pods = [t.name for t in in_pods if t.name in selection.on_object]
+    copied = copy_opt_in(builder, root, left_to_pods, selection.on_object, policy)
     if here or copied:
         injected = list(zip(here, added, strict=True))
         warnings += record_status(builder, root, pod_template, selection.already, injected, copied, policy)
     return tuple(builder.ops)
-
-
-def _accepted(
-    names: tuple[str, ...],
-    pod_spec: JsonObject,
-    templates: TemplateSet,
-    facts: AdmissionFacts,
-    policy: InjectionPolicy,
-    warnings: list[str],
-) -> list[Template] | str:
-    """The requested templates that will be injected, in order, or the skip reason when none will."""
-    found = _resolve(names, templates, facts, policy, warnings)
-    if not found:
-        return TemplateNotFound.reason
-    accepted, collisions = without_container_collisions(found, pod_spec)
-    warnings.extend(collisions)
-    return accepted or CONTAINER_NAME_TAKEN
 
 
 def _resolve(
@@ -141,15 +148,17 @@ def _merge(
     obj: JsonObject,
     root: tuple[str, ...],
     accepted: list[Template],
+    chosen: dict[str, frozenset[str] | None],
     facts: AdmissionFacts,
     warnings: list[str],
 ) -> tuple[PatchBuilder, list[Added]]:
-    """Merge the templates in order; raises VolumeNotFound when a mount they add has no volume."""
+    """Merge the templates in order, each template's env and mounts into its ``chosen`` app
+    containers; returns what each added. Raises VolumeNotFound when a mount they add has no volume."""
     builder = PatchBuilder(obj)
     merger = PodTemplateMerger(builder, root, claim_template_names(facts.kind, obj))
     added = []
     for template in accepted:
-        added.append(merger.merge(template))
+        added.append(merger.merge(template, chosen[template.name]))
         if facts.kind in RUN_TO_COMPLETION_KINDS and template.containers and not template.native_sidecars:
             warnings.append(
                 f"template {template.name!r} adds regular sidecar containers to a {facts.kind}; its pods "

@@ -1,9 +1,10 @@
 """Day 2, decided purely: an object's state against the current templates, uninject, and the
 workload-mode upgrade patch.
 
-- ``pod_states(annotations, ...)``: for one Pod (or a pod template), each template it runs or asks
-  for and its state: ``current``, ``outdated`` (another revision runs), ``missing-injection`` (opted
-  in, not injected: created while the webhook was down, or skipped) or ``template-gone``.
+- ``pod_states(pod, ...)``: for one Pod (its ``PodMetadata``), each template it runs or asks for and
+  its state: ``current``, ``outdated`` (another revision runs), ``missing-injection`` (opted in, by
+  any signal the server honours, ``core/optin.py``, the namespace's included; not injected: created
+  while the webhook was down, or skipped) or ``template-gone``.
 - ``workload_states(workload, pods, ...)``: the same for a workload and the Pods it owns, each
   template's state being the worst of its units (the workload's own pod template and every Pod).
 - ``uninject(obj, kind, policy)``: the object without what the injector added (all templates, or
@@ -21,10 +22,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from webhook.core.engine import mutate
+from webhook.core.errors import InvalidObject
 from webhook.core.jsontypes import JsonObject, PatchOp
-from webhook.core.model import AdmissionFacts, InjectionMode, InjectionPolicy, Template, TemplateSet
+from webhook.core.model import (
+    AdmissionFacts,
+    InjectionMode,
+    InjectionPolicy,
+    NamespaceMetadata,
+    Template,
+    TemplateSet,
+)
+from webhook.core.optin import annotations_of, decide
 from webhook.core.patching import pointer
-from webhook.core.selection import annotations_of, read_status, requested_names
+from webhook.core.selection import read_status
 from webhook.core.status import Added, InjectionStatus, render_status
 from webhook.core.uninjection import drop_created, infer_added, remove_added, restore_copied
 from webhook.core.workloads import locate_pod_template
@@ -35,10 +45,27 @@ STATES: tuple[State, ...] = ("current", "outdated", "missing-injection", "templa
 NEEDS_ROLLOUT: frozenset[State] = frozenset({"outdated", "missing-injection"})
 
 
-def opted_in(annotations: Mapping[str, str], policy: InjectionPolicy) -> list[str]:
-    """The templates an object's annotations ask for: the one call the lifecycle makes, so that the
-    opt-in rules (core/optin.py, when it lands) are switched in one line."""
-    return requested_names(dict(annotations), policy)
+def opted_in(
+    obj: JsonObject, kind: str, namespace: NamespaceMetadata | None, policy: InjectionPolicy
+) -> tuple[str, ...]:
+    """The templates ``obj`` opted in to, as the server decides it (core/optin.py, every signal and
+    its precedence); none for an object whose opt-in the server would refuse."""
+    try:
+        return decide(obj, kind, namespace, policy).templates
+    except InvalidObject:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class PodMetadata:
+    """What the lifecycle reads of a Pod: the injector's annotations and labels (the opt-in, the
+    status), as a metadata-only watch or list projects them."""
+
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def as_object(self) -> JsonObject:
+        return {"metadata": {"annotations": dict(self.annotations), "labels": dict(self.labels)}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +82,19 @@ class TemplateState:
 
 
 def pod_states(
-    annotations: Mapping[str, str], namespace: str, templates: TemplateSet, policy: InjectionPolicy
+    pod: PodMetadata,
+    namespace: str,
+    namespace_metadata: NamespaceMetadata | None,
+    templates: TemplateSet,
+    policy: InjectionPolicy,
 ) -> tuple[TemplateState, ...]:
-    """Each template a Pod runs or asks for, with its state (see the module docstring)."""
-    status, _ = read_status(dict(annotations), policy)
+    """Each template a Pod runs or asks for, with its state (see the module docstring);
+    ``namespace_metadata`` None: unknown, no namespace opt-in counts (as in the server)."""
+    status, _ = read_status(dict(pod.annotations), policy)
     recorded = status.revisions
+    asked = opted_in(pod.as_object(), "Pod", namespace_metadata, policy)
     states = []
-    for name in dict.fromkeys([*recorded, *opted_in(annotations, policy)]):
+    for name in dict.fromkeys([*recorded, *asked]):
         state = _unit_state(templates.resolve(name, namespace), recorded.get(name))
         if state is not None:
             states.append(_describe(name, state, recorded.get(name), templates, namespace, policy))
@@ -70,18 +103,19 @@ def pod_states(
 
 def workload_states(
     workload: JsonObject,
-    pods: Iterable[Mapping[str, str]],
+    pods: Iterable[PodMetadata],
+    namespace_metadata: NamespaceMetadata | None,
     templates: TemplateSet,
     policy: InjectionPolicy,
 ) -> tuple[TemplateState, ...]:
-    """Each template a workload (its pod template and the annotations of the Pods it owns) runs or
-    asks for, with the worst state of its units and the Pods per state."""
+    """Each template a workload (its pod template and the Pods it owns) runs or asks for, with the
+    worst state of its units and the Pods per state."""
     kind = str(workload.get("kind"))
     namespace = str((workload.get("metadata") or {}).get("namespace") or "")
     pod_template = _pod_template(workload, kind)
-    asked = [*opted_in(annotations_of(workload), policy), *opted_in(annotations_of(pod_template), policy)]
+    asked = opted_in(workload, kind, namespace_metadata, policy) if pod_template else ()
     own, _ = read_status(annotations_of(pod_template), policy)
-    pod_records = [read_status(dict(p), policy)[0].revisions for p in pods]
+    pod_records = [read_status(dict(p.annotations), policy)[0].revisions for p in pods]
     names = dict.fromkeys([*own.revisions, *asked, *(n for r in pod_records for n in r)])
     states = []
     for name in names:

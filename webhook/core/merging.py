@@ -6,8 +6,11 @@ Rules (also in docs/design.md):
   workload's, and half a template (its env and mounts without its sidecar) is not what was asked for;
 - volumes are added by name; a name the pod already has is skipped with a warning (the pod's own
   volume is used, so a workload can give a template's volume another source);
-- env and volumeMounts go into each of the workload's own app containers; an env name or mount path
-  (compared normalised) the container already has is left as the application set it;
+- env and volumeMounts go into each of the workload's own app containers (or only those the
+  target containers name); an env name or mount path (compared normalised) the container already
+  has is left as the application set it;
+- init containers (and native sidecars) are appended after the workload's own init containers, or,
+  with ``initContainersFirst``, placed before them (after those of earlier templates placed first);
 - imagePullSecrets are added by name; pod annotations and labels only add keys that are absent.
 """
 
@@ -85,18 +88,22 @@ class PodTemplateMerger:
         self.warnings: list[str] = []
         self.added_mounts: list[AddedMount] = []
         self._keys: dict[Tokens, set[object]] = {}
+        self._placed_first = 0
 
-    def merge(self, template: Template) -> Added:
-        """Merge one template; returns the names of what it added (see core/status.py)."""
-        init = self._add_containers(template, (*self.spec, "initContainers"), template.init_containers)
+    def merge(self, template: Template, targets: frozenset[str] | None = None) -> Added:
+        """Merge one template; returns the names of what it added (see core/status.py).
+        ``targets``: the app containers that get the template's env and mounts (None: all)."""
+        inits = (*self.spec, "initContainers")
+        first = template.init_containers_first
+        init = self._add_containers(template, inits, template.init_containers, first)
         if template.native_sidecars:
             sidecars = (_as_native_sidecar(c) for c in template.containers)
-            init += self._add_containers(template, (*self.spec, "initContainers"), sidecars)
+            init += self._add_containers(template, inits, sidecars, first)
             containers: list[str] = []
         else:
             containers = self._add_containers(template, (*self.spec, "containers"), template.containers)
         volumes = self._add_volumes(template)
-        env, mounts = self._add_to_app_containers(template)
+        env, mounts = self._add_to_app_containers(template, targets)
         secrets = self._add_keyed(self.spec, "imagePullSecrets", "name", template.image_pull_secrets)
         return Added(
             containers=tuple(containers),
@@ -109,13 +116,17 @@ class PodTemplateMerger:
             volume_mounts=mounts,
         )
 
-    def _add_to_app_containers(self, template: Template) -> tuple[PerContainer, PerContainer]:
-        """The template's env and mounts into each app container that lacks them."""
+    def _add_to_app_containers(
+        self, template: Template, targets: frozenset[str] | None
+    ) -> tuple[PerContainer, PerContainer]:
+        """The template's env and mounts into each targeted app container that lacks them."""
         env: list[tuple[str, tuple[str, ...]]] = []
         mounts: list[tuple[str, tuple[str, ...]]] = []
         for index in range(self.app_container_count):
             container = (*self.spec, "containers", str(index))
             name = str(self.builder.lookup((*container, "name")))
+            if targets is not None and name not in targets:
+                continue
             added_env = self._add_keyed(container, "env", "name", template.env)
             added_mounts = self._add_keyed(container, "volumeMounts", "mountPath", template.volume_mounts)
             for mount in added_mounts:
@@ -127,11 +138,15 @@ class PodTemplateMerger:
         return tuple(env), tuple(mounts)
 
     def _add_containers(
-        self, template: Template, target: Tokens, containers: Iterable[JsonObject]
+        self, template: Template, target: Tokens, containers: Iterable[JsonObject], first: bool = False
     ) -> list[str]:
         names = []
         for container in containers:
-            self.builder.append(target, container)
+            if first:
+                self.builder.insert(target, self._placed_first, container)
+                self._placed_first += 1
+            else:
+                self.builder.append(target, container)
             names.append(container["name"])
             for mount in container.get("volumeMounts") or ():
                 self._record_mount(template, container["name"], "volumeMount", mount)

@@ -7,8 +7,9 @@ whatever the mode: it is where pod injection lands, and the safety net for a wor
 created while the webhook was down.
 
 In pod injection a workload that opted in on its own metadata gets only that opt-in copied into its
-pod template's ``inject`` annotation (its Pods never see the workload's metadata); one that opted in
-on its pod template is not patched at all. The copy is recorded in the status annotation (``copied``)
+pod template's ``inject`` annotation (its Pods never see the workload's metadata; names there that
+the workload's decision overrode are taken out); one that opted in on its pod template is not
+patched at all. The copy is recorded in the status annotation (``copied``)
 so that uninject can take it back.
 """
 
@@ -17,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from webhook.core.model import InjectionPolicy, Template
+from webhook.core.optin import requested_names
 from webhook.core.patching import PatchBuilder, Tokens
-from webhook.core.selection import requested_names
 
 IN_PODS = "pod-injection"
 """Skip reason of a workload whose requested templates are all injected into its Pods instead."""
@@ -39,21 +40,23 @@ def split_by_mode(
 
 
 def copy_opt_in(
-    builder: PatchBuilder, root: Tokens, names: list[str], policy: InjectionPolicy
+    builder: PatchBuilder, root: Tokens, names: list[str], decided: tuple[str, ...], policy: InjectionPolicy
 ) -> tuple[tuple[str, str | None], ...]:
-    """Add ``names`` to the pod template's inject annotation; returns (key, value before) when it
-    changed, for the status annotation. Names already listed there are not added again, so a second
-    admission changes nothing."""
+    """Make the pod template's inject annotation ask for ``names`` (the workload's ``decided``
+    opt-in, left to its Pods); returns (key, value before) when it changed, for the status
+    annotation. A second admission changes nothing."""
     target = (*root, "metadata", "annotations")
     key = policy.inject_annotation
     annotations = builder.lookup(target)
     current = annotations.get(key) if isinstance(annotations, dict) else None
     before = current if isinstance(current, str) else None
     listed = requested_names({key: before}, policy) if before is not None else []
-    missing = [name for name in dict.fromkeys(names) if name not in listed]
-    if not missing:
+    # The workload's own metadata decided (core/optin.py): names the pod template listed that the
+    # decision overrode must not reach the Pods, where the pod template's annotation would decide.
+    kept = [name for name in listed if name in decided]
+    wanted = [*kept, *(name for name in dict.fromkeys(names) if name not in kept)]
+    if not names or wanted == listed:
         return ()
     # An opt-out value ("false", "none", "") requests nothing, so it is replaced rather than extended.
-    value = ", ".join([*listed, *missing])
-    builder.put(target, key, value)
+    builder.put(target, key, ", ".join(wanted))
     return ((key, before),)

@@ -1,15 +1,25 @@
-"""Which templates an object asks for, and the stable reason token when the answer is none."""
+"""Which templates to inject into an object now, and the stable reason token when the answer is none.
+
+Whether the object opted in, and to what, is ``optin.decide``'s answer; this module adds what the
+request and the object's state rule out (operation, subresource, kind, deletion, immutable pod
+templates, controller-owned children) and what the status annotation says is already injected.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from webhook.core.jsontypes import JsonObject
-from webhook.core.model import LEGACY_ANNOTATION_PREFIX, AdmissionFacts, InjectionPolicy
+from webhook.core.model import AdmissionFacts, InjectionPolicy
+from webhook.core.optin import OBJECT_SOURCES, annotations_of, decide
 from webhook.core.status import InjectionStatus, StatusProblem, parse_status
 from webhook.core.workloads import IMMUTABLE_POD_TEMPLATE_ON_UPDATE, SUPPORTED_KINDS, managing_owner
 
 HANDLED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
+NOT_REQUESTED = "not-requested"
+"""No opt-in signal anywhere (object, pod template, namespace)."""
+OPTED_OUT = "opted-out"
+"""The deciding signal says ``false``: the object (or its pod template) opted out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,36 +34,13 @@ class Selection:
     already: InjectionStatus
     """The status annotation as found (what earlier injections added)."""
     warnings: tuple[str, ...] = ()
-    on_object: frozenset[str] = field(default_factory=frozenset)
-    """Names requested on a workload's own metadata, not on its pod template (its Pods do not see
-    that opt-in unless pod injection copies it)."""
+    on_object: tuple[str, ...] = ()
+    """The decided names when a workload's own metadata (annotation or label) decided, in order:
+    its Pods do not see that opt-in unless pod injection copies it into the pod template."""
 
     @property
     def already_injected(self) -> dict[str, str]:
         return self.already.revisions
-
-
-def annotations_of(obj: JsonObject | None) -> dict[str, str]:
-    """String annotations only: anything else is not ours to interpret."""
-    metadata = obj.get("metadata") if isinstance(obj, dict) else None
-    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-    if not isinstance(annotations, dict):
-        return {}
-    return {k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def requested_names(annotations: dict[str, str], policy: InjectionPolicy) -> list[str]:
-    names: list[str] = []
-    listed = annotations.get(policy.inject_annotation)
-    if listed is not None and listed.strip().lower() not in ("", "false", "none"):
-        names.extend(part.strip() for part in listed.split(",") if part.strip())
-    if policy.legacy_annotations:
-        for key, value in annotations.items():
-            if key.startswith(LEGACY_ANNOTATION_PREFIX) and value.strip().lower() == "true":
-                name = key[len(LEGACY_ANNOTATION_PREFIX) :]
-                if name:
-                    names.append(name)
-    return names
 
 
 def read_status(
@@ -89,14 +76,12 @@ def select_templates(
     if isinstance(metadata, dict) and metadata.get("deletionTimestamp"):
         return Skip("being-deleted")
 
-    object_annotations = annotations_of(obj)
-    template_annotations = object_annotations if pod_template is obj else annotations_of(pod_template)
-    names: list[str] = requested_names(object_annotations, policy)
-    on_object = frozenset(names) if pod_template is not obj else frozenset()
-    if pod_template is not obj:
-        names.extend(requested_names(template_annotations, policy))
-    if not names:
-        return Skip("not-requested")
+    decision = decide(obj, facts.kind, facts.namespace_metadata, policy)
+    if not decision.opted_in:
+        return Skip(OPTED_OUT if decision.opted_out else NOT_REQUESTED)
+    decider = decision.decided_by
+    decided_on_object = pod_template is not obj and decider is not None and decider.source in OBJECT_SOURCES
+    on_object = decision.templates if decided_on_object else ()
     # The API server would refuse a changed pod template on UPDATE (see workloads.py).
     if facts.operation == "UPDATE" and facts.kind in IMMUTABLE_POD_TEMPLATE_ON_UPDATE:
         return Skip(IMMUTABLE_POD_TEMPLATE_ON_UPDATE[facts.kind])
@@ -104,8 +89,8 @@ def select_templates(
     if owner is not None:
         return Skip(f"managed-by-{owner.lower()}")
 
-    already, warnings = read_status(template_annotations, policy)
-    wanted = tuple(dict.fromkeys(n for n in names if n not in already.revisions))
+    already, warnings = read_status(annotations_of(pod_template), policy)
+    wanted = tuple(n for n in decision.templates if n not in already.revisions)
     if not wanted:
         return Skip("already-injected", warnings)
     return Selection(wanted, already, warnings, on_object)

@@ -26,7 +26,6 @@ https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection
 An optional ``accept`` predicate filters objects client-side (used for the legacy
 ``<name>-initializer`` ConfigMaps a label selector cannot find). An object that stops passing it is
 reported as gone, exactly as the API server reports an object leaving a label selector (DELETED).
-
 An optional ``transform`` keeps only a projection of each accepted object (client-go's informer
 ``SetTransform``): the map holds what it returns, so a watch of ten thousand Pods holds ten thousand
 small projections, not ten thousand Pods. Lists may come in pages (``limit``/``continue``): each page

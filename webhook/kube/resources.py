@@ -128,6 +128,37 @@ class Resources:
     def read(self, kind: str, namespace: str, name: str) -> JsonObject:
         return self._call(kind, "read", namespace, name)
 
+    def list_namespaces(self, name: str | None = None) -> list[JsonObject]:
+        """Every Namespace, metadata only; ``name``: that one alone (``get``, so that a user allowed
+        one namespace can ask), or nothing when it does not exist."""
+        api = kubernetes.client.CoreV1Api(self.api_client)
+        if name is not None:
+            headers = {"Accept": _PARTIAL.format("PartialObjectMetadata")}
+            try:
+                with api_errors():
+                    response = api.read_namespace(
+                        name, _preload_content=False, _request_timeout=self._timeout, _headers=headers
+                    )
+                    assert isinstance(response, urllib3.BaseHTTPResponse)
+                    try:
+                        return [json.loads(response.data)]
+                    finally:
+                        response.release_conn()
+            except KubeError as exc:
+                if exc.status == 404:
+                    return []
+                raise
+        reflector = Reflector(item_type=PARTIAL_OBJECT)
+
+        def request(**kwargs: Any) -> urllib3.BaseHTTPResponse:
+            kwargs["_headers"] = {"Accept": _PARTIAL.format("PartialObjectMetadataList")}
+            response = api.list_namespace(_preload_content=False, **kwargs)
+            assert isinstance(response, urllib3.BaseHTTPResponse)
+            return response
+
+        with api_errors():
+            return list(read_list(request, reflector, timeout=self._timeout).values())
+
     def patch(self, kind: str, namespace: str, name: str, patch: Any, patch_type: PatchType) -> JsonObject:
         return self._call(kind, "patch", namespace, name, patch, _content_type=_PATCH_CONTENT[patch_type])
 

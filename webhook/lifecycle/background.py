@@ -15,10 +15,11 @@ from collections.abc import Callable
 
 from webhook.core.model import TemplateSet
 from webhook.kube.client import build_client
+from webhook.kube.namespaces import NamespaceMirror
 from webhook.kube.resources import Resources
 from webhook.lifecycle.election import LeaseElector
 from webhook.lifecycle.executor import Limits
-from webhook.lifecycle.podwatch import PodWatch
+from webhook.lifecycle.podwatch import PodWatch, no_namespaces
 from webhook.lifecycle.updater import RollingUpdater
 from webhook.metrics import Metrics
 from webhook.settings import Settings
@@ -31,8 +32,33 @@ def identity() -> str:
     return f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
 
 
+def _pod_watch(
+    resources: Resources,
+    settings: Settings,
+    templates: Callable[[], TemplateSet],
+    metrics: Metrics,
+    namespaces: NamespaceMirror | None,
+) -> PodWatch:
+    opt_in = namespaces.metadata if namespaces and settings.policy.namespace_opt_in else None
+    return PodWatch(
+        resources,
+        templates,
+        settings.policy,
+        metrics.export_pods,
+        namespaces=opt_in or no_namespaces,
+        on_sync=metrics.pod_watch_last_sync.set,
+    )
+
+
 class Background:
-    def __init__(self, settings: Settings, templates: Callable[[], TemplateSet], metrics: Metrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        templates: Callable[[], TemplateSet],
+        metrics: Metrics,
+        namespaces: NamespaceMirror | None = None,
+    ) -> None:
+        """``namespaces``: the server's namespace watch (Pods opted in by their namespace alone)."""
         api_client, self._owns_client = build_client(
             None, None, str(settings.kubeconfig) if settings.kubeconfig else None
         )
@@ -42,13 +68,7 @@ class Background:
         self.elector: LeaseElector | None = None
         self.updater: RollingUpdater | None = None
         if settings.watch_pods:
-            self.pod_watch = PodWatch(
-                resources,
-                templates,
-                settings.policy,
-                metrics.export_pods,
-                on_sync=metrics.pod_watch_last_sync.set,
-            )
+            self.pod_watch = _pod_watch(resources, settings, templates, metrics, namespaces)
         if settings.rollout_updater:
             self.elector = LeaseElector(
                 resources,

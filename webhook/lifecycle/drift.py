@@ -38,10 +38,12 @@ def drift_rows(inventory: Inventory, templates: TemplateSet, policy: InjectionPo
     """Every (workload or bare Pod, template) the injector has to do with, sorted."""
     rows = []
     for workload in inventory.workloads.values():
-        for state in workload_states(_object_of(workload), workload.pods, templates, policy):
+        opt_in = inventory.namespace_metadata(workload.namespace)
+        for state in workload_states(_object_of(workload), workload.pods, opt_in, templates, policy):
             rows.append(_row(workload.namespace, workload.kind, workload.name, state))
     for pod in inventory.bare_pods:
-        for state in pod_states(pod.annotations, pod.namespace, templates, policy):
+        opt_in = inventory.namespace_metadata(pod.namespace)
+        for state in pod_states(pod.metadata, pod.namespace, opt_in, templates, policy):
             rows.append(_row(pod.namespace, "Pod", pod.name, state))
     return sorted(rows, key=lambda r: (r.namespace, r.kind, r.name, r.template))
 

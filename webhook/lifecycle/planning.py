@@ -17,13 +17,15 @@ written by the controller in between does not make the guarded patch fail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, TemplateSet
 from webhook.core.lifecycle import NEEDS_ROLLOUT, upgrade
-from webhook.core.selection import annotations_of, read_status
+from webhook.core.model import NamespaceMetadata
+from webhook.core.optin import annotations_of
+from webhook.core.selection import read_status
 from webhook.core.workloads import locate_pod_template
 from webhook.kube.resources import PatchType
 from webhook.lifecycle.drift import DriftRow
@@ -42,6 +44,9 @@ class Step:
     action: Action
     why: str
     wait: bool = True
+    namespace_metadata: NamespaceMetadata | None = None
+    """The namespace's opt-in, as the drift report read it: the upgrade decides the opt-in as the
+    server would (a workload may be opted in by its namespace alone)."""
 
     def __str__(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}"
@@ -63,11 +68,28 @@ def plan(
             continue
         workload = inventory.workloads.get((row.kind, row.namespace, row.name))
         obj = workload.obj if workload is not None else None
-        steps.append(_step(row, obj, templates, policy))
+        step = _step(row, obj, templates, policy, inventory.namespace_metadata(row.namespace))
+        steps.append(step)
     return steps
 
 
-def _step(row: DriftRow, obj: dict[str, Any] | None, templates: TemplateSet, policy: InjectionPolicy) -> Step:
+def _step(
+    row: DriftRow,
+    obj: dict[str, Any] | None,
+    templates: TemplateSet,
+    policy: InjectionPolicy,
+    namespace: NamespaceMetadata | None,
+) -> Step:
+    return replace(_action(row, obj, templates, policy, namespace), namespace_metadata=namespace)
+
+
+def _action(
+    row: DriftRow,
+    obj: dict[str, Any] | None,
+    templates: TemplateSet,
+    policy: InjectionPolicy,
+    namespace: NamespaceMetadata | None,
+) -> Step:
     where = (row.kind, row.namespace, row.name)
     if row.kind == "Pod":
         return Step(
@@ -86,7 +108,8 @@ def _step(row: DriftRow, obj: dict[str, Any] | None, templates: TemplateSet, pol
         return Step(*where, "restart", "pod injection: restart so that new Pods are injected")
     if row.mode == "pod":
         return Step(*where, "upgrade", "now in pod injection: take it out of the pod template")
-    change = prepare(Step(*where, "upgrade", ""), obj, templates, policy, row.template)
+    probe = Step(*where, "upgrade", "", namespace_metadata=namespace)
+    change = prepare(probe, obj, templates, policy, row.template)
     if isinstance(change, str):
         return Step(*where, "list", change)
     if change.patch_type == "strategic":
@@ -100,7 +123,9 @@ def prepare(
     """The change ``step`` makes to ``obj`` as it is now; a string says why none can be made."""
     if step.action == "restart":
         return restart()
-    facts = AdmissionFacts("rollout", "UPDATE", step.kind, step.namespace, step.name)
+    facts = AdmissionFacts(
+        "rollout", "UPDATE", step.kind, step.namespace, step.name, namespace_metadata=step.namespace_metadata
+    )
     try:
         upgraded = upgrade(obj, facts, templates, policy, [template])
     except InjectionError as exc:

@@ -22,11 +22,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-from webhook.core.lifecycle import pod_states
-from webhook.core.model import LEGACY_ANNOTATION_PREFIX, InjectionPolicy, TemplateSet
+from webhook.core.lifecycle import PodMetadata, pod_states
+from webhook.core.model import InjectionPolicy, NamespaceMetadata, TemplateSet
 from webhook.kube.reflector import Change, JsonObject, ObjectKey
 from webhook.kube.resources import PARTIAL_OBJECT, Resources
 from webhook.kube.watch import CollectionWatcher, Timings
+from webhook.lifecycle.inventory import injector_pairs, injector_prefixes
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,13 @@ EXPORT_INTERVAL = 5.0
 """Seconds between two counts of the Pods, at most (only when something changed)."""
 PodCounts = dict[tuple[str, str], int]
 """(template, state) → Pods."""
+NamespaceLookup = Callable[[str], NamespaceMetadata | None]
+"""A namespace's opt-in labels and annotations; None: unknown (no namespace opt-in counts)."""
+Pairs = tuple[tuple[str, str], ...]
+
+
+def no_namespaces(_namespace: str) -> NamespaceMetadata | None:
+    return None
 
 
 class PodWatch:
@@ -48,11 +56,13 @@ class PodWatch:
         policy: InjectionPolicy,
         export: Callable[[PodCounts], None],
         *,
+        namespaces: NamespaceLookup = no_namespaces,
         interval: float = EXPORT_INTERVAL,
         timings: Timings | None = None,
         on_sync: Callable[[float], None] | None = None,
     ) -> None:
         self._templates, self._policy, self._export, self._interval = templates, policy, export, interval
+        self._namespaces = namespaces
         self._mirror = _PodMirror(on_sync)
         self._stopping = threading.Event()
         self.watcher = CollectionWatcher(
@@ -87,59 +97,65 @@ class PodWatch:
 
     def counts(self) -> PodCounts:
         """The Pods per (template, state) now."""
-        return count_pods(self._mirror.snapshot(), self._templates(), self._policy)
+        return count_pods(self._mirror.snapshot(), self._templates(), self._policy, self._namespaces)
 
     def _run_exporter(self) -> None:
         counted: TemplateSet | None = None
+        seen: dict[str, NamespaceMetadata | None] = {}
         while not self._stopping.wait(self._interval):
             templates = self._templates()
             if not self._mirror.first_sync.is_set():
                 continue
-            # The store swaps in a new snapshot on every change, so identity says "changed".
-            if self._mirror.take_dirty() or templates is not counted:
+            # The store swaps in a new snapshot on every change, so identity says "changed"; a
+            # namespace labelled or unlabelled changes what its Pods opted in to.
+            relabelled = any(self._namespaces(name) != known for name, known in seen.items())
+            if self._mirror.take_dirty() or templates is not counted or relabelled:
                 counted = templates
                 started = time.monotonic()
                 pods = self._mirror.snapshot()
-                self._export(count_pods(pods, templates, self._policy))
+                seen = {name: self._namespaces(name) for name in {pod["namespace"] for pod in pods}}
+                self._export(count_pods(pods, templates, self._policy, seen.get))
                 log.debug("pod metrics: %d Pods counted in %.3f s", len(pods), time.monotonic() - started)
 
 
 def lean_projection(policy: InjectionPolicy) -> Callable[[JsonObject], JsonObject]:
-    """A Pod as ``{"namespace", "annotations"}``, the annotations the injector reads as a sorted tuple
-    of pairs, one shared object per distinct value (bounded by the Pods there are)."""
-    prefixes = (f"{policy.annotation_prefix}/", LEGACY_ANNOTATION_PREFIX)
-    shared: dict[tuple[str, tuple[tuple[str, str], ...]], JsonObject] = {}
+    """A Pod as ``{"namespace", "annotations", "labels"}``, the annotations and labels the injector
+    reads as sorted tuples of pairs, one shared object per distinct value (bounded by the Pods
+    there are)."""
+    prefixes = injector_prefixes(policy)
+    shared: dict[tuple[str, Pairs, Pairs], JsonObject] = {}
 
     def project(obj: JsonObject) -> JsonObject:
         meta = obj.get("metadata") or {}
-        found = meta.get("annotations") or {}
-        ours = tuple(
-            sorted(
-                (k, v)
-                for k, v in found.items()
-                if isinstance(k, str) and k.startswith(prefixes) and isinstance(v, str)
-            )
-        )
-        key = (str(meta.get("namespace") or ""), ours)
+        annotations = injector_pairs(meta.get("annotations"), prefixes)
+        labels = injector_pairs(meta.get("labels"), prefixes)
+        key = (str(meta.get("namespace") or ""), annotations, labels)
         if key not in shared:
             if len(shared) > SHARED_PROJECTIONS:
                 shared.clear()  # bounded: an unusual cluster of all-different Pods only loses the sharing
-            shared[key] = {"namespace": key[0], "annotations": ours}
+            shared[key] = {"namespace": key[0], "annotations": annotations, "labels": labels}
         return shared[key]
 
     return project
 
 
-def count_pods(pods: list[JsonObject], templates: TemplateSet, policy: InjectionPolicy) -> PodCounts:
-    """Pods per (template, state); Pods of one namespace with the same annotations are decided once."""
-    groups: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+def count_pods(
+    pods: list[JsonObject],
+    templates: TemplateSet,
+    policy: InjectionPolicy,
+    namespaces: NamespaceLookup = no_namespaces,
+) -> PodCounts:
+    """Pods per (template, state); Pods of one namespace with the same annotations and labels are
+    decided once."""
+    groups: Counter[tuple[str, Pairs, Pairs]] = Counter()
     for pod in pods:
-        groups[(pod["namespace"], pod["annotations"])] += 1
+        groups[(pod["namespace"], pod["annotations"], pod.get("labels", ()))] += 1
     served = {t.name for t in templates.templates.values()}
     others: set[str] = set()
     counts: PodCounts = Counter()
-    for (namespace, found), number in groups.items():
-        for state in pod_states(dict(found), namespace, templates, policy):
+    for (namespace, notes, labels), number in groups.items():
+        unit = PodMetadata(dict(notes), dict(labels))
+        for state in pod_states(unit, namespace, namespaces(namespace), templates, policy):
             name = state.template
             if name not in served and name not in others:
                 if len(others) >= MAX_OTHER_NAMES:

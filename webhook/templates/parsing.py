@@ -40,6 +40,7 @@ from webhook.core.security import TemplateSecurityPolicy, policy_violations
 from webhook.manifests import ManifestError, load_documents
 from webhook.settings import DEFAULTS
 from webhook.templates.container_rules import RuleOptions
+from webhook.templates.controls import CONTROL_FIELDS, Controls, read_controls, with_variables
 from webhook.templates.errors import Problem, TemplateError, show
 from webhook.templates.findings import FieldPath, Findings, format_path, parse_path
 from webhook.templates.k8s_formats import dns_label
@@ -56,7 +57,7 @@ MAP_FIELDS = ("annotations", "labels")
 CHOICE_FIELDS: dict[str, tuple[str, ...]] = {"injection": INJECTION_MODES, "updatePolicy": UPDATE_POLICIES}
 """Fields that say how a template is applied, not what it injects: left out of its revision, so that
 changing them makes no running workload outdated."""
-KNOWN_FIELDS = frozenset({*LIST_FIELDS, *MAP_FIELDS, "nativeSidecars", *CHOICE_FIELDS})
+KNOWN_FIELDS = frozenset({*LIST_FIELDS, *MAP_FIELDS, "nativeSidecars", *CONTROL_FIELDS, *CHOICE_FIELDS})
 INT64 = range(-(2**63), 2**63)
 HALF_SURROGATE = "holds half of a UTF-16 surrogate pair; write the character itself"
 
@@ -186,12 +187,15 @@ def parse_template(
     if not isinstance(body, dict):
         findings.add((), "expected a mapping with containers, initContainers, volumes, ...")
         raise _error(document, findings, loaded.node)
-    _check_json(body, (), findings)
+    check_json(body, (), findings)
     if findings:  # the rules below read these values as JSON
         raise _error(document, findings, loaded.node)
-    parts = _parts(body, findings, kubernetes_version)
-    native = body.get("nativeSidecars", False)
-    _check_choices(body, native, findings)
+    # Checked with the variables' references in place: every place they may appear takes any string.
+    unescaped, sites = with_variables(body, findings)
+    parts = _parts(unescaped, findings, kubernetes_version)
+    native = unescaped.get("nativeSidecars", False)
+    _check_choices(unescaped, native, findings)
+    controls = read_controls(unescaped, sites, findings)
     reported = {path for path, _ in findings.items}  # the schema's message is the one to keep
     rules = check_template(parts, native is True, RuleOptions.for_version(kubernetes_version))
     findings.items += [(path, message) for path, message in rules.items if path not in reported]
@@ -199,7 +203,20 @@ def parse_template(
         findings.add((), "the template injects nothing")
     if findings:
         raise _error(document, findings, loaded.node)
-    template = _template(document, body, parts, native is True)
+    revision = content_revision({k: v for k, v in body.items() if k not in CHOICE_FIELDS})
+    template = _template(document, revision, parts, native is True, controls, _choices(body, document))
+    _check_security(template, document, security, findings)
+    if findings:
+        raise _error(document, findings, loaded.node)
+    return template
+
+
+def _check_security(
+    template: Template,
+    document: TemplateDocument,
+    security: TemplateSecurityPolicy | None,
+    findings: Findings,
+) -> None:
     if document.namespace is not None:
         registries = security.allowed_registries if security else ()
         security = TemplateSecurityPolicy.restricted(registries)
@@ -207,9 +224,6 @@ def parse_template(
         findings.add(
             parse_path(violation.field), f"{violation.message}: forbidden by the template security policy"
         )
-    if findings:
-        raise _error(document, findings, loaded.node)
-    return template
 
 
 def _parts(body: dict[str, Any], findings: Findings, version: str) -> dict[str, Any]:
@@ -242,17 +256,27 @@ def _check_choices(body: dict[str, Any], native: object, findings: Findings) -> 
             findings.add((choice,), f"expected one of {', '.join(allowed)}")
 
 
-def _template(
-    document: TemplateDocument, body: dict[str, Any], parts: dict[str, Any], native: bool
-) -> Template:
+def _choices(
+    body: dict[str, Any], document: TemplateDocument
+) -> tuple[InjectionMode | None, UpdatePolicy | None]:
     # Legacy Initializer templates inject into the workload unless they say otherwise: the seed's
     # behaviour, whatever the server's default for native templates.
     legacy_default: InjectionMode | None = "workload" if document.key == LEGACY_KEY else None
-    injection: InjectionMode | None = body.get("injection", legacy_default)
-    update_policy: UpdatePolicy | None = body.get("updatePolicy")
+    return body.get("injection", legacy_default), body.get("updatePolicy")
+
+
+def _template(
+    document: TemplateDocument,
+    revision: str,
+    parts: dict[str, Any],
+    native: bool,
+    controls: Controls,
+    choices: tuple[InjectionMode | None, UpdatePolicy | None],
+) -> Template:
+    injection, update_policy = choices
     return Template(
         name=document.name,
-        revision=content_revision({k: v for k, v in body.items() if k not in CHOICE_FIELDS}),
+        revision=revision,
         injection=injection,
         update_policy=update_policy,
         containers=parts["containers"],
@@ -266,6 +290,10 @@ def _template(
         native_sidecars=native,
         namespace=document.namespace,
         source=document.source,
+        target_containers=controls.target_containers,
+        init_containers_first=controls.init_containers_first,
+        overridable=controls.overridable,
+        variables=controls.variables,
     )
 
 
@@ -283,7 +311,7 @@ def _error(
     return TemplateError(origin, document.key, "", "", file=document.file, problems=problems)
 
 
-def _check_json(node: Any, path: FieldPath, findings: Findings) -> None:
+def check_json(node: Any, path: FieldPath, findings: Findings) -> None:
     """Every value YAML can hold but a JSON patch cannot, or the API server would refuse.
 
     Template items go into patches verbatim, and orjson refuses non-string keys, integers past 64

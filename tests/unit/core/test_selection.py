@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from webhook.core import AdmissionFacts, InjectionPolicy
-from webhook.core.selection import Selection, Skip, read_status, requested_names, select_templates
+from webhook.core.optin import requested_names
+from webhook.core.selection import Selection, Skip, read_status, select_templates
 from webhook.core.status import InjectionStatus, StatusEntry, render_status
 
 POLICY = InjectionPolicy()

@@ -13,6 +13,8 @@ from tests.fakes import FakeApiServer
 from tests.fakes.builders import pod
 from tests.support.templates import template_set
 from webhook.core import InjectionPolicy, TemplateSet
+from webhook.core.lifecycle import PodMetadata
+from webhook.core.model import NamespaceMetadata
 from webhook.core.status import InjectionStatus, StatusEntry, render_status
 from webhook.kube.resources import Resources
 from webhook.kube.watch import Timings
@@ -100,6 +102,35 @@ def test_pods_are_counted_by_template_and_state_and_kept_current(
     }, "metadata only, for the list and for the watch"
 
 
+def test_a_pod_opted_in_by_its_namespace_alone_counts_as_missing_and_follows_the_namespace(
+    fake: FakeApiServer, resources: Resources, exported: list[PodCounts]
+) -> None:
+    """ "Opted in" is the server's decision (core/optin.py) with the namespace watch's labels."""
+    namespaces: dict[str, NamespaceMetadata] = {}
+    fake.create_object(pod("plain", "shop"))
+    fake.create_object(annotated("opted-out", **{"sidecar-injector.io/inject": "false"}))
+    labelled = pod("by-label", "shop")
+    labelled["metadata"]["labels"] = {"sidecar-injector.io/inject": "shipper"}
+    fake.create_object(labelled)
+    pod_watch = PodWatch(
+        resources,
+        lambda: templates("shipper:1"),
+        POLICY,
+        exported.append,
+        namespaces=lambda name: namespaces.get(name, NamespaceMetadata()),
+        interval=0.05,
+        timings=Timings(watch_timeout=5),
+    )
+    pod_watch.start()
+    try:
+        assert eventually(lambda: bool(exported) and exported[-1] == {("shipper", "missing-injection"): 1})
+        # The namespace is labelled: its Pods opted in, counted again without any Pod changing.
+        namespaces["shop"] = NamespaceMetadata(labels={"sidecar-injector.io/inject": "shipper"})
+        assert eventually(lambda: exported[-1] == {("shipper", "missing-injection"): 2})
+    finally:
+        pod_watch.stop()
+
+
 def test_the_template_label_is_bounded_whatever_pods_claim(
     fake: FakeApiServer, watch: tuple[PodWatch, list[TemplateSet]], exported: list[PodCounts]
 ) -> None:
@@ -135,7 +166,7 @@ def test_a_pod_is_kept_as_a_small_projection() -> None:
             "name": "web-1",
             "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d8f", "controller": True}],
         },
-        "annotations": {"sidecar-injector.io/status": "{}"},
+        "injector": PodMetadata({"sidecar-injector.io/status": "{}"}),
     }
 
 
@@ -145,6 +176,10 @@ def test_the_watch_keeps_one_shared_projection_per_distinct_pod() -> None:
     for replica in replicas:
         replica["metadata"]["managedFields"] = [{"manager": "kubelet"}] * 10
     projected = [project(replica) for replica in replicas]
-    assert projected[0] == {"namespace": "shop", "annotations": (("sidecar-injector.io/status", "{}"),)}
+    assert projected[0] == {
+        "namespace": "shop",
+        "annotations": (("sidecar-injector.io/status", "{}"),),
+        "labels": (),
+    }
     assert projected[0] is projected[1] is projected[2], "replicas share one object"
     assert project(annotated("other", **{"sidecar-injector.io/status": "[]"})) is not projected[0]
