@@ -1,8 +1,9 @@
 """The day-2 loop end to end, with real servers (``serve --kube``) against the fake apiserver, which
 sends the Pods its controllers create through the webhook as kube-apiserver would:
 
-- pod injection: change a template, ``drift`` shows the workloads outdated, ``rollout`` restarts them
-  one at a time, their new Pods are injected with the new revision, ``drift`` shows all current, and
+- pod injection (the issue's "Done when"): change a template, ``drift`` shows the workloads
+  outdated, ``rollout --max-in-flight 1`` restarts them one at a time (each done before the next
+  starts), their new Pods are injected with the new revision, ``drift`` shows all current, and
   the server's own ``sidecar_injector_pods`` agrees;
 - the rolling updater: two servers, one holds the Lease and rolls workloads out; killed, the other
   takes over and rolls out the next change.
@@ -148,6 +149,16 @@ def test_pod_injection_end_to_end_change_drift_rollout_drift(
         )
         out = capsys.readouterr().out
         assert out.count("started  Deployment") == 3 and "pod injection: restart" in out
+        events = [
+            line.split(":")[0].split(maxsplit=1)
+            for line in out.splitlines()
+            if line.startswith(("started", "done"))
+        ]
+        one_at_a_time = [[what, f"Deployment {SHOP}/{n}"] for n in NAMES for what in ("started", "done")]
+        assert sorted(events) == sorted(one_at_a_time) and all(
+            started[0] == "started" and done == ["done", started[1]]
+            for started, done in zip(events[::2], events[1::2], strict=True)
+        ), f"--max-in-flight 1: each workload done before the next starts:\n{out}"
 
         assert drift(kubeconfig, capsys) == dict.fromkeys((f"Deployment/{n}" for n in NAMES), "current")
         images = {c["image"] for p in fake.list_objects("pods", SHOP) for c in p["spec"]["containers"]}
