@@ -66,6 +66,7 @@ def mutate(
         patch=ops,
         warnings=tuple(warnings),
         injected=tuple(t.name for t in accepted),
+        revisions=tuple(t.revision for t in accepted),
         pod_security_gaps=tuple(gap.template for gap in gaps),
         patched=verify_patch(obj, ops, root) if verify else None,
     )

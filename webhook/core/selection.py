@@ -11,6 +11,13 @@ from webhook.core.workloads import IMMUTABLE_POD_TEMPLATE_ON_UPDATE, SUPPORTED_K
 
 HANDLED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
 
+NOT_OPTED_IN = frozenset(
+    {"operation-not-handled", "subresource", "kind-not-handled", "being-deleted", "not-requested"}
+)
+"""The skip reasons decided before any template is requested: the object did not opt in, or was not
+looked at. Every other skip, and every denial, concerns an object that asked for a template (Events
+are recorded for those only)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Skip:
