@@ -24,6 +24,7 @@ import uvloop
 from prometheus_client import disable_created_metrics, make_asgi_app
 
 from webhook.core.levels import PodSecurityLevel
+from webhook.events.recorder import build_recorder, configmap
 from webhook.kube.namespaces import NamespaceSecurityLevels
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
@@ -35,7 +36,7 @@ from webhook.signals import IGNORED_SIGNALS, ignore_stray_signals
 from webhook.templates.errors import TemplateError
 from webhook.templates.file_source import FolderTemplateSource
 from webhook.templates.kube_source import KubeTemplateSource
-from webhook.templates.store import TemplateStore
+from webhook.templates.store import TemplateStore, Transition
 from webhook.tls.context import ReloadableContext, install_into_uvicorn_config
 from webhook.tls.errors import CertificateError
 from webhook.tls.issuing import CertificateBundle
@@ -62,7 +63,8 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.store = TemplateStore(metrics=self.metrics)
+        self.events = build_recorder(settings, self.metrics) if settings.records_events else None
+        self.store = TemplateStore(metrics=self.metrics, on_transition=self._template_changed)
         self.draining = False
         self._build_template_sources()
         self._build_tls()
@@ -123,7 +125,15 @@ class Runtime:
             allow_on_internal_error=settings.allow_on_internal_error,
             # With the check off nothing reads the level: skip the lookup on every review.
             namespace_levels=None if settings.policy.pod_security_check == "off" else self._namespace_level,
+            on_decided=self.events.admission if self.events is not None else None,
         )
+
+    def _template_changed(self, transition: Transition) -> None:
+        if self.events is None or self.kube_source is None:
+            return
+        origin = self.kube_source.configmap_of(transition.document)  # None: a folder's, no object
+        if origin is not None:
+            self.events.template_changed(configmap(*origin), transition.error, transition.serving)
 
     def readiness(self) -> tuple[bool, str]:
         if self.draining:
@@ -239,6 +249,8 @@ class Runtime:
         return servers
 
     def _start_sources(self) -> None:
+        if self.events is not None:
+            self.events.start()
         for source in self.folder_sources:
             source.start()
         if self.kube_source is not None:
@@ -253,6 +265,8 @@ class Runtime:
             await asyncio.to_thread(self.kube_source.stop)
         if self.namespace_levels is not None:
             await asyncio.to_thread(self.namespace_levels.stop)
+        if self.events is not None:
+            await asyncio.to_thread(self.events.stop)  # after the sources: their last Events go too
 
     def _begin_shutdown(self, servers: list[GuardedServer], stop: asyncio.Event) -> None:
         if self.draining:

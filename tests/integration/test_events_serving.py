@@ -1,0 +1,88 @@
+"""`serve --kube` records Events: what ``kubectl describe`` shows for a workload and a template ConfigMap.
+
+The server runs as a process against the fake API server, with ``POD_NAME`` set as the chart's
+downward API sets it. Reads use kubectl's own field selectors on core/v1 Events.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakeApiServer
+from tests.fakes.wire import Wire
+from tests.integration.test_kube_serving import LABELS, OWN, eventually, pod, serving, template
+
+pytestmark = pytest.mark.integration
+
+REPLICA = "sidecar-injector-7f9c6b5d4-x2x9q"
+
+
+def described(api: FakeApiServer, namespace: str, kind: str, name: str, uid: str) -> list[dict[str, Any]]:
+    selector = (
+        f"involvedObject.name={name},involvedObject.namespace={namespace},"
+        f"involvedObject.kind={kind},involvedObject.uid={uid}"
+    )
+    query = urllib.parse.urlencode({"fieldSelector": selector})
+    items: list[dict[str, Any]] = (
+        Wire(api).get(f"/api/v1/namespaces/{namespace}/events?{query}").body["items"]
+    )
+    return items
+
+
+def reasons(api: FakeApiServer, namespace: str, kind: str, name: str, uid: str) -> list[str]:
+    return [e["reason"] for e in described(api, namespace, kind, name, uid)]
+
+
+@pytest.fixture
+def api() -> Any:
+    with FakeApiServer() as server:
+        server.create_namespace("default")
+        server.create_namespace(OWN)
+        yield server
+
+
+def test_reviews_and_template_edits_are_described_on_their_objects(
+    api: FakeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POD_NAME", REPLICA)
+    api.create(OWN, "agent", template("agent:1"), LABELS)
+    configmap_uid = api.get_object("configmaps", OWN, "agent")["metadata"]["uid"]
+    with serving(api, tmp_path) as (admit, _, _):
+        admitted = pod("agent")
+        assert "patch" in admit(admitted)
+        pod_uid = api.create_object(admitted)["metadata"]["uid"]  # kube-apiserver stores it after admission
+        assert eventually(lambda: described(api, "default", "Pod", "p", pod_uid))
+        [event] = described(api, "default", "Pod", "p", pod_uid)
+        assert event["reason"] == "Injected" and event["message"].startswith("Injected agent (revision ")
+        assert (event["reportingComponent"], event["reportingInstance"]) == (
+            "sidecar-injector.io/injector",
+            REPLICA,
+        )
+
+        api.update(OWN, "agent", data={"template": "containers: [{name: agent}]"})  # no image
+        assert eventually(
+            lambda: reasons(api, OWN, "ConfigMap", "agent", configmap_uid) == ["TemplateRejected"]
+        )
+        [rejected] = described(api, OWN, "ConfigMap", "agent", configmap_uid)
+        assert rejected["type"] == "Warning"
+        assert "containers[0].image" in rejected["message"]
+        assert "of template agent stays in service" in rejected["message"]
+
+        api.update(OWN, "agent", data=template("agent:2"))
+        recovered = sorted(["TemplateRejected", "TemplateRecovered"])
+        assert eventually(lambda: sorted(reasons(api, OWN, "ConfigMap", "agent", configmap_uid)) == recovered)
+
+
+def test_no_events_records_nothing(api: FakeApiServer, tmp_path: Path) -> None:
+    api.create(OWN, "agent", template("agent:1"), LABELS)
+    api.create(OWN, "broken", {"template": "containers: [{name: broken}]"}, LABELS)
+    with serving(api, tmp_path, "--no-events") as (admit, _, _):
+        assert "patch" in admit(pod("agent"))
+        assert "warnings" in admit(pod("missing"))
+    # The server has stopped: with Events on, it would have sent everything queued before exiting.
+    assert api.count("create", "events.events.k8s.io") == 0
+    assert api.count("get", "pods") == 0
