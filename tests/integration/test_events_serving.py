@@ -6,11 +6,15 @@ downward API sets it. Reads use kubectl's own field selectors on core/v1 Events.
 
 from __future__ import annotations
 
+import copy
+import shutil
+import subprocess
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.fakes import FakeApiServer
 from tests.fakes.wire import Wire
@@ -86,3 +90,59 @@ def test_no_events_records_nothing(api: FakeApiServer, tmp_path: Path) -> None:
     # The server has stopped: with Events on, it would have sent everything queued before exiting.
     assert api.count("create", "events.events.k8s.io") == 0
     assert api.count("get", "pods") == 0
+
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def kubectl(tmp_path: Path, *args: str) -> str:
+    """The real kubectl, through the kubeconfig ``serving()`` wrote for the server."""
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.fail("kubectl must be on PATH (scripts/check puts .tools/bin there)")
+    command = [found, "--kubeconfig", str(tmp_path / "kubeconfig"), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def events_section(described: str) -> str:
+    return described.split("\nEvents:", 1)[1]
+
+
+def test_kubectl_describe_says_why_a_deployment_was_injected_and_why_a_template_edit_was_refused(
+    api: FakeApiServer, tmp_path: Path
+) -> None:
+    """The issue's own test of being done, with the real kubectl describe."""
+    api.create_namespace("shop")
+    manifest = yaml.safe_load((EXAMPLES / "log-shipper.yaml").read_text())
+    api.create(OWN, "log-shipper", manifest["data"], manifest["metadata"]["labels"])
+    shop = yaml.safe_load((EXAMPLES / "app-with-log-shipper.yaml").read_text())
+    shop["metadata"]["namespace"] = "shop"
+    typo = copy.deepcopy(shop)
+    typo["metadata"]["name"], typo["metadata"]["annotations"] = (
+        "cart",
+        {"sidecar-injector.io/inject": "log-shiper"},
+    )
+    with serving(api, tmp_path) as (admit, _, _):
+        for obj in (shop, typo):
+            admit(obj)
+            api.create_object(copy.deepcopy(obj))  # what kube-apiserver does once admission is over
+        for name, reason in (("shop", "Injected"), ("cart", "Skipped")):
+            describe = ("describe", "deploy", name, "-n", "shop")
+            assert eventually(lambda d=describe, r=reason: r in events_section(kubectl(tmp_path, *d)))
+        shop_events = events_section(kubectl(tmp_path, "describe", "deployment", "shop", "-n", "shop"))
+        assert "Normal  Injected" in shop_events and "Injected log-shipper (revision " in shop_events
+        cart_events = events_section(kubectl(tmp_path, "describe", "deployment", "cart", "-n", "shop"))
+        assert "Not injected: template-not-found" in cart_events
+        assert "Warning  Warning" in cart_events and "'log-shiper'" in cart_events
+
+        broken = {"template": manifest["data"]["template"].replace("image: docker.io", "imagex: docker.io")}
+        api.update(OWN, "log-shipper", data=broken)
+        describe_configmap = ("describe", "configmap", "log-shipper", "-n", OWN)
+        assert eventually(
+            lambda: "TemplateRejected" in events_section(kubectl(tmp_path, *describe_configmap))
+        )
+        refused = events_section(kubectl(tmp_path, *describe_configmap))
+        assert "Warning  TemplateRejected" in refused and "containers[0]" in refused
+        assert "stays in service" in refused

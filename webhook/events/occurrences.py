@@ -137,14 +137,14 @@ def template_rejected(configmap: Regarding, error: TemplateProblem, serving: Tem
     """A template edit the store refused: which field, and what stays in service."""
     where = f" (line {error.line})" if error.line is not None else ""
     more = len(error.problems) - 1 + error.omitted
-    others = f"; {more} more problem(s): sidecar-injector templates validate shows all" if more else ""
+    others = f"; {more} more problem(s), listed by sidecar-injector templates validate" if more else ""
     kept = (
         f"revision {serving.revision} of template {serving.name} stays in service"
         if serving is not None
         else "no earlier version to keep: the template is not served"
     )
-    text = f"key {error.key} rejected: {error.field}: {error.message}{where}{others}. {kept}"
-    return Occurrence(configmap, WARNING, "TemplateRejected", LOAD, _clip(text[0].upper() + text[1:]))
+    text = f"Key {error.key} rejected: {error.field}: {error.message}{where}{others}; {kept}"
+    return Occurrence(configmap, WARNING, "TemplateRejected", LOAD, _clip(text))
 
 
 def template_recovered(configmap: Regarding, serving: Template) -> Occurrence:

@@ -210,6 +210,7 @@ def test_a_rejected_edit_names_the_field_and_the_revision_in_service() -> None:
     event = template_rejected(CONFIGMAP, error, serving)
     assert event == Occurrence(CONFIGMAP, "Warning", "TemplateRejected", "Load", event.note)
     assert event.note.startswith("Key template rejected: containers[0].image: required (line 3); 1 more")
+    assert "listed by sidecar-injector templates validate; revision" in event.note
     assert event.note.endswith(f"revision {REVISION} of template log-shipper stays in service")
     unserved = template_rejected(CONFIGMAP, error, None)
     assert unserved.note.endswith("no earlier version to keep: the template is not served")
