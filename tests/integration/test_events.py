@@ -12,6 +12,7 @@ import base64
 import copy
 import dataclasses
 import json
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -272,4 +273,36 @@ def test_a_hanging_events_endpoint_never_holds_an_admission(fake: FakeApiServer)
     assert injector.sample("sidecar_injector_events_dropped_total", "queue-full") == 96
     fake.clear_faults()
     fake.refuse_connections(0.2)  # ends the held request: the sender gives up on it and stops
+    injector.recorder.stop()
+
+
+def test_producers_on_several_threads_keep_the_queue_near_its_bound_and_count_every_drop(
+    fake: FakeApiServer,
+) -> None:
+    """Reviews are decided on the event loop and on the large-review thread, template edits on the
+    kube source's thread: appends race, without a lock. Each producer may pass the bound by at most
+    its one append in flight; every review is either queued or counted as dropped."""
+    fake.hang_requests(60.0, verb="create", resource=EVENTS_V1)
+    injector = injector_for(fake, queue_size=8, timings=dataclasses.replace(FAST, request_timeout=60.0))
+    injector.recorder.start()
+    injector.admit(stored(fake, deployment("first")), "UPDATE")
+    eventually(injector.recorder.sender.busy.is_set, what="the sender waiting on the API")
+    producers, each = 4, 50
+    live = [[stored(fake, deployment(f"web-{p}-{i}")) for i in range(each)] for p in range(producers)]
+
+    def produce(objects: list[dict[str, Any]]) -> None:
+        for obj in objects:
+            assert injector.admit(obj, "UPDATE")["allowed"]
+
+    threads = [threading.Thread(target=produce, args=(objects,)) for objects in live]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60.0)
+    assert not any(thread.is_alive() for thread in threads)
+    queued = injector.recorder.queued
+    assert 8 <= queued <= 8 + producers - 1
+    assert queued + injector.sample("sidecar_injector_events_dropped_total", "queue-full") == producers * each
+    fake.clear_faults()
+    fake.refuse_connections(0.2)
     injector.recorder.stop()

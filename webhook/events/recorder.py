@@ -1,8 +1,8 @@
 """EventRecorder: what the runtime wires in. The request path only queues; a thread does the rest.
 
 ``admission()`` is called by the review handler for every decided review (on the event loop, or on
-the large-review thread): it works out the occurrences (``occurrences.py``) and puts them on a
-bounded queue without ever waiting; a full queue drops them and counts
+the large-review thread): it works out the occurrences (``occurrences.py``) and appends them to a
+bounded queue, without a lock, a wait or a wake-up; a full queue drops them and counts
 ``sidecar_injector_events_dropped_total{reason="queue-full"}``. ``template_changed()`` is called
 from the template store's transitions (on the kube source's thread), for documents that come from a
 ConfigMap of the API (a folder has no object to attach an Event to). The sender thread
@@ -11,12 +11,11 @@ ConfigMap of the API (a folder has no object to attach an Event to). The sender 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from webhook.core import Template
@@ -29,7 +28,7 @@ from webhook.events.occurrences import (
     template_recovered,
     template_rejected,
 )
-from webhook.events.sender import STOP, EventsApi, EventSender, Queued
+from webhook.events.sender import EventsApi, EventSender, Queued
 from webhook.events.series import EventTimings
 from webhook.kube.events import EventsClient
 from webhook.metrics import Metrics
@@ -52,7 +51,8 @@ class EventRecorder:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
-        self._queue: queue.Queue[Queued] = queue.Queue(maxsize=queue_size)
+        self._queue: deque[Queued] = deque()
+        self._queue_size = queue_size
         self._metrics = metrics
         self._clock = clock
         self.timings = timings or EventTimings()
@@ -80,7 +80,7 @@ class EventRecorder:
 
     @property
     def queued(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     def start(self) -> None:
         if self._thread is not None:
@@ -93,8 +93,6 @@ class EventRecorder:
     def stop(self) -> None:
         """Stop the sender after one last try at what is queued (``flush_seconds``, plus one request)."""
         self._stopping.set()
-        with contextlib.suppress(queue.Full):  # full: the sender sees the flag within a second
-            self._queue.put_nowait(STOP)
         if self._thread is not None:
             timings = self.timings
             # the request in flight, then the flush (which may end with one more request)
@@ -105,11 +103,14 @@ class EventRecorder:
         self._client.close()
 
     def _offer(self, occurrences: tuple[Occurrence, ...]) -> None:
-        try:
-            self._queue.put_nowait((self._clock(), occurrences))
-        except queue.Full:
+        """An append to a deque, atomic under the GIL: no lock, no wake-up. Producers on several
+        threads (the event loop, the large-review thread, the template source) may pass the bound by
+        one each at most."""
+        if len(self._queue) >= self._queue_size:
             if self._metrics is not None:
                 self._metrics.events_dropped.labels("queue-full").inc(len(occurrences))
+            return
+        self._queue.append((self._clock(), occurrences))
 
 
 def configmap(namespace: str, name: str, uid: str) -> Regarding:

@@ -1,20 +1,23 @@
 """The sender: one thread that turns queued occurrences into Event requests, never the event loop.
 
-It takes what the request path queued, aggregates it (``series.py``) and sends one request at a
-time: a uid lookup, a create or a patch, each with a timeout. On an error worth retrying (no answer,
-429, 409, 5xx) every request waits a backoff (doubling, with jitter) while the queue fills and,
-full, drops (``sidecar_injector_events_dropped_total{reason="queue-full"}``); after
-``max_attempts`` failures an Event is dropped (``reason="api-error"``). An Event the API refuses
-(403 without RBAC, 422) is dropped at once (``reason="rejected"``): it would be refused again.
-Warnings about failures are logged at most once a minute; the metrics count every one.
+Every ``poll`` (50 ms) it takes what the request path queued: the request path never wakes it, as a
+thread switch per review would cost more than the Event itself. It aggregates (``series.py``) and
+sends one request at a time (a uid lookup, a create or a patch), each with a timeout. On an error
+worth retrying (no answer, 409, 429, 5xx) every request waits a backoff (doubling, with jitter);
+meanwhile occurrences keep being taken and aggregated (the series table is bounded: ``overflow``).
+Only while a request hangs does nothing take from the queue, which then fills and drops
+(``sidecar_injector_events_dropped_total{reason="queue-full"}``). After ``max_attempts`` failures
+an Event is dropped (``reason="api-error"``). An Event the API refuses (403 without RBAC, 422) is
+dropped at once (``reason="rejected"``): it would be refused again. Warnings about failures are
+logged at most once a minute; the metrics count every one.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -33,7 +36,6 @@ LOG_EVERY = 60.0
 
 Queued = tuple[float, tuple[Occurrence, ...]]
 """What the request path queues: the wall-clock time of the review and what it calls for."""
-STOP: Any = object()
 
 
 class EventsApi(Protocol):
@@ -49,7 +51,7 @@ class EventSender:
     def __init__(
         self,
         client: EventsApi,
-        inbox: queue.Queue[Queued],
+        inbox: deque[Queued],
         *,
         instance: str,
         timings: EventTimings,
@@ -81,9 +83,11 @@ class EventSender:
     def _step(self, stopping: threading.Event) -> None:
         now = self._monotonic()
         due = self.table.next_due()
-        wait = max(0.0, max(due, self._retry_at) - now) if due is not None else 1.0
-        if not self._receive(min(wait, 1.0)):
+        poll = self.table.timings.poll
+        wait = min(poll, max(0.0, max(due, self._retry_at) - now)) if due is not None else poll
+        if wait > 0 and stopping.wait(wait):
             return
+        self._receive()
         now = self._monotonic()
         if now - self._expired_at >= 1.0:
             self.table.expire(now)
@@ -93,16 +97,11 @@ class EventSender:
             if series is not None:
                 self._send(series)
 
-    def _receive(self, timeout: float) -> bool:
-        """Take what is queued (waiting up to ``timeout`` for the first); False on the stop sentinel."""
-        try:
-            item = self._inbox.get(timeout=timeout) if timeout > 0 else self._inbox.get_nowait()
-            while item is not STOP:
-                self._observe(item)
-                item = self._inbox.get_nowait()
-            return False
-        except queue.Empty:
-            return True
+    def _receive(self) -> None:
+        """Take everything queued (the only consumer: an emptiness check cannot be raced)."""
+        inbox = self._inbox
+        while inbox:
+            self._observe(inbox.popleft())
 
     def _observe(self, item: Queued) -> None:
         wall, occurrences = item
@@ -169,7 +168,7 @@ class EventSender:
 
     def _flush(self) -> None:
         """On stop: what is queued and pending, one try each, for at most ``flush_seconds``."""
-        self._receive(0.0)
+        self._receive()
         table = self.table
         deadline = self._monotonic() + table.timings.flush_seconds
         for series in table.pending():

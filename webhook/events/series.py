@@ -50,6 +50,8 @@ class EventTimings:
     flush_seconds: float = 2.0
     """On stop: how long to keep sending what is queued (one try each)."""
     max_series: int = 4096
+    poll: float = 0.05
+    """How often the sender takes what is queued; the request path never wakes it."""
 
 
 @dataclass(slots=True)
