@@ -33,9 +33,10 @@ def events_role(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def reviewed_resources(docs: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    [webhook] = one(docs, "MutatingWebhookConfiguration")["webhooks"]
+    """What any webhook entry (one per opt-in path) sends for review."""
     return {
         (group, resource)
+        for webhook in one(docs, "MutatingWebhookConfiguration")["webhooks"]
         for rule in webhook["rules"]
         for group in rule["apiGroups"]
         for resource in rule["resources"]

@@ -85,6 +85,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     _deadline: asyncio.TimerHandle | None = None
     _in_head = True
     _head_bytes = 0  # bytes of the current head seen in chunks that began inside it
+    _heads_completed = 0
     _head_size = 0  # bytes of the current head's complete lines (url, names, values)
     _headers = 0
     _ended = False  # no further request is read on this connection
@@ -117,7 +118,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._ended:
             return
         self.last_progress = time.monotonic()
-        began_in_head = self._in_head
+        # Only a chunk that began inside a head and never saw it end is head bytes: a whole review can
+        # arrive in one read (head, body, end), after which the parser is inside a head again.
+        heads_before = self._heads_completed if self._in_head else -1
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -131,7 +134,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         except httptools.HttpParserError:
             self._end("bad-request", 400, "invalid HTTP request")
             return
-        if began_in_head and self._in_head:
+        if self._in_head and self._heads_completed == heads_before:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._end("headers-too-large", 431, HEAD_TOO_LARGE)
@@ -161,6 +164,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0
+        self._heads_completed += 1
         # The app honours kube-apiserver's ?timeout= from the moment the request started to arrive,
         # which only the protocol knows, and may cut this connection to free a stalled request's share.
         extensions: dict[str, object] = dict(self.scope.get("extensions") or {})
