@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.fakes import FakeApiServer
+from tests.fakes.builders import workload
 from tests.fakes.wire import Wire
 from tests.integration.test_kube_serving import LABELS, OWN, eventually, pod, serving, template
 
@@ -146,3 +147,40 @@ def test_kubectl_describe_says_why_a_deployment_was_injected_and_why_a_template_
         refused = events_section(kubectl(tmp_path, *describe_configmap))
         assert "Warning  TemplateRejected" in refused and "containers[0]" in refused
         assert "stays in service" in refused
+
+
+def replica_set_pod(
+    api: FakeApiServer, name: str, namespace: str, annotations: dict[str, str]
+) -> dict[str, Any]:
+    """A Pod as a ReplicaSet creates it (no name yet), its stored ReplicaSet as the controller owner."""
+    rs = api.create_object(workload("ReplicaSet", name, namespace))
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name, "uid": rs["metadata"]["uid"]}
+    metadata = {"generateName": f"{name}-", "namespace": namespace, "annotations": annotations}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {**metadata, "ownerReferences": [{**owner, "controller": True}]},
+        "spec": {"containers": [{"name": "app", "image": "app:1"}]},
+    }
+
+
+def test_a_pod_of_a_labelled_namespace_is_described_on_its_replicaset_and_opted_out_ones_are_not(
+    api: FakeApiServer, tmp_path: Path
+) -> None:
+    """Namespace opt-in is an opt-in like any other: the Pod's Event goes on its owner. A Pod that
+    opts out of its namespace's label, and one in a namespace without it, get none."""
+    api.create(OWN, "agent", template("agent:1"), LABELS)
+    api.create_namespace("shop", {"sidecar-injector.io/inject": "agent"})
+    injected = replica_set_pod(api, "web-6d8f9c7b5", "shop", {})
+    opted_out = replica_set_pod(api, "batch-5c4b3a291", "shop", {"sidecar-injector.io/inject": "false"})
+    elsewhere = replica_set_pod(api, "web-7e9a8d6c4", "default", {})
+    with serving(api, tmp_path) as (admit, _, _):
+        assert "patch" in admit(injected)
+        assert "patch" not in admit(opted_out) and "patch" not in admit(elsewhere)
+        describe = ("describe", "replicaset", "web-6d8f9c7b5", "-n", "shop")
+        assert eventually(lambda: "Injected" in events_section(kubectl(tmp_path, *describe)))
+        shown = events_section(kubectl(tmp_path, *describe))
+        assert "Normal  Injected" in shown and "Pod web-6d8f9c7b5-*: injected agent (revision " in shown
+    # The server has stopped, after sending everything queued.
+    regarding = [e["regarding"]["name"] for e in Wire(api).get("/apis/events.k8s.io/v1/events").body["items"]]
+    assert regarding == ["web-6d8f9c7b5"]

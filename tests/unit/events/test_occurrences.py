@@ -11,6 +11,7 @@ import pytest
 from tests.support.reviews import opted_in_pod, review
 from tests.support.templates import template_set
 from webhook.core import InjectionPolicy
+from webhook.core.model import NamespaceMetadata
 from webhook.core.selection import NOT_OPTED_IN
 from webhook.events.occurrences import (
     MAX_WARNING_EVENTS,
@@ -46,8 +47,18 @@ OWNER = {
 }
 
 
-def decided(obj: dict[str, Any], operation: str = "CREATE", **request: Any) -> Outcome:
-    decision = AdmissionDecision(lambda: SNAPSHOT, InjectionPolicy())
+INJECT = "sidecar-injector.io/inject"
+NOT_LABELLED = NamespaceMetadata()
+
+
+def decided(
+    obj: dict[str, Any],
+    operation: str = "CREATE",
+    namespace: NamespaceMetadata = NOT_LABELLED,
+    **request: Any,
+) -> Outcome:
+    """The decision of ``serve``, with the watched namespace's labels and annotations."""
+    decision = AdmissionDecision(lambda: SNAPSHOT, InjectionPolicy(), namespaces=lambda _: namespace)
     return decision.answer(orjson.dumps(review(obj, operation, namespace="shop", **request)))
 
 
@@ -137,6 +148,9 @@ def test_dry_runs_record_nothing() -> None:
     outcome = decided(obj, dryRun=True)
     assert outcome.outcome == "injected"
     assert admission_occurrences(outcome) == ()
+    outcome = decided(ns_pod(), namespace=LABELLED, dryRun=True)  # opted in by its namespace
+    assert outcome.outcome == "injected"
+    assert admission_occurrences(outcome) == ()
 
 
 @pytest.mark.parametrize(
@@ -153,6 +167,63 @@ def test_objects_that_did_not_opt_in_record_nothing(
     obj: dict[str, Any], operation: str, extra: dict[str, Any]
 ) -> None:
     outcome = decided(obj, operation, **extra)
+    assert outcome.reason in NOT_OPTED_IN
+    assert admission_occurrences(outcome) == ()
+
+
+def ns_pod(labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    """A Pod a ReplicaSet creates (no name yet), carrying only the opt-in signals given."""
+    pod: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"generateName": "web-6d8f9c7b5-", "namespace": "shop", "ownerReferences": [OWNER]},
+        "spec": {
+            "containers": [{"name": "app", "image": "app:1"}],
+            "volumes": [{"name": "logs", "emptyDir": {}}],
+        },
+    }
+    for key, value in (("labels", labels), ("annotations", annotations)):
+        if value is not None:
+            pod["metadata"][key] = value
+    return pod
+
+
+LABELLED = NamespaceMetadata(labels={INJECT: "log-shipper"})
+ANNOTATED = NamespaceMetadata(annotations={INJECT: "log-shipper"})
+
+
+@pytest.mark.parametrize(
+    ("pod", "namespace"),
+    [
+        (ns_pod(annotations={INJECT: "log-shipper"}), NOT_LABELLED),
+        (ns_pod(labels={INJECT: "log-shipper"}), NOT_LABELLED),
+        (ns_pod(), LABELLED),
+        (ns_pod(), ANNOTATED),
+    ],
+    ids=["object-annotation", "object-label", "namespace-label", "namespace-annotation"],
+)
+def test_objects_opted_in_by_any_path_are_reported(pod: dict[str, Any], namespace: NamespaceMetadata) -> None:
+    [event] = admission_occurrences(decided(pod, namespace=namespace))
+    assert event.regarding == Regarding("apps/v1", "ReplicaSet", "shop", "web-6d8f9c7b5", "rs-uid")
+    assert event.reason == "Injected"
+    assert event.note == f"Pod web-6d8f9c7b5-*: injected log-shipper (revision {REVISION})"
+
+
+@pytest.mark.parametrize(
+    ("pod", "namespace"),
+    [
+        (ns_pod(annotations={INJECT: "false"}), LABELLED),
+        (ns_pod(labels={INJECT: "false"}), ANNOTATED),
+        (ns_pod(), NamespaceMetadata(labels={INJECT: "false"})),
+        (ns_pod(), NOT_LABELLED),
+    ],
+    ids=["pod-opts-out-of-labelled", "pod-label-opts-out", "namespace-opts-out", "no-signal"],
+)
+def test_objects_that_opted_out_of_a_namespace_or_never_opted_in_record_nothing(
+    pod: dict[str, Any], namespace: NamespaceMetadata
+) -> None:
+    outcome = decided(pod, namespace=namespace)
+    assert outcome.outcome == "skipped"
     assert outcome.reason in NOT_OPTED_IN
     assert admission_occurrences(outcome) == ()
 
