@@ -27,6 +27,9 @@ ALERTED_REVIEW_OUTCOMES = (
 )
 
 
+EVENT_DROP_REASONS = ("queue-full", "rejected", "api-error", "overflow")
+
+
 def multiprocess() -> bool:
     return "PROMETHEUS_MULTIPROC_DIR" in os.environ
 
@@ -59,6 +62,7 @@ class Metrics:
         self._add_load_metrics()
         self._add_template_series_metrics()
         self._add_lifecycle_metrics()
+        self._add_event_metrics()
         self._template_series = _TemplateSeries(self)
         self._pod_series: set[tuple[str, ...]] = set()
         self._start_alerted_series_at_zero()
@@ -210,6 +214,24 @@ class Metrics:
         _replace(self.pods, self._pod_series, current)
         self._pod_series = set(current)
 
+    def _add_event_metrics(self) -> None:
+        self.events_dropped = self._counter(
+            "sidecar_injector_events_dropped",
+            "Kubernetes Events not recorded, by reason: queue-full (the sender was behind, e.g. backing "
+            "off), rejected (the API refused the Event), api-error (failed too often), overflow "
+            "(too many distinct Events at once to aggregate).",
+            ["reason"],
+        )
+        self.events_requests = self._counter(
+            "sidecar_injector_events_requests",
+            "Requests the Events sender made, by request (lookup, create, patch) and result (ok, error).",
+            ["request", "result"],
+        )
+        self.events_aggregated = self._counter(
+            "sidecar_injector_events_aggregated",
+            "Occurrences counted into an Event already recorded (its series.count) instead of a new one.",
+        )
+
     def _start_alerted_series_at_zero(self) -> None:
         """Create the series the alerts watch with increase() or rate() before their first event.
 
@@ -220,6 +242,8 @@ class Metrics:
             self.reviews.labels(outcome, reason)
         for result in ("ok", "error"):
             self.certificate_reloads.labels(result)
+        for reason in EVENT_DROP_REASONS:
+            self.events_dropped.labels(reason)
 
     def export_templates(self, documents: Iterable[TemplateDocument]) -> None:
         """Publish which revision each template document serves and since when it is rejected."""

@@ -60,6 +60,13 @@ class Settings:
     template_poll_seconds: float = 1.0
     cert_poll_seconds: float = 2.0
     workers: int = 1
+    events: bool = True
+    """Record Kubernetes Events (events.k8s.io/v1) about decisions and template ConfigMaps; they need
+    the API (--kube)."""
+    events_queue_size: int = 1024
+    """Occurrences waiting for the Events sender; beyond, they are dropped and counted."""
+    events_instance: str = ""
+    """The Events' reportingInstance: this replica's Pod name ($POD_NAME); empty: the host name."""
     pod_security_default_level: PodSecurityLevel = PodSecurityLevel.PRIVILEGED
     """What Pod Security admission enforces on namespaces without the enforce label (the cluster's
     AdmissionConfiguration default); without --kube, namespace labels are unknown and every namespace
@@ -87,6 +94,10 @@ class Settings:
         """The Pod Security check reads namespace labels, namespace opt-in their labels and
         annotations: either needs the namespace watch, which needs the API."""
         return self.kube and (self.policy.pod_security_check != "off" or self.policy.namespace_opt_in)
+
+    @property
+    def records_events(self) -> bool:
+        return self.kube and self.events
 
     @property
     def uses_bundled_templates(self) -> bool:

@@ -17,6 +17,7 @@ module of this package documents one part of the protocol and cites the behaviou
 ``listing``      resourceVersion semantics, limit/continue, list/watch option validation
 ``watching``     watch streams, initial events, bookmarks, 410 after compaction
 ``negotiation``  Accept negotiation and metadata-only (PartialObjectMetadata) responses
+``discovery``    ``/api``, ``/apis`` and each group version's resources (kubectl describe, events)
 ``patching``     patch types, ``strategic`` the strategic merge patch
 ``status``       Status bodies for every error; ``views`` objects as each version shows them
 ``faults``       injected failures and hangs; ``controllers`` playing the workload controllers

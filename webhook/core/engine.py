@@ -89,6 +89,7 @@ def _inject(
         patch=ops,
         warnings=tuple(warnings),
         injected=tuple(t.name for t in here),
+        revisions=tuple(t.revision for t in here),
         skip_reason=None if here else IN_PODS,
         pod_security_gaps=tuple(gap.template for gap in gaps),
         patched=verify_patch(obj, ops, root) if verify and ops else None,

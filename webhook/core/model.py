@@ -198,6 +198,8 @@ class MutationResult:
     patch: tuple[PatchOp, ...] = ()
     warnings: tuple[str, ...] = ()
     injected: tuple[str, ...] = ()
+    revisions: tuple[str, ...] = ()
+    """The revision of each template in ``injected``, in the same order."""
     skip_reason: str | None = None
     pod_security_gaps: tuple[str, ...] = ()
     """Templates injected although they need a lower Pod Security level than the namespace enforces."""

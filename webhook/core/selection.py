@@ -21,6 +21,14 @@ NOT_REQUESTED = "not-requested"
 OPTED_OUT = "opted-out"
 """The deciding signal says ``false``: the object (or its pod template) opted out."""
 
+NOT_OPTED_IN = frozenset(
+    {"operation-not-handled", "subresource", "kind-not-handled", "being-deleted", NOT_REQUESTED, OPTED_OUT}
+)
+"""The skip reasons decided before any template is requested: the object did not opt in (no signal,
+or the deciding one opts out, even over a namespace that opts in), or was not looked at. Every other
+skip, and every denial, concerns an object that asked for a template (Events are recorded for those
+only)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Skip:
