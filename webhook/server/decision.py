@@ -26,6 +26,7 @@ from webhook.core import (
     TemplateSet,
     mutate,
 )
+from webhook.core import verdict as verdicts
 from webhook.core.levels import PodSecurityLevel
 from webhook.core.model import NamespaceMetadata
 from webhook.core.workloads import locate_pod_template
@@ -173,12 +174,13 @@ class AdmissionDecision:
             response = allow(facts.uid, result)
         except InjectionError as exc:
             conflicts = exc.templates if isinstance(exc, PodSecurityConflict) else ()
-            return _Verdict("denied", exc.reason, exc.message, deny(facts.uid, exc), conflicts=conflicts)
+            verdict = verdicts.refused(exc)
+            response = deny(facts.uid, exc)
+            return _Verdict(verdict.outcome, verdict.reason, verdict.message, response, conflicts=conflicts)
         except Exception as exc:
             return self._internal_error(facts, exc, f"on review uid={facts.uid} kind={facts.kind}")
-        if result.injected:
-            return _Verdict("injected", "injected", ",".join(result.injected), response, result)
-        return _Verdict("skipped", result.skip_reason or "nothing-to-do", "", response, result)
+        verdict = verdicts.admitted(result)
+        return _Verdict(verdict.outcome, verdict.reason, ",".join(result.injected), response, result)
 
     def _internal_error(self, facts: AdmissionFacts, failure: BaseException, failed: str) -> _Verdict:
         response = internal_failure(facts.uid, self._allow_on_internal_error)
