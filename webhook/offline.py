@@ -46,10 +46,27 @@ def inject_object(
     pod_security_level: PodSecurityLevel | None = None,
     namespace_metadata: NamespaceMetadata | None = None,
 ) -> InjectedObject:
+    facts = create_facts(obj, namespace, pod_security_level, namespace_metadata)
+    result = mutate(obj, facts, templates, policy, verify=True)
+    mutated = result.patched if result.patched is not None else obj
+    decision = decide(obj, facts.kind, namespace_metadata, policy)
+    warnings = result.warnings + decision.disagreements()
+    if result.skip_reason == "kind-not-handled":
+        warnings += _no_pod_template(obj, facts.kind, decision.templates, policy)
+    return InjectedObject(obj, mutated, result.patch, warnings, result.skip_reason)
+
+
+def create_facts(
+    obj: dict[str, Any],
+    namespace: str,
+    pod_security_level: PodSecurityLevel | None = None,
+    namespace_metadata: NamespaceMetadata | None = None,
+) -> AdmissionFacts:
+    """The facts of ``obj``'s CREATE in its own namespace, else ``namespace``."""
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
         metadata = {}
-    facts = AdmissionFacts(
+    return AdmissionFacts(
         uid="offline",
         operation="CREATE",
         kind=str(obj.get("kind", "")),
@@ -58,13 +75,6 @@ def inject_object(
         pod_security_level=pod_security_level,
         namespace_metadata=namespace_metadata,
     )
-    result = mutate(obj, facts, templates, policy, verify=True)
-    mutated = result.patched if result.patched is not None else obj
-    decision = decide(obj, facts.kind, namespace_metadata, policy)
-    warnings = result.warnings + decision.disagreements()
-    if result.skip_reason == "kind-not-handled":
-        warnings += _no_pod_template(obj, facts.kind, decision.templates, policy)
-    return InjectedObject(obj, mutated, result.patch, warnings, result.skip_reason)
 
 
 def _no_pod_template(
@@ -112,11 +122,8 @@ def inject_documents(
     namespaces = _namespaces(objects)
 
     def inject(obj: dict[str, Any]) -> InjectedObject:
-        metadata = obj.get("metadata")
-        own = str((metadata.get("namespace") if isinstance(metadata, dict) else None) or namespace)
-        found = namespaces.get(own)
-        level = enforced_level(found.labels if found else None, default_level)
-        return inject_object(obj, templates, policy, namespace, level, found or NamespaceMetadata())
+        level, found = namespace_of(obj, namespaces, namespace, default_level)
+        return inject_object(obj, templates, policy, namespace, level, found)
 
     outputs: list[Any] = []
     injected: list[InjectedObject] = []
@@ -128,6 +135,38 @@ def inject_documents(
         else:
             outputs.append({**document.body, "items": [item.mutated for item in done]})
     return outputs, injected
+
+
+def offline_objects(
+    text: str, namespace: str, default_level: PodSecurityLevel = DEFAULTS.pod_security_default_level
+) -> list[tuple[dict[str, Any], AdmissionFacts]]:
+    """Every object of a stream but its Namespaces, with the facts of its CREATE as ``inject``
+    admits it (the stream's Namespace objects give labels, annotations and Pod Security levels).
+    Raises ManifestError as ``inject_documents`` does."""
+    objects = [obj for document in load_documents(text) for obj in document.objects]
+    if not objects:
+        raise ManifestError("no Kubernetes objects in the input")
+    namespaces = _namespaces(objects)
+    found = []
+    for obj in objects:
+        if obj.get("kind") == "Namespace":
+            continue
+        level, metadata = namespace_of(obj, namespaces, namespace, default_level)
+        found.append((obj, create_facts(obj, namespace, level, metadata)))
+    return found
+
+
+def namespace_of(
+    obj: dict[str, Any],
+    namespaces: dict[str, NamespaceMetadata],
+    default: str,
+    default_level: PodSecurityLevel,
+) -> tuple[PodSecurityLevel, NamespaceMetadata]:
+    """The level an object's namespace enforces and its metadata, from the stream's Namespaces."""
+    metadata = obj.get("metadata")
+    own = str((metadata.get("namespace") if isinstance(metadata, dict) else None) or default)
+    found = namespaces.get(own)
+    return enforced_level(found.labels if found else None, default_level), found or NamespaceMetadata()
 
 
 def _namespaces(objects: list[dict[str, Any]]) -> dict[str, NamespaceMetadata]:

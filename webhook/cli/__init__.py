@@ -12,14 +12,26 @@ import argparse
 from collections.abc import Sequence
 
 from webhook import __version__
-from webhook.cli import certs, convert, drift, export, inject, options, rollout, serve, templates, uninject
+from webhook.cli import (
+    certs,
+    convert,
+    drift,
+    explain,
+    export,
+    inject,
+    options,
+    rollout,
+    serve,
+    templates,
+    uninject,
+)
 
 DESCRIPTION = (
-    "sidecar-injector: serve the webhook, preview or undo an injection, show and roll out template "
+    "sidecar-injector: serve the webhook, preview, explain or undo an injection, show and roll out template "
     "drift, issue certificates, import other injectors' configurations, export templates as admission "
     "policies, check templates."
 )
-COMMAND_GROUPS = (serve, inject, uninject, drift, rollout, certs, convert, export, templates)
+COMMAND_GROUPS = (serve, inject, uninject, explain, drift, rollout, certs, convert, export, templates)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from webhook.settings import DEFAULTS
 if TYPE_CHECKING:
     from webhook.core import TemplateSet
     from webhook.kube.resources import Resources
+    from webhook.templates import TemplateError
 
 
 def add_scope_flags(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,15 @@ def add_scope_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    add_source_flags(parser)
+    options.add_opt_in_flags(parser)
+    options.add_mode_flags(parser)
+    options.add_template_flags(parser)
+
+
+def add_source_flags(parser: argparse.ArgumentParser) -> None:
+    """How to reach the API and where the current templates come from (``explain`` adds the whole
+    policy on its own, with ``options.add_policy_flags``)."""
     parser.add_argument(
         "--kubeconfig",
         type=Path,
@@ -76,9 +86,6 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
         metavar="NS",
         help="templates from this namespace serve every namespace (repeatable)",
     )
-    options.add_opt_in_flags(parser)
-    options.add_mode_flags(parser)
-    options.add_template_flags(parser)
 
 
 def add_server_flags(serve: argparse.ArgumentParser) -> None:
@@ -152,12 +159,20 @@ def connect(args: argparse.Namespace) -> tuple[Resources, str]:
 
 def current_templates(args: argparse.Namespace, resources: Resources) -> TemplateSet:
     """The templates from --templates folders, else from the API as the server reads them."""
-    if args.templates:
-        from webhook.cli.inject import load_template_set
+    templates, _ = current_template_documents(args, resources)
+    return templates
 
-        return load_template_set(args.templates, args.kubernetes_version, options.security_policy(args))
+
+def current_template_documents(
+    args: argparse.Namespace, resources: Resources
+) -> tuple[TemplateSet, list[TemplateError]]:
+    """The templates, and the documents whose current content is rejected (with every problem)."""
+    if args.templates:
+        from webhook.cli.inject import load_template_folders
+
+        return load_template_folders(args.templates, args.kubernetes_version, options.security_policy(args))
     from webhook.kube.client import KubeError
-    from webhook.lifecycle.cluster import TemplateScope, cluster_templates
+    from webhook.lifecycle.cluster import TemplateScope, cluster_template_documents
 
     scope = TemplateScope(
         args.injector_namespace,
@@ -165,7 +180,7 @@ def current_templates(args: argparse.Namespace, resources: Resources) -> Templat
         frozenset(args.shared_template_namespace),
     )
     try:
-        templates = cluster_templates(
+        templates, documents = cluster_template_documents(
             resources,
             scope,
             kubernetes_version=args.kubernetes_version,
@@ -175,4 +190,4 @@ def current_templates(args: argparse.Namespace, resources: Resources) -> Templat
         raise SystemExit(f"error: cannot read the templates: {exc}") from exc
     if not len(templates):
         print(f"warning: no templates in namespace {args.injector_namespace!r}", file=sys.stderr)
-    return templates
+    return templates, [document.error for document in documents if document.error is not None]

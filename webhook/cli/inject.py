@@ -60,9 +60,18 @@ def load_template_set(folders: Sequence[Path], version: str, security: TemplateS
     Built without a TemplateStore: the store logs what it rejects, and this prints it too. Two
     documents serving one name are a warning that names both and the one served.
     """
+    templates, _ = load_template_folders(folders, version, security)
+    return templates
+
+
+def load_template_folders(
+    folders: Sequence[Path], version: str, security: TemplateSecurityPolicy
+) -> tuple[TemplateSet, list[TemplateError]]:
+    """``load_template_set``, and the errors of the broken templates (``explain`` reports them)."""
     from webhook.core import Template
     from webhook.templates.store import resolve_names
 
+    errors: list[TemplateError] = []
     loaded: list[tuple[str, str, Template]] = []
     for folder in folders:
         results, problem = read_templates(folder, version, security)
@@ -73,12 +82,13 @@ def load_template_set(folders: Sequence[Path], version: str, security: TemplateS
         for document, result in results.items():
             if isinstance(result, TemplateError):
                 print(f"warning: template not loaded: {result}", file=sys.stderr)
+                errors.append(result)
             else:
                 loaded.append((f"folder:{folder}", document, result))
     templates, conflicts = resolve_names(loaded)
     for conflict in conflicts:
         print(f"warning: {conflict}", file=sys.stderr)
-    return TemplateSet(templates)
+    return TemplateSet(templates), errors
 
 
 def inject_manifests(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from webhook.core.security import TemplateSecurityPolicy
 from webhook.kube.client import KubeError
 from webhook.kube.resources import Resources
 from webhook.templates.kube_source import KubeTemplateSource
-from webhook.templates.store import TemplateStore
+from webhook.templates.store import DocumentStatus, TemplateStore
 
 _POLL = 0.05
 
@@ -41,6 +41,29 @@ def cluster_templates(
     timeout: float = 30.0,
 ) -> TemplateSet:
     """Every template the server would serve; raises KubeError when they cannot be read in time."""
+    templates, _ = cluster_template_documents(
+        resources,
+        scope,
+        kubernetes_version=kubernetes_version,
+        security=security,
+        legacy=legacy,
+        timeout=timeout,
+    )
+    return templates
+
+
+def cluster_template_documents(
+    resources: Resources,
+    scope: TemplateScope,
+    *,
+    kubernetes_version: str,
+    security: TemplateSecurityPolicy,
+    legacy: bool = True,
+    timeout: float = 30.0,
+) -> tuple[TemplateSet, list[DocumentStatus]]:
+    """The templates, and every template document with its problem when its current content is
+    rejected (``explain``): read fresh, a rejected document has nothing served, where the server
+    keeps the last good revision it loaded."""
     store = TemplateStore()
     namespaces = None if scope.namespaces is None else [scope.own_namespace, *scope.namespaces]
     source = KubeTemplateSource(
@@ -60,6 +83,6 @@ def cluster_templates(
             if time.monotonic() >= deadline:
                 raise KubeError(None, "timeout", f"template ConfigMaps not read within {timeout:g} s")
             time.sleep(_POLL)
-        return store.snapshot()
+        return store.snapshot(), store.statuses()
     finally:
         source.stop()
