@@ -92,6 +92,18 @@ def test_the_core_imports_only_its_allowlist_and_itself() -> None:
         assert not core_problems(path), f"{path.name} imports {core_problems(path)}"
 
 
+def test_explain_imports_the_core_and_nothing_else_of_the_package() -> None:
+    """explain runs the server's decision: any rule of its own would be a second copy of them."""
+    for path in sorted((WEBHOOK / "explain").glob("*.py")):
+        outside = {
+            name
+            for name in imports_of(path)
+            if name.startswith("webhook.") and not name.startswith(("webhook.core", "webhook.explain"))
+        }
+        assert not outside, f"{path.name} imports {sorted(outside)}"
+        assert roots(imports_of(path)) <= CORE_ALLOWED, f"{path.name} imports {roots(imports_of(path))}"
+
+
 @pytest.mark.parametrize(
     "line",
     [
