@@ -53,7 +53,10 @@ def register(commands: Any) -> None:
         "objects", nargs="*", metavar="KIND/NAME", help=f"objects in the cluster; kinds: {', '.join(KINDS)}"
     )
     explain.add_argument(
-        "-f", "--filename", metavar="FILE", help="explain FILE's manifests offline (- for standard input)"
+        "-f",
+        "--filename",
+        metavar="FILE",
+        help="explain FILE's manifests offline (- for standard input; default: KIND/NAME, live)",
     )
     explain.add_argument(
         "-n",
@@ -66,7 +69,7 @@ def register(commands: Any) -> None:
     explain.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
     cluster.add_source_flags(explain)
     options.add_policy_flags(explain)
-    explain.set_defaults(run=run_explain, check=_check)
+    explain.set_defaults(run=run_explain, check=_check, command_parser=explain)
 
 
 def _check(args: argparse.Namespace) -> str | None:
@@ -131,6 +134,10 @@ def _offline(args: argparse.Namespace, policy: InjectionPolicy) -> tuple[list[Ex
 
 
 def _live(args: argparse.Namespace, policy: InjectionPolicy) -> tuple[list[Explanation], int]:
+    import logging
+
+    # The template store logs each rejected template; the report lists them with every problem.
+    logging.getLogger("webhook.templates").setLevel(logging.ERROR)
     targets = []
     for target in args.objects:
         kind, _, name = target.partition("/")

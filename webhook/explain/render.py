@@ -132,7 +132,8 @@ def _load_lines(load: TemplateLoad) -> list[str]:
     if load.status == "loaded":
         return [f"    {load.name}: loaded, revision {load.revision}, from {load.source}"]
     lines = [f"    {load.name}: {KEEPS_LAST_GOOD}; from {load.source}"]
-    return lines + [f"      {problem}" for problem in load.problems]
+    lines += [f"      {problem}" for problem in load.problems]
+    return [*lines, "      (explain cannot see that revision: the verdict is computed without it)"]
 
 
 def _added_lines(report: Explanation) -> list[str]:
@@ -153,7 +154,7 @@ def _added_lines(report: Explanation) -> list[str]:
 
 def _state_lines(report: Explanation) -> list[str]:
     if not report.states:
-        return ["    no template injected or asked for"]
+        return ["    nothing injected, no served template asked for"]
     lines = []
     for state in report.states:
         running = ", ".join(state.running) or "none"

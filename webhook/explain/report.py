@@ -107,15 +107,23 @@ def explain_object(
     return Explanation(
         kind=facts.kind,
         namespace=facts.namespace,
-        name=facts.name or str((metadata if isinstance(metadata, dict) else {}).get("name") or ""),
+        name=facts.name or _name(metadata),
         opt_in=opt_in,
         templates=tuple(_load(name, templates, facts.namespace, rejected or {}) for name in names),
         added=_added(obj, facts.kind, result, policy),
         in_pods=result.in_pods if result is not None else (),
-        warnings=(result.warnings if result is not None else ()) + (opt_in.disagreements() if opt_in else ()),
+        warnings=result.warnings if result is not None else (),
         verdict=verdict,
         states=_states(obj, facts, templates, policy) if live else None,
     )
+
+
+def _name(metadata: object) -> str:
+    """The object's name; ``generateName*`` for one created without a name (as the server logs it)."""
+    if not isinstance(metadata, dict):
+        return ""
+    generated = f"{metadata['generateName']}*" if metadata.get("generateName") else ""
+    return str(metadata.get("name") or generated)
 
 
 def _opt_in(obj: JsonObject, facts: AdmissionFacts, policy: InjectionPolicy) -> OptInDecision | None:

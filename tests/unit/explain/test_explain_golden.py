@@ -27,7 +27,7 @@ from webhook.core import AdmissionFacts, InjectionPolicy
 from webhook.core.model import NamespaceMetadata
 from webhook.core.pod_security import ENFORCE_LABEL
 from webhook.core.workloads import locate_pod_template
-from webhook.explain import as_data, explain_object
+from webhook.explain import Explanation, as_data, explain_object
 
 POLICY_FLAGS = {
     ("pod_security_check", "deny"): ["--pod-security-check", "deny"],
@@ -99,6 +99,11 @@ def explain_with_the_cli(
 
 
 def explain_with_the_facts(folder: Path, case: dict[str, Any], obj: Any) -> dict[str, Any]:
+    return as_data(explain_report(folder, case, obj))
+
+
+def explain_report(folder: Path, case: dict[str, Any], obj: Any) -> Explanation:
+    """The report for the case's own facts (the templates' source reads ``templates.yaml#0``)."""
     request = case.get("request", {})
     namespace = None
     if "namespaceLabels" in request or "namespaceAnnotations" in request:
@@ -118,7 +123,7 @@ def explain_with_the_facts(folder: Path, case: dict[str, Any], obj: Any) -> dict
     )
     policy = InjectionPolicy(**case.get("policy", {}), readers=READERS)
     templates = template_set((folder / "templates.yaml").read_text())
-    return as_data(explain_object(obj, facts, templates, policy))
+    return explain_object(obj, facts, templates, policy)
 
 
 def expected_verdict(response: dict[str, Any]) -> dict[str, str]:
