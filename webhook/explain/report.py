@@ -146,13 +146,13 @@ def _requested(
 def _load(
     name: str, templates: TemplateSet, namespace: str, rejected: Mapping[str, Rejection]
 ) -> TemplateLoad:
+    template = templates.resolve(name, namespace)
+    if template is not None:  # served: a rejected document of the same name is not what runs
+        return TemplateLoad(name, "loaded", template.source, template.revision)
     refusal = rejected.get(name)
     if refusal is not None:
         return TemplateLoad(name, "rejected", refusal.source, None, refusal.problems)
-    template = templates.resolve(name, namespace)
-    if template is None:
-        return TemplateLoad(name, "not-found")
-    return TemplateLoad(name, "loaded", template.source, template.revision)
+    return TemplateLoad(name, "not-found")
 
 
 def _added(
