@@ -66,7 +66,7 @@ def register(commands: Any) -> None:
         help="the objects' namespace (default: the kubeconfig context's; offline, for objects that "
         f"name none: {DEFAULTS.namespace})",
     )
-    explain.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    explain.add_argument("-o", "--output", choices=("json",), help="print JSON (default: the human report)")
     cluster.add_source_flags(explain)
     options.add_policy_flags(explain)
     explain.set_defaults(run=run_explain, check=_check, command_parser=explain)
