@@ -2,7 +2,10 @@
 
 Like ``istioctl kube-inject``: for previews and GitOps pipelines. Each object is treated as a
 CREATE in its own namespace (or the default given), exactly as the webhook would see it. Namespace
-objects in the same stream supply their Pod Security labels, as the cluster's would to the webhook.
+objects in the same stream supply their labels and annotations (Pod Security levels, namespace
+opt-in), as the cluster's would to the webhook. Unlike the webhook, ``inject`` warns when two
+opt-in signals of an object disagree (``optin.OptInDecision.disagreements``), and when a Namespace
+opts in by annotation alone, which a webhook's namespaceSelector cannot see.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import yaml
 
 from webhook.core import AdmissionFacts, InjectionPolicy, PatchOp, TemplateSet, mutate
 from webhook.core.levels import PodSecurityLevel
+from webhook.core.model import NamespaceMetadata
+from webhook.core.optin import annotations_of, decide, labels_of
 from webhook.core.pod_security import enforced_level
-from webhook.core.selection import annotations_of, requested_names
 from webhook.manifests import ManifestError, load_documents
 from webhook.settings import DEFAULTS
 
@@ -35,6 +39,7 @@ def inject_object(
     policy: InjectionPolicy,
     namespace: str,
     pod_security_level: PodSecurityLevel | None = None,
+    namespace_metadata: NamespaceMetadata | None = None,
 ) -> InjectedObject:
     metadata = obj.get("metadata")
     if not isinstance(metadata, dict):
@@ -46,20 +51,40 @@ def inject_object(
         namespace=str(metadata.get("namespace") or namespace),
         name=str(metadata.get("name") or ""),
         pod_security_level=pod_security_level,
+        namespace_metadata=namespace_metadata,
     )
     result = mutate(obj, facts, templates, policy, verify=True)
     mutated = result.patched if result.patched is not None else obj
-    warnings = result.warnings
+    decision = decide(obj, facts.kind, namespace_metadata, policy)
+    warnings = result.warnings + decision.disagreements()
     if result.skip_reason == "kind-not-handled":
-        # The webhook never sees these kinds (it is registered for workloads only); a preview should
-        # say that the annotation has no effect rather than print the object back in silence.
-        names = requested_names(annotations_of(obj), policy)
-        if names:
-            warnings += (
-                f"asks for {', '.join(map(repr, names))}, but a {facts.kind or 'object without a kind'} "
-                "has no pod template to inject into; left unchanged",
-            )
+        warnings += _no_pod_template(obj, facts.kind, decision.templates, policy)
     return InjectedObject(obj, mutated, result.patch, warnings, result.skip_reason)
+
+
+def _no_pod_template(
+    obj: dict[str, Any], kind: str, names: tuple[str, ...], policy: InjectionPolicy
+) -> tuple[str, ...]:
+    """The webhook never sees these kinds (it is registered for workloads only); a preview should say
+    that an opt-in has no effect rather than print the object back in silence."""
+    if kind == "Namespace":
+        return _namespace_routing(obj, policy)
+    if not names:
+        return ()
+    return (
+        f"asks for {', '.join(map(repr, names))}, but a {kind or 'object without a kind'} "
+        "has no pod template to inject into; left unchanged",
+    )
+
+
+def _namespace_routing(namespace: dict[str, Any], policy: InjectionPolicy) -> tuple[str, ...]:
+    key = policy.inject_annotation
+    if not policy.namespace_opt_in or key not in annotations_of(namespace) or key in labels_of(namespace):
+        return ()
+    return (
+        f"opts in by the annotation {key} alone; a webhook's namespaceSelector sees only labels, so the "
+        f"chart sends its objects only once it is also labelled {key}=<template>",
+    )
 
 
 def inject_documents(
@@ -79,12 +104,14 @@ def inject_documents(
     objects = [obj for document in documents for obj in document.objects]
     if not objects:
         raise ManifestError("no Kubernetes objects in the input")
-    levels = _namespace_levels(objects, default_level)
+    namespaces = _namespaces(objects)
 
     def inject(obj: dict[str, Any]) -> InjectedObject:
         metadata = obj.get("metadata")
         own = str((metadata.get("namespace") if isinstance(metadata, dict) else None) or namespace)
-        return inject_object(obj, templates, policy, namespace, levels.get(own, default_level))
+        found = namespaces.get(own)
+        level = enforced_level(found.labels if found else None, default_level)
+        return inject_object(obj, templates, policy, namespace, level, found or NamespaceMetadata())
 
     outputs: list[Any] = []
     injected: list[InjectedObject] = []
@@ -98,18 +125,14 @@ def inject_documents(
     return outputs, injected
 
 
-def _namespace_levels(
-    objects: list[dict[str, Any]], default_level: PodSecurityLevel
-) -> dict[str, PodSecurityLevel]:
-    """Namespace name → enforced level, from the Namespace objects of the stream (Lists included)."""
-    levels = {}
+def _namespaces(objects: list[dict[str, Any]]) -> dict[str, NamespaceMetadata]:
+    """Namespace name → its labels and annotations, from the Namespace objects of the stream."""
+    found = {}
     for obj in objects:
         metadata = obj.get("metadata")
         if obj.get("kind") == "Namespace" and isinstance(metadata, dict) and metadata.get("name"):
-            labels = metadata.get("labels")
-            level = enforced_level(labels if isinstance(labels, dict) else None, default_level)
-            levels[str(metadata["name"])] = level
-    return levels
+            found[str(metadata["name"])] = NamespaceMetadata(labels_of(obj), annotations_of(obj))
+    return found
 
 
 def dump_documents(documents: list[Any]) -> str:

@@ -24,7 +24,7 @@ import uvloop
 from prometheus_client import disable_created_metrics, make_asgi_app
 
 from webhook.core.levels import PodSecurityLevel
-from webhook.kube.namespaces import NamespaceSecurityLevels
+from webhook.kube.namespaces import NamespaceMirror
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
 from webhook.server.app import Limits, Probes, create_app
@@ -36,6 +36,7 @@ from webhook.templates.errors import TemplateError
 from webhook.templates.file_source import FolderTemplateSource
 from webhook.templates.kube_source import KubeTemplateSource
 from webhook.templates.store import TemplateStore
+from webhook.templates.workload_checks import workload_readers
 from webhook.tls.context import ReloadableContext, install_into_uvicorn_config
 from webhook.tls.errors import CertificateError
 from webhook.tls.issuing import CertificateBundle
@@ -83,10 +84,12 @@ class Runtime:
             for folder in settings.effective_template_dirs
         ]
         self.kube_source = _build_kube_source(self.store, settings) if settings.kube else None
-        self.namespace_levels: NamespaceSecurityLevels | None = None
-        if settings.watches_namespace_levels:
-            self.namespace_levels = NamespaceSecurityLevels(
+        self.namespaces: NamespaceMirror | None = None
+        if settings.watches_namespaces:
+            self.namespaces = NamespaceMirror(
                 default_level=settings.pod_security_default_level,
+                opt_in=settings.policy.namespace_opt_in,
+                inject_key=settings.policy.inject_annotation,
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
                 on_sync=self.metrics.namespace_levels_last_sync.set,
             )
@@ -116,13 +119,16 @@ class Runtime:
 
     def _review_handler(self) -> ReviewHandler:
         settings = self.settings
+        policy = dataclasses.replace(settings.policy, readers=workload_readers(settings.kubernetes_version))
+        opt_in = self.namespaces.metadata if self.namespaces and policy.namespace_opt_in else None
         return ReviewHandler(
             self.store.snapshot,
-            settings.policy,
+            policy,
             self.metrics,
             allow_on_internal_error=settings.allow_on_internal_error,
             # With the check off nothing reads the level: skip the lookup on every review.
             namespace_levels=None if settings.policy.pod_security_check == "off" else self._namespace_level,
+            namespaces=opt_in,
         )
 
     def readiness(self) -> tuple[bool, str]:
@@ -130,9 +136,10 @@ class Runtime:
             reason, ready = "shutting down", False
         elif not self.store.ready():
             reason, ready = "templates not loaded yet", False
-        elif self.namespace_levels is not None and not self.namespace_levels.synced:
-            # Until then every check would be skipped: answers would differ from a ready replica's.
-            reason, ready = "namespace Pod Security levels not loaded yet", False
+        elif self.namespaces is not None and not self.namespaces.synced:
+            # Until then every check and namespace opt-in would be skipped: answers would differ
+            # from a ready replica's.
+            reason, ready = "namespace labels and annotations not loaded yet", False
         elif not self.tls.healthy:
             reason, ready = f"certificate reload failed: {self.tls.last_error}", False
         elif self.tls.not_after <= datetime.now(UTC):
@@ -145,8 +152,8 @@ class Runtime:
         return ready, reason
 
     def _namespace_level(self, namespace: str) -> PodSecurityLevel | None:
-        if self.namespace_levels is not None:
-            return self.namespace_levels.level(namespace)
+        if self.namespaces is not None:
+            return self.namespaces.level(namespace)
         return self.settings.pod_security_default_level  # labels unknown without the API
 
     def template_status(self) -> list[dict[str, Any]]:
@@ -243,16 +250,16 @@ class Runtime:
             source.start()
         if self.kube_source is not None:
             self.kube_source.start()
-        if self.namespace_levels is not None:
-            self.namespace_levels.start()
+        if self.namespaces is not None:
+            self.namespaces.start()
 
     async def _stop_sources(self) -> None:
         for source in self.folder_sources:
             source.stop()
         if self.kube_source is not None:
             await asyncio.to_thread(self.kube_source.stop)
-        if self.namespace_levels is not None:
-            await asyncio.to_thread(self.namespace_levels.stop)
+        if self.namespaces is not None:
+            await asyncio.to_thread(self.namespaces.stop)
 
     def _begin_shutdown(self, servers: list[GuardedServer], stop: asyncio.Event) -> None:
         if self.draining:

@@ -66,8 +66,10 @@ class Settings:
     is held to it."""
 
     @property
-    def watches_namespace_levels(self) -> bool:
-        return self.kube and self.policy.pod_security_check != "off"
+    def watches_namespaces(self) -> bool:
+        """The Pod Security check reads namespace labels, namespace opt-in their labels and
+        annotations: either needs the namespace watch, which needs the API."""
+        return self.kube and (self.policy.pod_security_check != "off" or self.policy.namespace_opt_in)
 
     @property
     def uses_bundled_templates(self) -> bool:

@@ -11,6 +11,7 @@ No atheris import here: the byte mutator is passed in, and the pytest replay nev
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from collections.abc import Callable
@@ -235,10 +236,11 @@ def mutate_tree(root: Any, rng: random.Random, byte_mutate: ByteMutator) -> Any:
         renamed = _mutate_scalar(key, rng, byte_mutate) if rng.random() < 0.3 else None
         container[renamed if isinstance(renamed, str) else rng.choice(KEYS)] = value
     elif action == 2:  # duplicate an item (same names twice)
-        container.insert(key, json.loads(json.dumps(container[key])))
+        container.insert(key, copy.deepcopy(container[key]))
     elif action == 3:  # splice: a copy of another subtree of the same document
         other_container, other_key = rng.choice(slots)
-        container[key] = json.loads(json.dumps(other_container[other_key]))
+        # deepcopy, not a JSON round trip: YAML trees hold keys JSON cannot (!!binary bytes, dates).
+        container[key] = copy.deepcopy(other_container[other_key])
     elif action == 4:  # wrap in a list or an object
         container[key] = [container[key]] if rng.random() < 0.5 else {rng.choice(KEYS): container[key]}
     elif action == 5:
@@ -296,7 +298,7 @@ def mutate_template_manifest(data: bytes, max_size: int, seed: int, byte_mutate:
                 mutate_tree(manifest, rng, byte_mutate)
             else:
                 body = mutate_tree(body, rng, byte_mutate)
-    except (ValueError, RecursionError):  # json copies of a subtree: too deep for the encoder
+    except (ValueError, RecursionError):  # copies of a subtree too deep to copy
         return byte_mutate(data, max_size)
     try:
         if target is None:

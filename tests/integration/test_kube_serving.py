@@ -250,7 +250,17 @@ def test_namespace_pod_security_labels_are_watched_and_checked(api: FakeApiServe
         assert eventually(lambda: "warnings" not in admit(deployment(TENANT)))
         assert counter(server, CONFLICTS, template="agent", action="warned") == 1
     namespace_requests = [r for r in api.requests if r.path == "/api/v1/namespaces"]
-    assert {r.params.get("labelSelector") for r in namespace_requests} == {ENFORCE_LABEL}
+    assert namespace_requests and {r.params.get("labelSelector") for r in namespace_requests} == {None}
+
+
+def test_without_namespace_opt_in_only_enforced_namespaces_travel(api: FakeApiServer, tmp_path: Path) -> None:
+    api.create(OWN, "agent", template("agent:1"), LABELS)
+    with serving(api, tmp_path, "--no-namespace-opt-in"):
+        pass
+    namespace_requests = [r for r in api.requests if r.path == "/api/v1/namespaces"]
+    assert namespace_requests and {r.params.get("labelSelector") for r in namespace_requests} == {
+        ENFORCE_LABEL
+    }
 
 
 def test_deny_mode_refuses_the_workload_and_waits_for_the_levels(api: FakeApiServer, tmp_path: Path) -> None:
@@ -266,10 +276,12 @@ def test_deny_mode_refuses_the_workload_and_waits_for_the_levels(api: FakeApiSer
         assert counter(server, "sidecar_injector_reviews_total", outcome="denied", reason="pod-security") == 1
 
 
-def test_with_the_check_off_namespaces_are_not_watched(api: FakeApiServer, tmp_path: Path) -> None:
+def test_with_the_check_and_namespace_opt_in_off_namespaces_are_not_watched(
+    api: FakeApiServer, tmp_path: Path
+) -> None:
     api.create_namespace(TENANT, {ENFORCE_LABEL: "restricted"})
     api.create(OWN, "agent", template("agent:1"), LABELS)
-    with serving(api, tmp_path, "--pod-security-check", "off") as (admit, _, _):
+    with serving(api, tmp_path, "--pod-security-check", "off", "--no-namespace-opt-in") as (admit, _, _):
         assert "warnings" not in admit(deployment(TENANT))
     assert not [r for r in api.requests if r.path == "/api/v1/namespaces"]
 
@@ -292,7 +304,7 @@ def test_without_rbac_for_namespaces_readiness_says_why_until_it_is_granted(
         # once they are in, the forbidden watch is what keeps the server unready, and /readyz says so.
         def unready_for_namespaces() -> Any:
             answer = get("/readyz")
-            return answer if "namespace Pod Security levels not loaded yet" in answer.text else None
+            return answer if "namespace labels and annotations not loaded yet" in answer.text else None
 
         answer = eventually(unready_for_namespaces)
         assert answer is not None, get("/readyz").text

@@ -84,11 +84,14 @@ def _load_template_set(
 
 
 def inject_manifests(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import orjson
 
     from webhook.core import InjectionError
     from webhook.manifests import ManifestError
     from webhook.offline import dump_documents, inject_documents
+    from webhook.templates.workload_checks import workload_readers
 
     templates = _load_template_set(args.templates, args.kubernetes_version, options.security_policy(args))
     source = "standard input" if args.filename == "-" else args.filename
@@ -101,7 +104,9 @@ def inject_manifests(args: argparse.Namespace) -> int:
         documents, injected = inject_documents(
             text,
             templates,
-            options.injection_policy(args),
+            dataclasses.replace(
+                options.injection_policy(args), readers=workload_readers(args.kubernetes_version)
+            ),
             args.namespace,
             PodSecurityLevel(args.pod_security_default_level),
         )

@@ -69,6 +69,12 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
         help="ignore initializer.kubernetes.io/<name> annotations",
     )
     parser.add_argument(
+        "--no-namespace-opt-in",
+        action="store_true",
+        help="ignore the sidecar-injector.io/inject label and annotation on namespaces (with --kube and "
+        "--pod-security-check off, namespaces are then not watched)",
+    )
+    parser.add_argument(
         "--pod-security-check",
         choices=POD_SECURITY_CHECKS,
         default=policy.pod_security_check,
@@ -134,4 +140,5 @@ def injection_policy(args: argparse.Namespace) -> InjectionPolicy:
         legacy_annotations=not args.no_legacy_annotations,
         deny_missing_templates=args.missing_template == "deny",
         pod_security_check=args.pod_security_check,
+        namespace_opt_in=not args.no_namespace_opt_in,
     )

@@ -14,7 +14,7 @@ from webhook.convert.model import ImportWarning, RequestTranslator, Translation,
 from webhook.convert.names import quote
 from webhook.convert.reading import SourceDocument
 from webhook.core import InjectionPolicy
-from webhook.core.selection import requested_names
+from webhook.core.optin import requested_names
 from webhook.core.workloads import locate_pod_template
 
 POLICY = InjectionPolicy(legacy_annotations=False)

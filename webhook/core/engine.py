@@ -14,7 +14,8 @@ from webhook.core.model import AdmissionFacts, InjectionPolicy, MutationResult, 
 from webhook.core.mounts import check_volumes_exist
 from webhook.core.patching import PatchBuilder, describe
 from webhook.core.pod_security import PodSecurityGap, pod_security_gaps
-from webhook.core.selection import Skip, render_status, select_templates, skip_for_request
+from webhook.core.selection import Selection, Skip, render_status, select_templates, skip_for_request
+from webhook.core.tailoring import tailor, targets
 from webhook.core.workloads import RUN_TO_COMPLETION_KINDS, claim_template_names, locate_pod_template
 
 # The skip reason when every requested template is loaded but names a container the pod already has.
@@ -51,14 +52,35 @@ def mutate(
     if pod_template is None:
         raise InvalidObject(describe(root), "the pod template is missing or not an object")
     _check_pod_spec(pod_template, root)
+    return _inject(obj, root, pod_template, selection, templates, facts, policy, verify)
 
+
+def _inject(
+    obj: JsonObject,
+    root: tuple[str, ...],
+    pod_template: JsonObject,
+    selection: Selection,
+    templates: TemplateSet,
+    facts: AdmissionFacts,
+    policy: InjectionPolicy,
+    verify: bool,
+) -> MutationResult:
+    """Resolve, tailor, filter and merge the selected templates into an opted-in, well-formed object."""
     warnings = list(selection.warnings)
-    accepted = _accepted(selection.names, pod_template["spec"], templates, facts, policy, warnings)
-    if isinstance(accepted, str):
-        return MutationResult(skip_reason=accepted, warnings=tuple(warnings))
+    found = _resolve(selection.names, templates, facts, policy, warnings)
+    if not found:
+        return MutationResult(skip_reason=TemplateNotFound.reason, warnings=tuple(warnings))
+    earlier = (templates, selection.already_injected)
+    found = tailor(found, obj, pod_template, facts, policy, earlier)
+    accepted, collisions = without_container_collisions(found, pod_template["spec"])
+    warnings.extend(collisions)
+    if not accepted:
+        return MutationResult(skip_reason=CONTAINER_NAME_TAKEN, warnings=tuple(warnings))
     gaps = _check_pod_security(accepted, pod_template, facts, policy)
     warnings.extend(_gap_warnings(gaps, facts.kind))
-    builder = _merge(obj, root, accepted, facts, warnings)
+    chosen, target_warnings = targets(accepted, obj, pod_template, policy)
+    warnings.extend(target_warnings)
+    builder = _merge(obj, root, accepted, chosen, facts, warnings)
     status = {**selection.already_injected, **{t.name: t.revision for t in accepted}}
     builder.put((*root, "metadata", "annotations"), policy.status_annotation, render_status(status))
     ops = tuple(builder.ops)
@@ -69,23 +91,6 @@ def mutate(
         pod_security_gaps=tuple(gap.template for gap in gaps),
         patched=verify_patch(obj, ops, root) if verify else None,
     )
-
-
-def _accepted(
-    names: tuple[str, ...],
-    pod_spec: JsonObject,
-    templates: TemplateSet,
-    facts: AdmissionFacts,
-    policy: InjectionPolicy,
-    warnings: list[str],
-) -> list[Template] | str:
-    """The requested templates that will be injected, in order, or the skip reason when none will."""
-    found = _resolve(names, templates, facts, policy, warnings)
-    if not found:
-        return TemplateNotFound.reason
-    accepted, collisions = without_container_collisions(found, pod_spec)
-    warnings.extend(collisions)
-    return accepted or CONTAINER_NAME_TAKEN
 
 
 def _resolve(
@@ -116,14 +121,16 @@ def _merge(
     obj: JsonObject,
     root: tuple[str, ...],
     accepted: list[Template],
+    chosen: dict[str, frozenset[str] | None],
     facts: AdmissionFacts,
     warnings: list[str],
 ) -> PatchBuilder:
-    """Merge the templates in order; raises VolumeNotFound when a mount they add has no volume."""
+    """Merge the templates in order, each template's env and mounts into its ``chosen`` app
+    containers; raises VolumeNotFound when a mount they add has no volume."""
     builder = PatchBuilder(obj)
     merger = PodTemplateMerger(builder, root, claim_template_names(facts.kind, obj))
     for template in accepted:
-        merger.merge(template)
+        merger.merge(template, chosen[template.name])
         if facts.kind in RUN_TO_COMPLETION_KINDS and template.containers and not template.native_sidecars:
             warnings.append(
                 f"template {template.name!r} adds regular sidecar containers to a {facts.kind}; its pods "

@@ -11,7 +11,12 @@ the error's class.
     └── TemplateConflict            403  template-conflict   a template cannot be applied to this object
         ├── PodSecurityConflict     403  pod-security        it needs a lower Pod Security level than
         │                                                    the namespace enforces
-        └── VolumeNotFound          403  volume-not-found    a mount it adds names a volume the pod lacks
+        ├── VolumeNotFound          403  volume-not-found    a mount it adds names a volume the pod lacks
+        ├── OverrideRejected        403  override-rejected   the workload's overrides name a field the
+        │                                                    template does not let it override, an
+        │                                                    unknown container, or an invalid value
+        └── VariableUnresolved      403  variable-unresolved a template variable has no value for this
+                                                             workload and no default, or an unusable one
 """
 
 from __future__ import annotations
@@ -66,3 +71,15 @@ class VolumeNotFound(TemplateConflict):
     def __init__(self, message: str, templates: tuple[str, ...]) -> None:
         super().__init__(message)
         self.templates = templates
+
+
+class OverrideRejected(TemplateConflict):
+    reason = "override-rejected"
+
+
+class VariableUnresolved(TemplateConflict):
+    reason = "variable-unresolved"
+
+    def __init__(self, message: str, template: str) -> None:
+        super().__init__(message)
+        self.templates = (template,)

@@ -6,8 +6,11 @@ Rules (also in docs/design.md):
   workload's, and half a template (its env and mounts without its sidecar) is not what was asked for;
 - volumes are added by name; a name the pod already has is skipped with a warning (the pod's own
   volume is used, so a workload can give a template's volume another source);
-- env and volumeMounts go into each of the workload's own app containers; an env name or mount path
-  (compared normalised) the container already has is left as the application set it;
+- env and volumeMounts go into each of the workload's own app containers (or only those the
+  target containers name); an env name or mount path (compared normalised) the container already
+  has is left as the application set it;
+- init containers (and native sidecars) are appended after the workload's own init containers, or,
+  with ``initContainersFirst``, placed before them (after those of earlier templates placed first);
 - imagePullSecrets are added by name; pod annotations and labels only add keys that are absent.
 """
 
@@ -84,17 +87,22 @@ class PodTemplateMerger:
         self.warnings: list[str] = []
         self.added_mounts: list[AddedMount] = []
         self._keys: dict[Tokens, set[object]] = {}
+        self._placed_first = 0
 
-    def merge(self, template: Template) -> None:
-        self._add_containers(template, (*self.spec, "initContainers"), template.init_containers)
+    def merge(self, template: Template, targets: frozenset[str] | None = None) -> None:
+        """``targets``: the app containers that get the template's env and mounts (None: all)."""
+        inits = (*self.spec, "initContainers")
+        first = template.init_containers_first
+        self._add_containers(template, inits, template.init_containers, first)
         if template.native_sidecars:
-            sidecars = (_as_native_sidecar(c) for c in template.containers)
-            self._add_containers(template, (*self.spec, "initContainers"), sidecars)
+            self._add_containers(template, inits, (_as_native_sidecar(c) for c in template.containers), first)
         else:
             self._add_containers(template, (*self.spec, "containers"), template.containers)
         self._add_volumes(template)
         for index in range(self.app_container_count):
             container = (*self.spec, "containers", str(index))
+            if targets is not None and self.builder.lookup((*container, "name")) not in targets:
+                continue
             self._add_keyed(container, "env", "name", template.env)
             for mount in self._add_keyed(container, "volumeMounts", "mountPath", template.volume_mounts):
                 name = self.builder.lookup((*container, "name"))
@@ -103,9 +111,15 @@ class PodTemplateMerger:
         self._add_entries((*self.metadata, "annotations"), template.annotations)
         self._add_entries((*self.metadata, "labels"), template.labels)
 
-    def _add_containers(self, template: Template, target: Tokens, containers: Iterable[JsonObject]) -> None:
+    def _add_containers(
+        self, template: Template, target: Tokens, containers: Iterable[JsonObject], first: bool = False
+    ) -> None:
         for container in containers:
-            self.builder.append(target, container)
+            if first:
+                self.builder.insert(target, self._placed_first, container)
+                self._placed_first += 1
+            else:
+                self.builder.append(target, container)
             for mount in container.get("volumeMounts") or ():
                 self._record_mount(template, container["name"], "volumeMount", mount)
             for device in container.get("volumeDevices") or ():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.levels import PodSecurityLevel
+from webhook.core.render import NO_VARIABLES, Variables
 
 DEFAULT_ANNOTATION_PREFIX = "sidecar-injector.io"
 LEGACY_ANNOTATION_PREFIX = "initializer.kubernetes.io/"
@@ -15,6 +16,9 @@ PodSecurityCheck = Literal["warn", "deny", "off"]
 """What to do when an injection needs a lower Pod Security level than the namespace enforces:
 admit with a warning, refuse the object, or do not check."""
 POD_SECURITY_CHECKS: tuple[PodSecurityCheck, ...] = get_args(PodSecurityCheck)
+OVERRIDABLE_FIELDS = ("resources", "image", "imagePullPolicy", "command", "args", "env")
+"""The container fields a template may let workloads override (``overridable``)."""
+DEFAULT_OVERRIDABLE = frozenset({"resources"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,16 @@ class Template:
     native_sidecars: bool = False
     namespace: str | None = None
     source: str = ""
+    target_containers: tuple[str, ...] | None = None
+    """The app containers that get ``volume_mounts`` and ``env`` (None: every one); a workload's
+    ``target-containers`` annotation replaces it."""
+    init_containers_first: bool = False
+    """Init containers (and native sidecars) go before the workload's own init containers."""
+    overridable: frozenset[str] = DEFAULT_OVERRIDABLE
+    """Container fields a workload may override with the ``overrides`` annotation."""
+    variables: Variables = NO_VARIABLES
+    """Where the template's strings reference the workload (parsed once, at load); empty (false)
+    for a template without variables, which is then injected as it is."""
 
 
 TemplateKey = tuple[str | None, str]
@@ -59,6 +73,15 @@ class TemplateSet:
 
 
 @dataclass(frozen=True, slots=True)
+class NamespaceMetadata:
+    """What the injector knows of a namespace: the labels and annotations it reads (opt-in, Pod
+    Security), never the whole object."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class AdmissionFacts:
     """What the AdmissionReview request says about the call, apart from the object itself."""
 
@@ -74,10 +97,25 @@ class AdmissionFacts:
     """The Pod Security level the namespace enforces, when known. Not part of the AdmissionReview: the
     server looks it up (namespace labels) and None means unknown, so no Pod Security check is made.
     A level's name is accepted too, and kept as the level (an unknown name is a ValueError)."""
+    namespace_metadata: NamespaceMetadata | None = None
+    """The namespace's labels and annotations, when known (the server's namespace watch, or a
+    Namespace object in ``inject``'s input); None means unknown: no namespace opt-in applies."""
 
     def __post_init__(self) -> None:
         if self.pod_security_level is not None:
             object.__setattr__(self, "pod_security_level", PodSecurityLevel(self.pod_security_level))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadReaders:
+    """What the core needs from the edges to read a workload's overrides: it imports no YAML or
+    schema library, so the edges hand these in (``webhook.templates.workload_checks``)."""
+
+    parse: Callable[[str], object]
+    """YAML or JSON text, bounded in size and nesting, to data; raises ValueError saying why."""
+    check_container: Callable[[JsonObject, str, Mapping[str, JsonObject]], tuple[str, ...]]
+    """The problems of a container (kind ``container``, ``init`` or ``sidecar``; the template's
+    volumes by name), as the template loader reports them; empty when it is valid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +126,10 @@ class InjectionPolicy:
     legacy_annotations: bool = True
     deny_missing_templates: bool = False
     pod_security_check: PodSecurityCheck = "warn"
+    namespace_opt_in: bool = True
+    """Namespaces opt in by label or annotation (the server then watches them)."""
+    readers: WorkloadReaders | None = None
+    """Set by the composition root; without it, a workload's overrides are refused."""
 
     def __post_init__(self) -> None:
         if self.pod_security_check not in POD_SECURITY_CHECKS:
@@ -100,6 +142,14 @@ class InjectionPolicy:
     @property
     def status_annotation(self) -> str:
         return f"{self.annotation_prefix}/status"
+
+    @property
+    def target_containers_annotation(self) -> str:
+        return f"{self.annotation_prefix}/target-containers"
+
+    @property
+    def overrides_annotation(self) -> str:
+        return f"{self.annotation_prefix}/overrides"
 
 
 @dataclass(frozen=True, slots=True)

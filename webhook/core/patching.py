@@ -3,7 +3,10 @@
 Ops are built, not diffed: python-json-patch's ``make_patch`` has open bugs that produce patches
 which do not apply. The builder knows which containers the original object has and which the patch
 itself created, so a missing array or map is created exactly once and later items are appended with
-``/-`` (vault-k8s's bug was re-adding ``/spec/volumes`` and so dropping earlier items).
+``/-`` (vault-k8s's bug was re-adding ``/spec/volumes`` and so dropping earlier items). Items that
+must come first (``initContainersFirst``) are added at an index, which shifts the items after it;
+``lookup`` of a list the original object had does not show what was added to it, so callers never
+address such a list's items by index.
 """
 
 from __future__ import annotations
@@ -60,6 +63,18 @@ class PatchBuilder:
         self._emit((*list_tokens, "-"), item)
         if self._is_created(list_tokens):
             current.append(item)
+
+    def insert(self, list_tokens: Tokens, index: int, item: JsonValue) -> None:
+        """Add ``item`` at ``index`` of the list (RFC 6902 shifts the items after it)."""
+        current = self.lookup(list_tokens)
+        if current is _MISSING:
+            self._create(list_tokens, [item])
+            return
+        if not isinstance(current, list):
+            raise InvalidObject(describe(list_tokens), f"expected a list, found {type(current).__name__}")
+        self._emit((*list_tokens, str(index)), item)
+        if self._is_created(list_tokens):
+            current.insert(index, item)
 
     def put(self, map_tokens: Tokens, key: str, value: JsonValue) -> None:
         current = self.lookup(map_tokens)

@@ -1,4 +1,9 @@
-"""Which templates an object asks for, and the stable reason token when the answer is none."""
+"""Which templates to inject into an object now, and the stable reason token when the answer is none.
+
+Whether the object opted in, and to what, is ``optin.decide``'s answer; this module adds what the
+request and the object's state rule out (operation, subresource, kind, deletion, immutable pod
+templates, controller-owned children) and what the status annotation says is already injected.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,15 @@ import json
 from dataclasses import dataclass
 
 from webhook.core.jsontypes import JsonObject
-from webhook.core.model import LEGACY_ANNOTATION_PREFIX, AdmissionFacts, InjectionPolicy
+from webhook.core.model import AdmissionFacts, InjectionPolicy
+from webhook.core.optin import annotations_of, decide
 from webhook.core.workloads import IMMUTABLE_POD_TEMPLATE_ON_UPDATE, SUPPORTED_KINDS, managing_owner
 
 HANDLED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
+NOT_REQUESTED = "not-requested"
+"""No opt-in signal anywhere (object, pod template, namespace)."""
+OPTED_OUT = "opted-out"
+"""The deciding signal says ``false``: the object (or its pod template) opted out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,29 +33,6 @@ class Selection:
     names: tuple[str, ...]
     already_injected: dict[str, str]
     warnings: tuple[str, ...] = ()
-
-
-def annotations_of(obj: JsonObject | None) -> dict[str, str]:
-    """String annotations only: anything else is not ours to interpret."""
-    metadata = obj.get("metadata") if isinstance(obj, dict) else None
-    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-    if not isinstance(annotations, dict):
-        return {}
-    return {k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def requested_names(annotations: dict[str, str], policy: InjectionPolicy) -> list[str]:
-    names: list[str] = []
-    listed = annotations.get(policy.inject_annotation)
-    if listed is not None and listed.strip().lower() not in ("", "false", "none"):
-        names.extend(part.strip() for part in listed.split(",") if part.strip())
-    if policy.legacy_annotations:
-        for key, value in annotations.items():
-            if key.startswith(LEGACY_ANNOTATION_PREFIX) and value.strip().lower() == "true":
-                name = key[len(LEGACY_ANNOTATION_PREFIX) :]
-                if name:
-                    names.append(name)
-    return names
 
 
 def parse_status(value: str | None) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -88,13 +75,9 @@ def select_templates(
     if isinstance(metadata, dict) and metadata.get("deletionTimestamp"):
         return Skip("being-deleted")
 
-    object_annotations = annotations_of(obj)
-    template_annotations = object_annotations if pod_template is obj else annotations_of(pod_template)
-    names: list[str] = requested_names(object_annotations, policy)
-    if pod_template is not obj:
-        names.extend(requested_names(template_annotations, policy))
-    if not names:
-        return Skip("not-requested")
+    decision = decide(obj, facts.kind, facts.namespace_metadata, policy)
+    if not decision.opted_in:
+        return Skip(OPTED_OUT if decision.opted_out else NOT_REQUESTED)
     # The API server would refuse a changed pod template on UPDATE (see workloads.py).
     if facts.operation == "UPDATE" and facts.kind in IMMUTABLE_POD_TEMPLATE_ON_UPDATE:
         return Skip(IMMUTABLE_POD_TEMPLATE_ON_UPDATE[facts.kind])
@@ -102,8 +85,8 @@ def select_templates(
     if owner is not None:
         return Skip(f"managed-by-{owner.lower()}")
 
-    already, warnings = parse_status(template_annotations.get(policy.status_annotation))
-    wanted = tuple(dict.fromkeys(n for n in names if n not in already))
+    already, warnings = parse_status(annotations_of(pod_template).get(policy.status_annotation))
+    wanted = tuple(n for n in decision.templates if n not in already)
     if not wanted:
         return Skip("already-injected", warnings)
     return Selection(wanted, already, warnings)

@@ -26,6 +26,9 @@ https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection
 An optional ``accept`` predicate filters objects client-side (used for the legacy
 ``<name>-initializer`` ConfigMaps a label selector cannot find). An object that stops passing it is
 reported as gone, exactly as the API server reports an object leaving a label selector (DELETED).
+An optional ``transform`` keeps only a projection of each accepted object (client-go's informer
+``SetTransform``): what the map holds and the changes carry, so a watch of every namespace costs the
+memory of the few fields its consumer reads.
 
 Typed collections: kube-apiserver serves the items of a List without ``kind`` and ``apiVersion``
 (only the List itself says ``ConfigMapList``), while watch events carry them. Given the collection's
@@ -137,9 +140,11 @@ class Reflector:
         self,
         accept: Callable[[Mapping[str, Any]], bool] | None = None,
         item_type: ItemType | None = None,
+        transform: Callable[[JsonObject], JsonObject] | None = None,
     ) -> None:
         self._accept = accept or (lambda _obj: True)
         self._item_type = item_type
+        self._transform = transform or (lambda obj: obj)
         self._objects: dict[ObjectKey, JsonObject] = {}
         self.resource_version: str | None = None
         self.refused: tuple[str, ...] = ()
@@ -167,7 +172,7 @@ class Reflector:
             if typed is None:
                 refused.append(_describe(item))
             elif self._accept(typed):
-                objects[object_key(typed)] = typed
+                objects[object_key(typed)] = self._transform(typed)
         self._objects = objects
         self.resource_version = version
         self.refused = tuple(refused)
@@ -210,7 +215,7 @@ class Reflector:
             return Step(reason=f"refused a {kind} event for {_describe(obj)}", refused=True)
         obj = typed
         if kind != "DELETED" and self._accept(obj):
-            self._objects[key] = obj
+            obj = self._objects[key] = self._transform(obj)
             return Step(changes=(Change(key, obj, kind),))
         if self._objects.pop(key, None) is not None:
             return Step(changes=(Change(key, None, kind),))

@@ -83,7 +83,8 @@ class CollectionWatcher:
     """Lists then watches one collection until ``stopping`` is set; see the module docstring.
 
     ``accept`` filters objects client-side (one that stops passing it is reported as gone);
-    ``item_type`` is the collection's kind, stamped on list items (which arrive without one).
+    ``item_type`` is the collection's kind, stamped on list items (which arrive without one);
+    ``transform`` keeps a projection of each object (see the reflector).
     """
 
     def __init__(
@@ -96,13 +97,14 @@ class CollectionWatcher:
         accept: Callable[[Mapping[str, Any]], bool] | None = None,
         *,
         item_type: ItemType,
+        transform: Callable[[JsonObject], JsonObject] | None = None,
     ) -> None:
         self.name = name
         self._request = request
         self._sink = sink
         self._stopping = stopping
         self._timings = timings
-        self.reflector = Reflector(accept, item_type)
+        self.reflector = Reflector(accept, item_type, transform)
         self.backoff = Backoff(timings.backoff_initial, timings.backoff_cap)
         self.lists = 0
         self.watches = 0

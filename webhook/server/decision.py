@@ -1,10 +1,11 @@
 """The admission decision: a review's body in, the HTTP answer and what it came to out.
 
-No metrics, no logging, no clock: the templates and namespace levels are read through the callables
-it is given, so the golden tests run every case through it, bytes in and bytes out. Whatever a body
-causes is an Outcome, never an exception: a refusal of the envelope (4xx), an AdmissionReview that
-admits or denies (200), or an internal error answered as ``--on-internal-error`` says, which carries
-the exception for the recorder (handler.py) to log with its traceback.
+No metrics, no logging, no clock: the templates and what is known of namespaces (Pod Security
+levels, labels and annotations) are read through the callables it is given, so the golden tests run
+every case through it, bytes in and bytes out. Whatever a body causes is an Outcome, never an
+exception: a refusal of the envelope (4xx), an AdmissionReview that admits or denies (200), or an
+internal error answered as ``--on-internal-error`` says, which carries the exception for the
+recorder (handler.py) to log with its traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from webhook.core import (
     mutate,
 )
 from webhook.core.levels import PodSecurityLevel
+from webhook.core.model import NamespaceMetadata
 from webhook.core.workloads import locate_pod_template
 from webhook.server.refusal import Refusal, error_body
 from webhook.server.review import (
@@ -47,6 +49,8 @@ class TemplateSnapshotProvider(Protocol):
 
 NamespaceLevelLookup = Callable[[str], PodSecurityLevel | None]
 """Namespace → the Pod Security level it enforces, or None when unknown (an in-memory lookup)."""
+NamespaceLookup = Callable[[str], NamespaceMetadata | None]
+"""Namespace → the labels and annotations the engine reads, or None when unknown (in memory)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +92,14 @@ class AdmissionDecision:
         allow_on_internal_error: bool = False,
         verify_patches: bool = True,
         namespace_levels: NamespaceLevelLookup | None = None,
+        namespaces: NamespaceLookup | None = None,
     ) -> None:
         self._templates = templates
         self._policy = policy
         self._allow_on_internal_error = allow_on_internal_error
         self._verify = verify_patches
         self._namespace_levels = namespace_levels
+        self._namespaces = namespaces
 
     def answer(self, body: bytes) -> Outcome:
         review = self.read(body)
@@ -151,6 +157,10 @@ class AdmissionDecision:
             level = self._namespace_levels(facts.namespace)
             if level is not None:
                 facts = dataclasses.replace(facts, pod_security_level=level)
+        if self._namespaces is not None:
+            metadata = self._namespaces(facts.namespace)
+            if metadata is not None:
+                facts = dataclasses.replace(facts, namespace_metadata=metadata)
         return facts
 
     def _verdict(self, obj: Any, facts: AdmissionFacts) -> _Verdict:

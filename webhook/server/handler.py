@@ -18,6 +18,7 @@ from webhook.metrics import Metrics
 from webhook.server.decision import (
     AdmissionDecision,
     NamespaceLevelLookup,
+    NamespaceLookup,
     Outcome,
     Review,
     TemplateSnapshotProvider,
@@ -56,6 +57,7 @@ class ReviewHandler:
         allow_on_internal_error: bool = False,
         verify_patches: bool = True,
         namespace_levels: NamespaceLevelLookup | None = None,
+        namespaces: NamespaceLookup | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.decision = AdmissionDecision(
@@ -64,6 +66,7 @@ class ReviewHandler:
             allow_on_internal_error=allow_on_internal_error,
             verify_patches=verify_patches,
             namespace_levels=namespace_levels,
+            namespaces=namespaces,
         )
         self._metrics = metrics
         self._clock = clock

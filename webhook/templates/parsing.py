@@ -33,6 +33,7 @@ from webhook.core.security import TemplateSecurityPolicy, policy_violations
 from webhook.manifests import ManifestError, load_documents
 from webhook.settings import DEFAULTS
 from webhook.templates.container_rules import RuleOptions
+from webhook.templates.controls import CONTROL_FIELDS, Controls, read_controls, with_variables
 from webhook.templates.errors import Problem, TemplateError, show
 from webhook.templates.findings import FieldPath, Findings, format_path, parse_path
 from webhook.templates.k8s_formats import dns_label
@@ -46,7 +47,7 @@ LEGACY_KEY = "config"
 
 LIST_FIELDS = tuple(ITEM_SCHEMAS)
 MAP_FIELDS = ("annotations", "labels")
-KNOWN_FIELDS = frozenset({*LIST_FIELDS, *MAP_FIELDS, "nativeSidecars"})
+KNOWN_FIELDS = frozenset({*LIST_FIELDS, *MAP_FIELDS, "nativeSidecars", *CONTROL_FIELDS})
 INT64 = range(-(2**63), 2**63)
 HALF_SURROGATE = "holds half of a UTF-16 surrogate pair; write the character itself"
 
@@ -176,13 +177,16 @@ def parse_template(
     if not isinstance(body, dict):
         findings.add((), "expected a mapping with containers, initContainers, volumes, ...")
         raise _error(document, findings, loaded.node)
-    _check_json(body, (), findings)
+    check_json(body, (), findings)
     if findings:  # the rules below read these values as JSON
         raise _error(document, findings, loaded.node)
-    parts = _parts(body, findings, kubernetes_version)
-    native = body.get("nativeSidecars", False)
+    # Checked with the variables' references in place: every place they may appear takes any string.
+    unescaped, sites = with_variables(body, findings)
+    parts = _parts(unescaped, findings, kubernetes_version)
+    native = unescaped.get("nativeSidecars", False)
     if not isinstance(native, bool):
         findings.add(("nativeSidecars",), "expected true or false")
+    controls = read_controls(unescaped, sites, findings)
     reported = {path for path, _ in findings.items}  # the schema's message is the one to keep
     rules = check_template(parts, native is True, RuleOptions.for_version(kubernetes_version))
     findings.items += [(path, message) for path, message in rules.items if path not in reported]
@@ -190,7 +194,19 @@ def parse_template(
         findings.add((), "the template injects nothing")
     if findings:
         raise _error(document, findings, loaded.node)
-    template = _template(document, body, parts, native is True)
+    template = _template(document, content_revision(body), parts, native is True, controls)
+    _check_security(template, document, security, findings)
+    if findings:
+        raise _error(document, findings, loaded.node)
+    return template
+
+
+def _check_security(
+    template: Template,
+    document: TemplateDocument,
+    security: TemplateSecurityPolicy | None,
+    findings: Findings,
+) -> None:
     if document.namespace is not None:
         registries = security.allowed_registries if security else ()
         security = TemplateSecurityPolicy.restricted(registries)
@@ -198,9 +214,6 @@ def parse_template(
         findings.add(
             parse_path(violation.field), f"{violation.message}: forbidden by the template security policy"
         )
-    if findings:
-        raise _error(document, findings, loaded.node)
-    return template
 
 
 def _parts(body: dict[str, Any], findings: Findings, version: str) -> dict[str, Any]:
@@ -226,11 +239,11 @@ def _parts(body: dict[str, Any], findings: Findings, version: str) -> dict[str, 
 
 
 def _template(
-    document: TemplateDocument, body: dict[str, Any], parts: dict[str, Any], native: bool
+    document: TemplateDocument, revision: str, parts: dict[str, Any], native: bool, controls: Controls
 ) -> Template:
     return Template(
         name=document.name,
-        revision=content_revision(body),
+        revision=revision,
         containers=parts["containers"],
         init_containers=parts["initContainers"],
         volumes=parts["volumes"],
@@ -242,6 +255,10 @@ def _template(
         native_sidecars=native,
         namespace=document.namespace,
         source=document.source,
+        target_containers=controls.target_containers,
+        init_containers_first=controls.init_containers_first,
+        overridable=controls.overridable,
+        variables=controls.variables,
     )
 
 
@@ -259,7 +276,7 @@ def _error(
     return TemplateError(origin, document.key, "", "", file=document.file, problems=problems)
 
 
-def _check_json(node: Any, path: FieldPath, findings: Findings) -> None:
+def check_json(node: Any, path: FieldPath, findings: Findings) -> None:
     """Every value YAML can hold but a JSON patch cannot, or the API server would refuse.
 
     Template items go into patches verbatim, and orjson refuses non-string keys, integers past 64

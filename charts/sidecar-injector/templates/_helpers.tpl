@@ -131,12 +131,93 @@ tls.key: {{ $cert.Key | b64enc }}
 {{- end }}
 
 {{/*
-The opt-in test as CEL, on one metadata expression (a string such as "object.metadata").
-Only key presence is checked; the server reads the values (and skips "false") itself, so the
-condition never hides an object the server would have injected.
+Opt-in routing (docs/design.md, "Opt-in"). The server decides with core/optin.py's precedence table:
+the highest of the object's annotations, its labels, its pod template's annotations, their labels,
+the namespace's annotation and label that carries a signal decides alone. A webhook entry can select
+namespaces by label only, so the MutatingWebhookConfiguration holds one entry per namespace state,
+and the entries never overlap (each object is sent at most once):
+  namespace           labelled sidecar-injector.io/inject=<template>: every object that does not opt
+                      out itself (matchConditions);
+  label               not labelled: objects whose own label requests (objectSelector), unless their
+                      own annotation opts out;
+  annotation          not labelled: objects whose own or pod template's signal requests, other than
+                      those the label entry takes (matchConditions);
+  namespace-opted-out labelled with an opt-out value: objects that opt in themselves.
+The CEL below only ever errs towards sending: a legacy initializer.kubernetes.io/<name> key counts
+whatever its value, and only the exact opt-out values count as opt-out (the server also reads
+"False" or " none " as one); the server then skips what was sent needlessly.
 */}}
-{{- define "sidecar-injector.celOptedIn" -}}
-(has({{ . }}.annotations) && {{ . }}.annotations.exists(k, k == 'sidecar-injector.io/inject' || k.startsWith('initializer.kubernetes.io/')))
+
+{{- define "sidecar-injector.injectKey" -}}sidecar-injector.io/inject{{- end }}
+{{- define "sidecar-injector.optOutValues" -}}["false", "none", ""]{{- end }}
+
+{{/* A metadata's annotations carry a signal (CEL; the argument is a metadata expression). */}}
+{{- define "sidecar-injector.celAnnotated" -}}
+(has({{ . }}.annotations) && ('sidecar-injector.io/inject' in {{ . }}.annotations || {{ . }}.annotations.exists(k, k.startsWith('initializer.kubernetes.io/'))))
+{{- end }}
+
+{{/* ... and that signal opts out: the inject annotation says so and no legacy key asks. */}}
+{{- define "sidecar-injector.celAnnotationOptsOut" -}}
+(has({{ . }}.annotations) && 'sidecar-injector.io/inject' in {{ . }}.annotations && {{ . }}.annotations['sidecar-injector.io/inject'] in ['false', 'none', ''] && !{{ . }}.annotations.exists(k, k.startsWith('initializer.kubernetes.io/')))
+{{- end }}
+
+{{- define "sidecar-injector.celLabelled" -}}
+(has({{ . }}.labels) && 'sidecar-injector.io/inject' in {{ . }}.labels)
+{{- end }}
+
+{{- define "sidecar-injector.celLabelOptsOut" -}}
+(has({{ . }}.labels) && 'sidecar-injector.io/inject' in {{ . }}.labels && {{ . }}.labels['sidecar-injector.io/inject'] in ['false', 'none', ''])
+{{- end }}
+
+{{/*
+One test over the pod template's metadata, wherever the kind keeps it (spec.template, or a CronJob's
+spec.jobTemplate.spec.template); has() guards every step because a missing field is an error in CEL,
+and an error counts as a failure. Takes (list <helper name> $).
+*/}}
+{{- define "sidecar-injector.celPodTemplate" -}}
+{{- $test := index . 0 -}}
+((has(object.spec) && has(object.spec.template) && has(object.spec.template.metadata) && {{ include $test "object.spec.template.metadata" }}) || (has(object.spec) && has(object.spec.jobTemplate) && has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && has(object.spec.jobTemplate.spec.template.metadata) && {{ include $test "object.spec.jobTemplate.spec.template.metadata" }}))
+{{- end }}
+
+{{/*
+The object's own deciding signal (its annotations, its labels, its pod template's annotations, their
+labels: the first that carries one) requests templates (argument "requests") or opts out ("optsOut").
+*/}}
+{{- define "sidecar-injector.celObjectDecides" -}}
+{{- $out := eq . "optsOut" -}}
+{{- $yes := ternary "" "!" $out -}}
+(has(object.metadata) && {{ include "sidecar-injector.celAnnotated" "object.metadata" }} ? {{ $yes }}{{ include "sidecar-injector.celAnnotationOptsOut" "object.metadata" }} : has(object.metadata) && {{ include "sidecar-injector.celLabelled" "object.metadata" }} ? {{ $yes }}{{ include "sidecar-injector.celLabelOptsOut" "object.metadata" }} : {{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celAnnotated") }} ? {{ $yes }}{{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celAnnotationOptsOut") }} : {{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celLabelled") }} ? {{ $yes }}{{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celLabelOptsOut") }} : false)
+{{- end }}
+
+{{/* The object's own label requests templates: what the label entry's objectSelector takes. */}}
+{{- define "sidecar-injector.celLabelRequests" -}}
+(has(object.metadata) && {{ include "sidecar-injector.celLabelled" "object.metadata" }} && !{{ include "sidecar-injector.celLabelOptsOut" "object.metadata" }})
+{{- end }}
+
+{{/*
+The webhook entries: a list of (name, namespace expressions, object expressions, CEL condition or
+""), as YAML. Without matchConditions nothing but the namespace exclusion can be routed on (an
+annotation is invisible to selectors), so there is one entry that sends everything.
+*/}}
+{{- define "sidecar-injector.webhookEntries" -}}
+{{- $key := include "sidecar-injector.injectKey" . }}
+{{- $optOut := include "sidecar-injector.optOutValues" . | fromJsonArray }}
+{{- $unlabelled := list (dict "key" $key "operator" "DoesNotExist") }}
+{{- $labelRequests := list (dict "key" $key "operator" "Exists") (dict "key" $key "operator" "NotIn" "values" $optOut) }}
+{{- $requests := printf "object != null && %s" (include "sidecar-injector.celObjectDecides" "requests") }}
+{{- $entries := list }}
+{{- if not .Values.webhook.matchConditions.enabled }}
+{{- $entries = append $entries (dict "name" "inject" "namespace" list "object" list "condition" "") }}
+{{- else if .Values.server.namespaceOptIn }}
+{{- $entries = append $entries (dict "name" "namespace.inject" "namespace" $labelRequests "object" list "condition" (printf "object != null && !%s" (include "sidecar-injector.celObjectDecides" "optsOut"))) }}
+{{- $entries = append $entries (dict "name" "label.inject" "namespace" $unlabelled "object" $labelRequests "condition" $requests) }}
+{{- $entries = append $entries (dict "name" "annotation.inject" "namespace" $unlabelled "object" list "condition" (printf "%s && !%s" $requests (include "sidecar-injector.celLabelRequests" .))) }}
+{{- $entries = append $entries (dict "name" "namespace-opted-out.inject" "namespace" (list (dict "key" $key "operator" "In" "values" $optOut)) "object" list "condition" $requests) }}
+{{- else }}
+{{- $entries = append $entries (dict "name" "label.inject" "namespace" list "object" $labelRequests "condition" $requests) }}
+{{- $entries = append $entries (dict "name" "annotation.inject" "namespace" list "object" list "condition" (printf "%s && !%s" $requests (include "sidecar-injector.celLabelRequests" .))) }}
+{{- end }}
+{{- toYaml $entries }}
 {{- end }}
 
 {{/*

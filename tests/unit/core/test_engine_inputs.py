@@ -70,7 +70,7 @@ data:
         ],
         volumes=[{"name": "shared", "emptyDir": {}}],
     )
-    obj["spec"]["template"]["metadata"]["annotations"] = {"sidecar-injector.io/inject": "mounts"}
+    obj["metadata"]["annotations"] = {"sidecar-injector.io/inject": "mounts"}
     result = mutate(obj, FACTS, templates, InjectionPolicy())
     container = jsonpatch.apply_patch(obj, list(result.patch))["spec"]["template"]["spec"]["containers"][0]
     assert container["env"][-1] == {"name": "A", "value": "b"}

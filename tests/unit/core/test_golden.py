@@ -9,9 +9,10 @@ and that the result, admitted again, changes nothing. Run ``pytest --update-gold
 expected files, then review the diff.
 
 ``case.yaml`` holds the request's facts under ``request``: ``operation`` (CREATE), ``namespace``,
-``dryRun``, ``subResource``, ``podSecurityLevel`` (what the namespace watch would report), and
-``kind`` (the object's own by default; needed when ``object.yaml`` is ``null``, as a DELETE or
-CONNECT review may send). ``response.yaml`` is the AdmissionReview response without its patch (in
+``dryRun``, ``subResource``, ``podSecurityLevel``, ``namespaceLabels`` and ``namespaceAnnotations``
+(what the namespace watch would report; without either, the namespace is unknown), and ``kind``
+(the object's own by default; needed when ``object.yaml`` is ``null``, as a DELETE or CONNECT
+review may send). The policy is ``case.yaml``'s ``policy`` with the readers ``serve`` gives it. ``response.yaml`` is the AdmissionReview response without its patch (in
 patch.json), plus ``skipReason`` and ``injected`` for an admitted object.
 """
 
@@ -28,17 +29,20 @@ import pytest
 import yaml
 
 from tests.support.reviews import review
-from tests.support.templates import template_set
+from tests.support.templates import KUBERNETES_VERSION, template_set
 from tests.support.validation import assert_valid
 from webhook.core import InjectionPolicy
 from webhook.core.engine import CONTAINER_NAME_TAKEN
+from webhook.core.model import NamespaceMetadata
 from webhook.server.decision import AdmissionDecision, Outcome
+from webhook.templates.workload_checks import workload_readers
 
 GOLDEN = Path(__file__).parents[2] / "golden"
 INPUTS = {"case.yaml", "object.yaml", "templates.yaml"}
 WITH_PATCH = {"patch.json", "mutated.yaml", "response.yaml"}
 WITHOUT_PATCH = {"response.yaml"}
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
+READERS = workload_readers(KUBERNETES_VERSION)
 
 
 def review_body(case: dict[str, Any], obj: Any, uid: str = "golden") -> bytes:
@@ -60,11 +64,18 @@ def decide(
     case: dict[str, Any], obj: Any, folder: Path, uid: str = "golden"
 ) -> tuple[Outcome, dict[str, Any]]:
     """The decision's outcome for the case, and the AdmissionReview response it encoded."""
-    level = case.get("request", {}).get("podSecurityLevel")
+    request = case.get("request", {})
+    level = request.get("podSecurityLevel")
+    namespace = None
+    if "namespaceLabels" in request or "namespaceAnnotations" in request:
+        namespace = NamespaceMetadata(
+            request.get("namespaceLabels", {}), request.get("namespaceAnnotations", {})
+        )
     decision = AdmissionDecision(
         lambda: template_set((folder / "templates.yaml").read_text()),
-        InjectionPolicy(**case.get("policy", {})),
+        InjectionPolicy(**case.get("policy", {}), readers=READERS),
         namespace_levels=lambda _namespace: level,
+        namespaces=lambda _namespace: namespace,
     )
     outcome = decision.answer(review_body(case, obj, uid))
     assert outcome.status == 200, outcome.body

@@ -59,3 +59,28 @@ def test_values_of_the_wrong_type_are_reported_with_their_field() -> None:
         PatchBuilder({"metadata": {"annotations": []}}).put(("metadata", "annotations"), "k", "v")
     with pytest.raises(InvalidObject, match=r"^spec: expected a map"):
         PatchBuilder({"spec": []}).append(("spec", "volumes"), {"name": "a"})
+
+
+@pytest.mark.parametrize("own", [None, [], [{"name": "own"}]])
+def test_items_inserted_at_an_index_come_before_the_lists_own_and_after_each_other(own: object) -> None:
+    pod: dict[str, object] = {"spec": {"containers": [{"name": "app"}]}}
+    if own is not None:
+        pod["spec"]["initContainers"] = own  # type: ignore[index]
+    builder = PatchBuilder(pod)
+    builder.append(("spec", "initContainers"), {"name": "last"})
+    builder.insert(("spec", "initContainers"), 0, {"name": "first"})
+    builder.insert(("spec", "initContainers"), 1, {"name": "second"})
+    patched = jsonpatch.apply_patch(pod, builder.ops)
+    own_names = [c["name"] for c in own or []]  # type: ignore[attr-defined]
+    assert [c["name"] for c in patched["spec"]["initContainers"]] == ["first", "second", *own_names, "last"]
+    created = [op for op in builder.ops if op["path"] == "/spec/initContainers"]
+    assert created == (
+        [{"op": "add", "path": "/spec/initContainers", "value": [{"name": "last"}]}] if own is None else []
+    )
+    if own is None:  # the builder's view of the list it created follows the inserts; the op stays as emitted
+        assert [c["name"] for c in builder.lookup(("spec", "initContainers"))] == ["first", "second", "last"]
+
+
+def test_an_insert_into_something_else_than_a_list_is_refused() -> None:
+    with pytest.raises(InvalidObject, match="expected a list"):
+        PatchBuilder({"spec": {"initContainers": {}}}).insert(("spec", "initContainers"), 0, {"name": "x"})

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from webhook.core import AdmissionFacts, InjectionPolicy
+from webhook.core.optin import requested_names
 from webhook.core.selection import (
     Selection,
     Skip,
     parse_status,
     render_status,
-    requested_names,
     select_templates,
 )
 

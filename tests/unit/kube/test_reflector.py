@@ -159,6 +159,19 @@ def test_an_object_that_stops_passing_the_filter_is_reported_gone() -> None:
     assert [c.key for c in step.changes] == [("ns", "b")]
 
 
+def test_the_transform_keeps_a_projection_of_what_is_accepted_and_the_versions_move_on() -> None:
+    def project(obj: dict[str, Any]) -> dict[str, Any]:
+        return {"metadata": {"name": obj["metadata"]["name"], "labels": obj["metadata"].get("labels", {})}}
+
+    reflector = Reflector(accept=lambda o: "t" in (o["metadata"].get("labels") or {}), transform=project)
+    reflector.on_list(listing("1", configmap("a", "1", t="x"), configmap("b", "1")))
+    assert dict(reflector.objects) == {("ns", "a"): {"metadata": {"name": "a", "labels": {"t": "x"}}}}
+    step = reflector.on_event({"type": "ADDED", "object": configmap("c", "7", t="y")})
+    assert [c.obj for c in step.changes] == [{"metadata": {"name": "c", "labels": {"t": "y"}}}]
+    assert reflector.objects[("ns", "c")] == {"metadata": {"name": "c", "labels": {"t": "y"}}}
+    assert reflector.resource_version == "7"  # read from the event, not from the projection
+
+
 def test_the_line_buffer_keeps_a_partial_line_until_its_newline_arrives() -> None:
     lines = LineBuffer()
     assert lines.feed(b'{"a": 1}\n{"b"') == [b'{"a": 1}']

@@ -18,7 +18,7 @@ from tests.support.reviews import opted_in_pod, review
 from tests.support.templates import template_set
 from webhook.core import InjectionPolicy
 from webhook.core.pod_security import ENFORCE_LABEL
-from webhook.kube.namespaces import NamespaceSecurityLevels
+from webhook.kube.namespaces import NamespaceMirror
 from webhook.metrics import Metrics
 from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
@@ -64,11 +64,11 @@ def test_handling_reviews_opens_no_file_and_no_socket() -> None:
     assert _recording == []
 
 
-def test_the_namespace_level_lookup_is_in_memory_while_a_real_watch_runs() -> None:
+def test_the_namespace_lookups_are_in_memory_while_a_real_watch_runs() -> None:
     global _active
     with FakeApiServer(bookmark_interval=0.05) as api:
-        api.create_namespace("team-a", {ENFORCE_LABEL: "restricted"})
-        levels = NamespaceSecurityLevels(configuration=kubernetes.client.Configuration(host=api.host))
+        api.create_namespace("team-a", {ENFORCE_LABEL: "restricted", "sidecar-injector.io/inject": "other"})
+        levels = NamespaceMirror(configuration=kubernetes.client.Configuration(host=api.host))
         levels.start()
         try:
             assert levels.wait_synced(10)
@@ -78,6 +78,7 @@ def test_the_namespace_level_lookup_is_in_memory_while_a_real_watch_runs() -> No
                 InjectionPolicy(),
                 Metrics(CollectorRegistry()),
                 namespace_levels=levels.level,
+                namespaces=levels.metadata,
             )
             body = orjson.dumps(review(opted_in_pod(), namespace="team-a"))
             handler.handle(body)
@@ -92,6 +93,7 @@ def test_the_namespace_level_lookup_is_in_memory_while_a_real_watch_runs() -> No
     assert _recording == []
     warnings = json.loads(answers[-1].body)["response"]["warnings"]
     assert "enforces 'restricted'" in warnings[0]  # the level really came from the watch
+    assert levels.metadata("team-a").labels == {"sidecar-injector.io/inject": "other"}
 
 
 def test_the_metrics_count_every_review_exactly_once_by_outcome_and_reason() -> None:
