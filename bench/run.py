@@ -3,6 +3,7 @@
 
     python bench/run.py            # full run (about 10 minutes with --duration 5)
     python bench/run.py --quick    # smoke run: 3 s points, 1 repeat, fewer points
+    python bench/run.py --scenarios 0-reference --conns 1,8 --load-only   # one scenario under load
 
 What it does: issues a certificate with ``sidecar-injector certs generate``, starts ``sidecar-injector
 serve`` with production settings (JSON logs at INFO, one worker), measures startup-to-ready and memory,
@@ -49,6 +50,11 @@ def parse_options(argv: Sequence[str]) -> Options:
         "--scenarios",
         help=f"comma-separated scenarios measured under load (default all: {','.join(SCENARIO_KEYS)})",
     )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="only the scenarios under load, pinned: no startup, memory, churn, 1,000 templates, workers",
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
     chosen = args.scenarios.split(",") if args.scenarios else list(SCENARIO_KEYS)
@@ -69,6 +75,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         template_conns=[c for c in conns if c in (1, 8)] or conns[:1],
         churn=200 if quick else 500,
         worker_conns=[8] if quick else [c for c in conns if c in (8, 64)] or conns,
+        load_only=args.load_only,
     )
 
 

@@ -82,6 +82,9 @@ class Options:
     template_conns: list[int]
     worker_conns: list[int]
     churn: int
+    load_only: bool = False
+    """Only the scenarios under load, pinned when the machine can pin: no startup, memory, churn,
+    1,000 templates or workers (for iterating on one scenario)."""
 
     def scenarios_keys(self) -> tuple[str, str, str]:
         """Scenario keys for the targets: the small pod, the 200 KiB pod, the pod not opted in."""
@@ -196,7 +199,35 @@ def workers_supported(env: Env) -> bool:
     return result.returncode == 0 and "--workers" in result.stdout
 
 
+def measure_scenarios(
+    env: Env, opts: Options, report: Report, scenarios: dict[str, Scenario], *, pinned: bool
+) -> None:
+    """Each chosen scenario on a fresh server: idle memory, its answer, then every connection count."""
+    chosen = opts.scenarios if pinned or not env.can_pin else opts.unpinned_scenarios
+    for key in chosen:
+        scenario = scenarios[key]
+        with running(env, scenario.templates, pinned=pinned) as (server, _ready):
+            rss, cpu = idle_snapshot(server, opts.idle_seconds)
+            if pinned == env.can_pin and key == BASELINE_KEY:
+                report.scalars["idle_rss_mib"] = rss
+                report.scalars["idle_cpu_pct"] = cpu
+            ops, size = check_answer(server, scenario)
+            report.answers[key] = {
+                "title": scenario.title,
+                "object_bytes": scenario.object_bytes,
+                "review_bytes": len(scenario.body),
+                "response_bytes": size,
+                "ops": ops,
+            }
+            measure_points(
+                env, opts, report, server, scenario, section="main", pinned=pinned, conns_list=opts.conns
+            )
+
+
 def run_plan(env: Env, opts: Options, report: Report, scenarios: dict[str, Scenario]) -> None:
+    if opts.load_only:
+        measure_scenarios(env, opts, report, scenarios, pinned=env.can_pin)
+        return
     examples = [EXAMPLES]
     one = env.work / "templates-1"
     one.mkdir()
@@ -212,27 +243,8 @@ def run_plan(env: Env, opts: Options, report: Report, scenarios: dict[str, Scena
     with running(env, [one], pinned=env.can_pin) as (server, _):
         report.scalars["idle_rss_1_template_mib"], _cpu = idle_snapshot(server, opts.idle_seconds)
 
-    modes = [True, False] if env.can_pin else [False]
-    for pinned in modes:
-        chosen = opts.scenarios if pinned or not env.can_pin else opts.unpinned_scenarios
-        for key in chosen:
-            scenario = scenarios[key]
-            with running(env, scenario.templates, pinned=pinned) as (server, _ready):
-                rss, cpu = idle_snapshot(server, opts.idle_seconds)
-                if pinned == env.can_pin and key == BASELINE_KEY:
-                    report.scalars["idle_rss_mib"] = rss
-                    report.scalars["idle_cpu_pct"] = cpu
-                ops, size = check_answer(server, scenario)
-                report.answers[key] = {
-                    "title": scenario.title,
-                    "object_bytes": scenario.object_bytes,
-                    "review_bytes": len(scenario.body),
-                    "response_bytes": size,
-                    "ops": ops,
-                }
-                measure_points(
-                    env, opts, report, server, scenario, section="main", pinned=pinned, conns_list=opts.conns
-                )
+    for pinned in [True, False] if env.can_pin else [False]:
+        measure_scenarios(env, opts, report, scenarios, pinned=pinned)
 
     progress(f"connection churn: 2 x {opts.churn} new TLS connections, one review each")
     with running(env, examples, pinned=env.can_pin) as (server, _ready):
