@@ -18,7 +18,8 @@ from webhook.tls.files import write_bundle
 
 pytestmark = pytest.mark.integration
 
-LIFETIME_LEFT = timedelta(seconds=4)
+# Long enough for the server to start and answer once on a loaded machine before it expires.
+LIFETIME_LEFT = timedelta(seconds=15)
 
 
 def test_readiness_fails_once_the_serving_certificate_expires(tmp_path: Path) -> None:
