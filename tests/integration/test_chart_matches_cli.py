@@ -39,3 +39,14 @@ def test_the_rendered_server_arguments_parse_into_the_intended_settings(
     assert grace > settings.drain_seconds
     if settings.kube:
         assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+
+
+def test_accept_annotations_reach_the_server_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text("server:\n  acceptAnnotations: [tumblr, expedia]\n")
+    [container] = one(render(require_helm(), [values]), "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    monkeypatch.setenv("POD_NAMESPACE", NAMESPACE)
+    settings = settings_from_args(build_parser().parse_args(container["args"]))
+    assert len(settings.policy.accepted_annotations) == 2

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.integration.chart_helpers import NAMESPACE, one, render, require_helm
+from webhook.convert.accept import accepted_annotations
 from webhook.core.model import InjectionPolicy, NamespaceMetadata
 from webhook.core.optin import decide
 from webhook.core.workloads import POD_TEMPLATE_TOKENS
@@ -114,9 +115,9 @@ def metadata(annotations: dict[str, str] | None, labels: dict[str, str] | None) 
     return found
 
 
-def objects() -> Iterator[tuple[str, dict[str, Any]]]:
+def objects(annotations: list[dict[str, str] | None] = ANNOTATIONS) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every kind with every signal on its own metadata and (workloads) on its pod template's."""
-    signals = list(itertools.product(ANNOTATIONS, LABELS))
+    signals = list(itertools.product(annotations, LABELS))
     for kind, tokens in POD_TEMPLATE_TOKENS.items():
         spec = {"containers": [{"name": "a", "image": "a"}]}
         for own_annotations, own_labels in signals:
@@ -217,3 +218,28 @@ def test_the_has_guards_in_match_conditions_are_needed() -> None:
     pod = {"object": {"metadata": {"name": "p"}, "spec": {"containers": []}}}
     with pytest.raises(KeyError):  # "no such key: template", as cel-go says
         cel.evaluate("has(object.spec.template.metadata.annotations)", pod)
+
+
+TUMBLR, EXPEDIA = "injector.tumblr.com/request", "sidecar-injector.expedia.com/inject"
+FOREIGN: list[dict[str, str] | None] = [
+    {TUMBLR: "agent"},
+    {EXPEDIA: "agent, proxy"},
+    {INJECT: "false", TUMBLR: "agent"},
+    {INJECT: "false", EXPEDIA: "agent"},
+]
+
+
+def test_accepted_annotations_are_routed_where_the_server_reads_them_and_only_there(helm: str) -> None:
+    """On a Pod's own metadata and a pod template's, not on a workload's own metadata; with the same
+    precedence as our annotation (an object label still outranks a pod template's request)."""
+    router = Router(entries(helm, "server.acceptAnnotations={tumblr,expedia}"))
+    policy = InjectionPolicy(accepted_annotations=accepted_annotations(["tumblr", "expedia"]))
+    plain = Router(entries(helm))
+    differs = 0
+    for (kind, obj), namespace in itertools.product(list(objects([*ANNOTATIONS, *FOREIGN]))[::3], NAMESPACES):
+        sent = router.sending(obj, namespace, NAMESPACES[namespace][0])
+        assert len(sent) <= 1, f"{kind} in {namespace} sent twice: {sent}: {obj}"
+        expected = wanted(obj, kind, namespace, policy)
+        assert bool(sent) == expected, f"{kind} in {namespace}: sent {sent}, opted in {expected}: {obj}"
+        differs += bool(sent) != bool(plain.sending(obj, namespace, NAMESPACES[namespace][0]))
+    assert differs > 100  # the accepted annotations really change the routing

@@ -77,3 +77,40 @@ def test_templates_validate_lists_every_problem_with_its_file_line(tmp_path: Pat
     assert lines[0].startswith(f"error: {path}:11: {where}: containers[0].resources.limits.memory: ")
     assert lines[1].startswith(f"error: {path}:13: {where}: volumes[0].hostPath: ")
     assert len(lines) == 2
+
+
+FOREIGN = {
+    "tumblr": "golden-import/tumblr-pod-level-fields-are-not-imported/sidecars-configmap.yaml",
+    "salesforce": "golden-import/salesforce-two-mutation-configs-from-the-chart-configmap/webhook-configmap.yaml",
+    "expedia": "golden-import/expedia-two-sidecar-configmaps-in-the-pods-namespace/sidecar-configmaps.yaml",
+}
+
+
+@pytest.mark.parametrize("source_format", sorted(FOREIGN))
+def test_templates_validate_points_another_injectors_configmap_to_import(
+    tmp_path: Path, source_format: str
+) -> None:
+    """Beside a good template, the foreign ConfigMap still fails the folder and names the command."""
+    (tmp_path / "agent.yaml").write_text(AGENT.format(image="fluentd:1"))
+    foreign = tmp_path / "old.yaml"
+    foreign.write_text((REPO / "tests" / FOREIGN[source_format]).read_text())
+    result = cli("templates", "validate", str(tmp_path), check=False)
+    assert result.returncode == 1, result.stdout
+    assert "ok: template 'logging-agent'" in result.stdout
+    lines = [line for line in result.stdout.splitlines() if "injector, not a template" in line]
+    assert lines, result.stdout
+    for line in lines:
+        assert line.startswith(f"error: {foreign}: ConfigMap "), line
+        assert f"is a configuration of the {source_format} injector" in line
+        assert f"sidecar-injector import --from {source_format} {foreign}" in line
+
+
+def test_templates_validate_names_a_folder_of_foreign_configmaps_only_once_per_configmap(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "old.yaml").write_text((REPO / "tests" / FOREIGN["expedia"]).read_text())
+    result = cli("templates", "validate", str(tmp_path), check=False)
+    assert result.returncode == 1
+    assert "no templates found" not in result.stdout  # the foreign ConfigMaps are the explanation
+    assert "'tracing'" in result.stdout and "'log-agent.v2'" in result.stdout, result.stdout
+    assert result.stdout.count("of the expedia injector") == result.stdout.count("error:") == 2

@@ -12,13 +12,13 @@ import argparse
 from collections.abc import Sequence
 
 from webhook import __version__
-from webhook.cli import certs, convert, inject, options, serve, templates
+from webhook.cli import certs, convert, export, inject, options, serve, templates
 
 DESCRIPTION = (
     "sidecar-injector: serve the webhook, preview an injection, issue certificates, import other "
-    "injectors' configurations, check templates."
+    "injectors' configurations, export templates as admission policies, check templates."
 )
-COMMAND_GROUPS = (serve, inject, certs, convert, templates)
+COMMAND_GROUPS = (serve, inject, certs, convert, export, templates)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

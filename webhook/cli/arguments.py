@@ -86,6 +86,28 @@ def non_empty(text: str) -> str:
     return text
 
 
+# The formats whose annotations serve may accept (webhook.convert.accept.ACCEPTABLE; a test keeps
+# them equal), written here so that --help does not load the converters.
+ACCEPTABLE_ANNOTATIONS = ("tumblr", "expedia")
+
+
+def accepted_formats(text: str) -> tuple[str, ...]:
+    """``tumblr,expedia``: each an injector whose opt-in annotations count as ours."""
+    formats = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [f for f in formats if f not in ACCEPTABLE_ANNOTATIONS]
+    if not formats or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of {', '.join(ACCEPTABLE_ANNOTATIONS)}"
+            + (f"; not {', '.join(unknown)}" if unknown else "")
+            + (
+                " (salesforce's trigger annotations are its configuration's: rewrite them as import says)"
+                if "salesforce" in unknown
+                else ""
+            )
+        )
+    return formats
+
+
 def log_level(text: str) -> str:
     level = text.upper()
     if level not in LOG_LEVELS:

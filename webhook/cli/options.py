@@ -75,6 +75,15 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
         "--pod-security-check off, namespaces are then not watched)",
     )
     parser.add_argument(
+        "--accept-annotations",
+        type=arguments.accepted_formats,
+        default=(),
+        metavar="FORMAT[,FORMAT]",
+        help="also read these injectors' opt-in annotations on pods and pod templates as requests for "
+        "the templates `import` made (tumblr injector.tumblr.com/request, expedia "
+        "sidecar-injector.expedia.com/inject)",
+    )
+    parser.add_argument(
         "--pod-security-check",
         choices=POD_SECURITY_CHECKS,
         default=policy.pod_security_check,
@@ -136,9 +145,15 @@ def security_policy(args: argparse.Namespace) -> TemplateSecurityPolicy:
 
 
 def injection_policy(args: argparse.Namespace) -> InjectionPolicy:
+    accepted: tuple[Any, ...] = ()
+    if args.accept_annotations:
+        from webhook.convert.accept import accepted_annotations
+
+        accepted = accepted_annotations(args.accept_annotations)
     return InjectionPolicy(
         legacy_annotations=not args.no_legacy_annotations,
         deny_missing_templates=args.missing_template == "deny",
         pod_security_check=args.pod_security_check,
         namespace_opt_in=not args.no_namespace_opt_in,
+        accepted_annotations=accepted,
     )

@@ -58,7 +58,11 @@ def validate_folders(args: argparse.Namespace) -> int:
     failed = 0
     for folder in args.folders:
         results, problem = read_templates(folder, args.kubernetes_version, options.security_policy(args))
-        if problem or not results:
+        foreign = foreign_configmaps(folder) if problem is None else []
+        for line in foreign:
+            print(f"error: {line}")
+        failed += len(foreign)
+        if problem or (not results and not foreign):
             print(f"error: {folder}: {problem or NO_TEMPLATES}")
             failed += 1
         for result in results.values():
@@ -69,3 +73,34 @@ def validate_folders(args: argparse.Namespace) -> int:
             else:
                 print(f"ok: template {result.name!r} (revision {result.revision}) from {result.source}")
     return 1 if failed else 0
+
+
+def foreign_configmaps(folder: Path) -> list[str]:
+    """One line per ConfigMap of the folder that another injector would read: ignored when served,
+    so an error here rather than a silent exit 0 (``import`` converts it)."""
+    from webhook.convert import detect_format
+    from webhook.templates.file_source import read_folder
+    from webhook.templates.parsing import load_manifests
+
+    lines = []
+    for name, content in read_folder(folder).items():
+        if not isinstance(content, str):
+            continue  # load_folder reports it
+        try:
+            manifests = load_manifests(content, name)
+        except TemplateError:
+            continue  # load_folder reports it
+        for manifest in manifests:
+            source_format = detect_format(manifest)
+            if source_format is not None:
+                lines.append(_foreign_line(folder / name, manifest, source_format))
+    return lines
+
+
+def _foreign_line(path: Path, manifest: dict[str, Any], source_format: str) -> str:
+    metadata = manifest.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return (
+        f"{path}: ConfigMap {name!r} is a configuration of the {source_format} injector, not a "
+        f"template, and is not read; convert it with `sidecar-injector import --from {source_format} {path}`"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.levels import PodSecurityLevel
@@ -118,6 +118,17 @@ class WorkloadReaders:
     volumes by name), as the template loader reports them; empty when it is valid."""
 
 
+class AcceptedAnnotations(Protocol):
+    """Another injector's opt-in annotations read as a request for our templates (``serve
+    --accept-annotations``); implemented at the edges (``webhook.convert.accept``)."""
+
+    def read(
+        self, annotations: Mapping[str, str], labels: Mapping[str, str]
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """(the annotations as written, our template names) for a pod's metadata; None: no request."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class InjectionPolicy:
     """Administrator choices the engine applies; built once from settings, never read from the environment."""
@@ -130,6 +141,8 @@ class InjectionPolicy:
     """Namespaces opt in by label or annotation (the server then watches them)."""
     readers: WorkloadReaders | None = None
     """Set by the composition root; without it, a workload's overrides are refused."""
+    accepted_annotations: tuple[AcceptedAnnotations, ...] = ()
+    """Other injectors' opt-in annotations that count as ours, on a pod or a pod template only."""
 
     def __post_init__(self) -> None:
         if self.pod_security_check not in POD_SECURITY_CHECKS:

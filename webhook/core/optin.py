@@ -146,14 +146,20 @@ def decide(
 ) -> OptInDecision:
     root = locate_pod_template(kind)
     pod_template = _walk(obj, root) if root else None
+    # Other injectors read pods only: their annotation on a Deployment's own metadata never counted.
+    own_pod = labels_of(obj) if root == () else None
     found: list[Signal | None] = [
-        _annotation_signal(Source.OBJECT_ANNOTATION, annotations_of(obj), policy, legacy=True),
+        _annotation_signal(Source.OBJECT_ANNOTATION, annotations_of(obj), policy, legacy=True, pod=own_pod),
         _label_signal(Source.OBJECT_LABEL, labels_of(obj), policy),
     ]
     if pod_template is not None:
         found.append(
             _annotation_signal(
-                Source.POD_TEMPLATE_ANNOTATION, annotations_of(pod_template), policy, legacy=True
+                Source.POD_TEMPLATE_ANNOTATION,
+                annotations_of(pod_template),
+                policy,
+                legacy=True,
+                pod=labels_of(pod_template),
             )
         )
         found.append(_label_signal(Source.POD_TEMPLATE_LABEL, labels_of(pod_template), policy))
@@ -172,8 +178,14 @@ def requested_names(annotations: Mapping[str, str], policy: InjectionPolicy) -> 
 
 
 def _annotation_signal(
-    source: Source, annotations: Mapping[str, str], policy: InjectionPolicy, *, legacy: bool
+    source: Source,
+    annotations: Mapping[str, str],
+    policy: InjectionPolicy,
+    *,
+    legacy: bool,
+    pod: Mapping[str, str] | None = None,
 ) -> Signal | None:
+    """``pod``: the labels, when these are a pod's annotations (where accepted annotations count)."""
     names: list[str] = []
     written: list[str] = []
     listed = annotations.get(policy.inject_annotation)
@@ -187,6 +199,12 @@ def _annotation_signal(
             if key.startswith(LEGACY_ANNOTATION_PREFIX) and name and value.strip().lower() == "true":
                 written.append(f"{key}: {value!r}")
                 names.append(name)
+    if pod is not None:
+        for accepted in policy.accepted_annotations:
+            request = accepted.read(annotations, pod)
+            if request is not None:
+                written.append(request[0])
+                names.extend(request[1])
     if not written:
         return None
     return Signal(source, "; ".join(written), _bounded(names, source, policy.inject_annotation))

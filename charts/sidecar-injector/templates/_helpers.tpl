@@ -176,7 +176,43 @@ and an error counts as a failure. Takes (list <helper name> $).
 */}}
 {{- define "sidecar-injector.celPodTemplate" -}}
 {{- $test := index . 0 -}}
-((has(object.spec) && has(object.spec.template) && has(object.spec.template.metadata) && {{ include $test "object.spec.template.metadata" }}) || (has(object.spec) && has(object.spec.jobTemplate) && has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && has(object.spec.jobTemplate.spec.template.metadata) && {{ include $test "object.spec.jobTemplate.spec.template.metadata" }}))
+{{- $workload := "object.spec.template.metadata" -}}
+{{- $cronJob := "object.spec.jobTemplate.spec.template.metadata" -}}
+{{- if gt (len .) 1 -}}
+{{- $workload = list $workload (index . 1) -}}
+{{- $cronJob = list $cronJob (index . 1) -}}
+{{- end -}}
+((has(object.spec) && has(object.spec.template) && has(object.spec.template.metadata) && {{ include $test $workload }}) || (has(object.spec) && has(object.spec.jobTemplate) && has(object.spec.jobTemplate.spec) && has(object.spec.jobTemplate.spec.template) && has(object.spec.jobTemplate.spec.template.metadata) && {{ include $test $cronJob }}))
+{{- end }}
+
+{{/*
+server.acceptAnnotations: other injectors' opt-in annotation keys, which the server reads on a pod's
+own metadata and a pod template's only (never a workload's own). Takes (list <metadata> <keys>);
+without keys, the same text as celAnnotated and celAnnotationOptsOut.
+*/}}
+{{- define "sidecar-injector.acceptedKeys" -}}
+{{- $keys := dict "tumblr" "injector.tumblr.com/request" "expedia" "sidecar-injector.expedia.com/inject" -}}
+{{- $found := list -}}
+{{- range .Values.server.acceptAnnotations }}{{ $found = append $found (get $keys .) }}{{ end -}}
+{{- toJson $found -}}
+{{- end }}
+
+{{- define "sidecar-injector.celPodAnnotated" -}}
+{{- $meta := index . 0 }}{{ $keys := index . 1 -}}
+{{- if $keys -}}
+({{ include "sidecar-injector.celAnnotated" $meta }} || (has({{ $meta }}.annotations) && {{ $meta }}.annotations.exists(k, k in {{ toJson $keys | replace "\"" "'" }})))
+{{- else -}}
+{{ include "sidecar-injector.celAnnotated" $meta }}
+{{- end }}
+{{- end }}
+
+{{- define "sidecar-injector.celPodAnnotationOptsOut" -}}
+{{- $meta := index . 0 }}{{ $keys := index . 1 -}}
+{{- if $keys -}}
+({{ include "sidecar-injector.celAnnotationOptsOut" $meta }} && !{{ $meta }}.annotations.exists(k, k in {{ toJson $keys | replace "\"" "'" }}))
+{{- else -}}
+{{ include "sidecar-injector.celAnnotationOptsOut" $meta }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -184,9 +220,16 @@ The object's own deciding signal (its annotations, its labels, its pod template'
 labels: the first that carries one) requests templates (argument "requests") or opts out ("optsOut").
 */}}
 {{- define "sidecar-injector.celObjectDecides" -}}
-{{- $out := eq . "optsOut" -}}
+{{- $out := eq (index . 0) "optsOut" -}}
+{{- $keys := index . 1 -}}
 {{- $yes := ternary "" "!" $out -}}
-(has(object.metadata) && {{ include "sidecar-injector.celAnnotated" "object.metadata" }} ? {{ $yes }}{{ include "sidecar-injector.celAnnotationOptsOut" "object.metadata" }} : has(object.metadata) && {{ include "sidecar-injector.celLabelled" "object.metadata" }} ? {{ $yes }}{{ include "sidecar-injector.celLabelOptsOut" "object.metadata" }} : {{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celAnnotated") }} ? {{ $yes }}{{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celAnnotationOptsOut") }} : {{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celLabelled") }} ? {{ $yes }}{{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celLabelOptsOut") }} : false)
+{{- $annotated := include "sidecar-injector.celAnnotated" "object.metadata" -}}
+{{- $optsOut := include "sidecar-injector.celAnnotationOptsOut" "object.metadata" -}}
+{{- if $keys -}}
+{{- $annotated = printf "(object.kind == 'Pod' ? %s : %s)" (include "sidecar-injector.celPodAnnotated" (list "object.metadata" $keys)) $annotated -}}
+{{- $optsOut = printf "(object.kind == 'Pod' ? %s : %s)" (include "sidecar-injector.celPodAnnotationOptsOut" (list "object.metadata" $keys)) $optsOut -}}
+{{- end -}}
+(has(object.metadata) && {{ $annotated }} ? {{ $yes }}{{ $optsOut }} : has(object.metadata) && {{ include "sidecar-injector.celLabelled" "object.metadata" }} ? {{ $yes }}{{ include "sidecar-injector.celLabelOptsOut" "object.metadata" }} : {{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celPodAnnotated" $keys) }} ? {{ $yes }}{{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celPodAnnotationOptsOut" $keys) }} : {{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celLabelled") }} ? {{ $yes }}{{ include "sidecar-injector.celPodTemplate" (list "sidecar-injector.celLabelOptsOut") }} : false)
 {{- end }}
 
 {{/* The object's own label requests templates: what the label entry's objectSelector takes. */}}
@@ -204,12 +247,13 @@ annotation is invisible to selectors), so there is one entry that sends everythi
 {{- $optOut := include "sidecar-injector.optOutValues" . | fromJsonArray }}
 {{- $unlabelled := list (dict "key" $key "operator" "DoesNotExist") }}
 {{- $labelRequests := list (dict "key" $key "operator" "Exists") (dict "key" $key "operator" "NotIn" "values" $optOut) }}
-{{- $requests := printf "object != null && %s" (include "sidecar-injector.celObjectDecides" "requests") }}
+{{- $accepted := include "sidecar-injector.acceptedKeys" . | fromJsonArray }}
+{{- $requests := printf "object != null && %s" (include "sidecar-injector.celObjectDecides" (list "requests" $accepted)) }}
 {{- $entries := list }}
 {{- if not .Values.webhook.matchConditions.enabled }}
 {{- $entries = append $entries (dict "name" "inject" "namespace" list "object" list "condition" "") }}
 {{- else if .Values.server.namespaceOptIn }}
-{{- $entries = append $entries (dict "name" "namespace.inject" "namespace" $labelRequests "object" list "condition" (printf "object != null && !%s" (include "sidecar-injector.celObjectDecides" "optsOut"))) }}
+{{- $entries = append $entries (dict "name" "namespace.inject" "namespace" $labelRequests "object" list "condition" (printf "object != null && !%s" (include "sidecar-injector.celObjectDecides" (list "optsOut" $accepted)))) }}
 {{- $entries = append $entries (dict "name" "label.inject" "namespace" $unlabelled "object" $labelRequests "condition" $requests) }}
 {{- $entries = append $entries (dict "name" "annotation.inject" "namespace" $unlabelled "object" list "condition" (printf "%s && !%s" $requests (include "sidecar-injector.celLabelRequests" .))) }}
 {{- $entries = append $entries (dict "name" "namespace-opted-out.inject" "namespace" (list (dict "key" $key "operator" "In" "values" $optOut)) "object" list "condition" $requests) }}

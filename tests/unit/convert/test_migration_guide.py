@@ -40,3 +40,28 @@ def test_the_readme_links_the_guide_and_the_guide_keeps_a_place_for_mutating_adm
     assert "(docs/migration.md)" in (REPO / "README.md").read_text()
     assert section("To and from MutatingAdmissionPolicy")
     assert section("From Initializers")
+
+
+def test_the_policy_section_names_every_refusal_and_loss_and_the_cases_not_evaluated() -> None:
+    from tests.unit.convert.test_export_policies import NOT_EVALUATED, STATED_LOSSES
+    from webhook.convert.policy_mutations import MAX_APP_CONTAINERS
+
+    text = " ".join(section("To and from MutatingAdmissionPolicy").split())
+    for term in ("variables", "overridable", "Pod Security", "warning", "overrides", "target-containers"):
+        assert term in text, term
+    assert f"first {MAX_APP_CONTAINERS} app containers" in text
+    assert "the three cases whose templates are refused" in text
+    assert sum(reason.startswith("its template is refused") for reason in NOT_EVALUATED.values()) == 3
+    assert len(STATED_LOSSES) == 3 and "Three cases differ" in text
+
+
+def test_the_side_by_side_table_has_a_column_per_path() -> None:
+    header = next(line for line in GUIDE.splitlines() if line.startswith("| | webhook"))
+    for path in (
+        "from Initializers",
+        "from tumblr",
+        "from salesforce",
+        "from Expedia",
+        "to MutatingAdmissionPolicy",
+    ):
+        assert path in header
