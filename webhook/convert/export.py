@@ -100,6 +100,7 @@ def export_template(template: Template, policy: InjectionPolicy) -> ExportedTemp
             "namespaceSelector": _namespaces(template),
         },
         "matchConditions": policy_match.match_conditions(template, policy),
+        "variables": policy_mutations.variables(template, policy),
         "mutations": [
             {"patchType": "JSONPatch", "jsonPatch": {"expression": expression}}
             for expression in policy_mutations.mutations(template, policy)
