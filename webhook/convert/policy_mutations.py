@@ -18,8 +18,7 @@ from webhook.core.jsontypes import JsonObject
 from webhook.core.merging import NATIVE_SIDECAR_RESTART_POLICY
 from webhook.core.model import Template
 
-MAX_APP_CONTAINERS = 32
-"""CEL has no index over a list, so app containers are addressed from a literal list of indexes."""
+MAX_APP_CONTAINERS = policy_status.MAX_APP_CONTAINERS
 SPEC = f"{POD_TEMPLATE}.spec"
 
 
@@ -116,8 +115,7 @@ def _app_container_items(template: Template, field: str, key: str, item: JsonObj
         cel.patch("add", f"{base} + {cel.string('/-')}", cel.literal(item)),
         cel.patch("add", base, cel.literal([item])),
     )
-    indexes = "[" + ", ".join(str(i) for i in range(MAX_APP_CONTAINERS)) + "]"
-    return f"{indexes}.filter(i, {cel.all_of(wanted)}).map(i, {add})"
+    return f"{policy_status.INDEXES}.filter(i, {cel.all_of(wanted)}).map(i, {add})"
 
 
 def _metadata_entry(field: str, key: str, value: str, *, replace_with: str | None = None) -> str:

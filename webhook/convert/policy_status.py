@@ -17,16 +17,13 @@ import json
 from collections.abc import Iterable
 
 from webhook.convert import cel
+from webhook.convert.policy_match import POD_TEMPLATE
 from webhook.core import InjectionPolicy
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import Template
 
 MAX_APP_CONTAINERS = 32
 """CEL has no index over a list, so app containers are addressed from a literal list of indexes."""
-POD_TEMPLATE = (
-    'dyn(object.kind == "Pod" ? object : object.kind == "CronJob" ? '
-    "object.spec.jobTemplate.spec.template : object.spec.template)"
-)
 SPEC = f"{POD_TEMPLATE}.spec"
 METADATA = f"{POD_TEMPLATE}.metadata"
 ANNOTATIONS = f"{METADATA}.annotations"
