@@ -42,6 +42,13 @@ def register(commands: Any) -> None:
         action="store_true",
         help="ignore the sidecar-injector.io/inject label and annotation on namespaces",
     )
+    policy.add_argument(
+        "--injection-mode",
+        choices=options.INJECTION_MODES,
+        default=options.DEFAULTS.policy.injection_mode,
+        help="as serve's: for templates without an injection field, inject workloads' pod templates, "
+        "or Pods only (a workload that opted in on its own metadata then gets the opt-in copied)",
+    )
     policy.set_defaults(run=export_policies)
 
 
@@ -65,7 +72,9 @@ def export_policies(args: argparse.Namespace) -> int:
                 print(f"refused: {line}", file=sys.stderr)
     templates = [r for r in results.values() if not isinstance(r, TemplateError)]
     policy = InjectionPolicy(
-        legacy_annotations=not args.no_legacy_annotations, namespace_opt_in=not args.no_namespace_opt_in
+        legacy_annotations=not args.no_legacy_annotations,
+        namespace_opt_in=not args.no_namespace_opt_in,
+        injection_mode=args.injection_mode,
     )
     exported = export_policies(templates, policy)
     for template in exported.exported:
