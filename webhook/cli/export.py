@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from webhook.cli import options
+from webhook.core.model import INJECTION_MODES
+from webhook.settings import DEFAULTS
 
 # Written here so that --help does not load the exporter; a test keeps them equal to its own.
 KUBERNETES_VERSIONS = ("1.36", "1.37")
@@ -44,8 +46,8 @@ def register(commands: Any) -> None:
     )
     policy.add_argument(
         "--injection-mode",
-        choices=options.INJECTION_MODES,
-        default=options.DEFAULTS.policy.injection_mode,
+        choices=INJECTION_MODES,
+        default=DEFAULTS.policy.injection_mode,
         help="as serve's: for templates without an injection field, inject workloads' pod templates, "
         "or Pods only (a workload that opted in on its own metadata then gets the opt-in copied)",
     )
