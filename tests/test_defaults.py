@@ -34,6 +34,11 @@ COINCIDENCES = {
     ("webhook/kube/namespaces.py", "timeout"): "joining a stopped thread, not the drain",
     ("webhook/templates/file_source.py", "timeout"): "joining a stopped thread, not the drain",
     ("webhook/templates/kube_source.py", "timeout"): "joining a stopped thread, not the drain",
+    ("webhook/lifecycle/background.py", "timeout"): "joining a stopped thread, not the drain",
+    ("webhook/lifecycle/podwatch.py", "timeout"): "joining a stopped thread, not the drain",
+    ("webhook/events/series.py", "update_interval"): "how often an Event's count is patched, not a request",
+    ("webhook/events/series.py", "request_timeout"): "one request to the Events API, not the drain",
+    ("webhook/events/series.py", "flush_seconds"): "the last Events' time on stop, not the certificate poll",
 }
 
 
@@ -145,6 +150,7 @@ def test_the_listed_coincidences_still_exist() -> None:
 
 def test_serve_without_options_is_exactly_the_default_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("POD_NAMESPACE", raising=False)
+    monkeypatch.delenv("POD_NAME", raising=False)
     # --kube: not a local trial, whose host and drain differ on purpose (test_cli_help.py).
     settings = settings_from_args(build_parser().parse_args(["serve", "--kube"]))
     assert settings == dataclasses.replace(DEFAULTS, kube=True)

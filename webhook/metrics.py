@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
@@ -25,6 +25,9 @@ ALERTED_REVIEW_OUTCOMES = (
     ("denied", "template-not-found"),
     ("denied", "pod-security"),
 )
+
+
+EVENT_DROP_REASONS = ("queue-full", "rejected", "api-error", "overflow")
 
 
 def multiprocess() -> bool:
@@ -58,7 +61,10 @@ class Metrics:
         self._add_pod_security_metrics()
         self._add_load_metrics()
         self._add_template_series_metrics()
+        self._add_lifecycle_metrics()
+        self._add_event_metrics()
         self._template_series = _TemplateSeries(self)
+        self._pod_series: set[tuple[str, ...]] = set()
         self._start_alerted_series_at_zero()
 
     def _counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
@@ -177,6 +183,55 @@ class Metrics:
             ["source", "document", "template", "revision"],
         )
 
+    def _add_lifecycle_metrics(self) -> None:
+        self.pods = self._gauge(
+            "sidecar_injector_pods",
+            "Pods by template and state (current, outdated, missing-injection, template-gone), from "
+            "the metadata-only Pod watch (--watch-pods); template (other) gathers names beyond the cap.",
+            "max",
+            ["template", "state"],
+        )
+        self.pod_watch_last_sync = self._gauge(
+            "sidecar_injector_pod_watch_last_sync_timestamp_seconds",
+            "Unix time the Pod watch last confirmed it is current.",
+            "max",
+        )
+        self.rollout_actions = self._counter(
+            "sidecar_injector_rollout_actions",
+            "What the rolling updater did to workloads, by template, action (restart, upgrade, list) "
+            "and result (done, failed, listed).",
+            ["template", "action", "result"],
+        )
+        self.rollout_leader = self._gauge(
+            "sidecar_injector_rollout_leader",
+            "1 while this replica holds the rolling updater's Lease.",
+            "max",
+        )
+
+    def export_pods(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Set the Pod series to ``counts``; series no longer counted go (or drop to 0 with workers)."""
+        current: dict[tuple[str, ...], float] = {labels: float(n) for labels, n in counts.items()}
+        _replace(self.pods, self._pod_series, current)
+        self._pod_series = set(current)
+
+    def _add_event_metrics(self) -> None:
+        self.events_dropped = self._counter(
+            "sidecar_injector_events_dropped",
+            "Kubernetes Events not recorded, by reason: queue-full (the sender was behind, e.g. backing "
+            "off), rejected (the API refused the Event), api-error (failed too often), overflow "
+            "(too many distinct Events at once to aggregate).",
+            ["reason"],
+        )
+        self.events_requests = self._counter(
+            "sidecar_injector_events_requests",
+            "Requests the Events sender made, by request (lookup, create, patch) and result (ok, error).",
+            ["request", "result"],
+        )
+        self.events_aggregated = self._counter(
+            "sidecar_injector_events_aggregated",
+            "Occurrences counted into an Event already recorded (its series.count) instead of a new one.",
+        )
+
     def _start_alerted_series_at_zero(self) -> None:
         """Create the series the alerts watch with increase() or rate() before their first event.
 
@@ -187,6 +242,8 @@ class Metrics:
             self.reviews.labels(outcome, reason)
         for result in ("ok", "error"):
             self.certificate_reloads.labels(result)
+        for reason in EVENT_DROP_REASONS:
+            self.events_dropped.labels(reason)
 
     def export_templates(self, documents: Iterable[TemplateDocument]) -> None:
         """Publish which revision each template document serves and since when it is rejected."""

@@ -1,11 +1,15 @@
-"""Offline injection (``sidecar-injector inject``): manifests in, mutated manifests out, same core.
+"""Offline injection (``sidecar-injector inject``) and its inverse (``uninject``): manifests in,
+manifests out, same core.
 
 Like ``istioctl kube-inject``: for previews and GitOps pipelines. Each object is treated as a
 CREATE in its own namespace (or the default given), exactly as the webhook would see it. Namespace
 objects in the same stream supply their labels and annotations (Pod Security levels, namespace
 opt-in), as the cluster's would to the webhook. Unlike the webhook, ``inject`` warns when two
 opt-in signals of an object disagree (``optin.OptInDecision.disagreements``), and when a Namespace
-opts in by annotation alone, which a webhook's namespaceSelector cannot see.
+opts in by annotation alone, which a webhook's namespaceSelector cannot see. ``uninject`` removes
+what the status annotation says the injector added, leaving every other byte of each object's
+serialisation as it was (for migrating away, and for GitOps repositories that must not hold
+injected output).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import yaml
 
 from webhook.core import AdmissionFacts, InjectionPolicy, PatchOp, TemplateSet, mutate
 from webhook.core.levels import PodSecurityLevel
+from webhook.core.lifecycle import Uninjected, uninject
 from webhook.core.model import NamespaceMetadata
 from webhook.core.optin import annotations_of, decide, labels_of
 from webhook.core.pod_security import enforced_level
@@ -133,6 +138,32 @@ def _namespaces(objects: list[dict[str, Any]]) -> dict[str, NamespaceMetadata]:
         if obj.get("kind") == "Namespace" and isinstance(metadata, dict) and metadata.get("name"):
             found[str(metadata["name"])] = NamespaceMetadata(labels_of(obj), annotations_of(obj))
     return found
+
+
+def uninject_documents(
+    text: str, policy: InjectionPolicy, templates: TemplateSet | None = None
+) -> tuple[list[Any], list[tuple[dict[str, Any], Uninjected]]]:
+    """Every object of the stream without the injector's work; ``kind: List`` items one by one.
+
+    ``templates`` lets a version 1 status (names and revisions only) be undone when the same
+    revision is still served. Raises ManifestError as ``inject_documents`` does.
+    """
+    documents = load_documents(text)
+    if not any(document.objects for document in documents):
+        raise ManifestError("no Kubernetes objects in the input")
+    outputs: list[Any] = []
+    done: list[tuple[dict[str, Any], Uninjected]] = []
+    for document in documents:
+        results = [
+            (obj, uninject(obj, str(obj.get("kind", "")), policy, templates=templates))
+            for obj in document.objects
+        ]
+        done.extend(results)
+        if document.items is None:
+            outputs.append(results[0][1].obj)
+        else:
+            outputs.append({**document.body, "items": [result.obj for _, result in results]})
+    return outputs, done
 
 
 def dump_documents(documents: list[Any]) -> str:

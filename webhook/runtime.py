@@ -24,7 +24,9 @@ import uvloop
 from prometheus_client import disable_created_metrics, make_asgi_app
 
 from webhook.core.levels import PodSecurityLevel
+from webhook.events.recorder import build_recorder, configmap
 from webhook.kube.namespaces import NamespaceMirror
+from webhook.lifecycle.background import Background
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
 from webhook.server.app import Limits, Probes, create_app
@@ -35,17 +37,11 @@ from webhook.signals import IGNORED_SIGNALS, ignore_stray_signals
 from webhook.templates.errors import TemplateError
 from webhook.templates.file_source import FolderTemplateSource
 from webhook.templates.kube_source import KubeTemplateSource
-from webhook.templates.store import TemplateStore
+from webhook.templates.store import TemplateStore, Transition
 from webhook.templates.workload_checks import workload_readers
 from webhook.tls.context import ReloadableContext, install_into_uvicorn_config
 from webhook.tls.errors import CertificateError
-from webhook.tls.issuing import CertificateBundle
-from webhook.tls.sources import (
-    CertificateReloader,
-    CertificateSource,
-    FileCertificateSource,
-    GeneratedCertificateSource,
-)
+from webhook.tls.sources import CertificateReloader, GeneratedCertificateSource, serving_certificate_source
 from webhook.transport.listener import GuardedServer, PortOptions, all_started, guarded_server
 from webhook.transport.listening import ListenError, Listening, listen, raise_open_file_limit
 from webhook.transport.memory import HeapTrimmer, settle_garbage_collector
@@ -63,7 +59,8 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.store = TemplateStore(metrics=self.metrics)
+        self.events = build_recorder(settings, self.metrics) if settings.records_events else None
+        self.store = TemplateStore(metrics=self.metrics, on_transition=self._template_changed)
         self.draining = False
         self._build_template_sources()
         self._build_tls()
@@ -93,10 +90,17 @@ class Runtime:
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
                 on_sync=self.metrics.namespace_levels_last_sync.set,
             )
+        lifecycle = settings.kube and (settings.watch_pods or settings.rollout_updater)
+        self.background = (
+            Background(settings, self.store.snapshot, self.metrics, self.namespaces) if lifecycle else None
+        )
 
     def _build_tls(self) -> None:
         settings = self.settings
-        self.cert_source, bundle = _certificate_source(settings)
+        self.cert_source = serving_certificate_source(
+            settings.cert_file, settings.key_file, settings.namespace
+        )
+        bundle = self.cert_source.load()
         client_ca = settings.client_ca_file.read_bytes() if settings.client_ca_file else None
         if client_ca is not None and not settings.probe_port:
             log.warning(
@@ -129,7 +133,13 @@ class Runtime:
             # With the check off nothing reads the level: skip the lookup on every review.
             namespace_levels=None if settings.policy.pod_security_check == "off" else self._namespace_level,
             namespaces=opt_in,
+            on_decided=self.events.admission if self.events is not None else None,
         )
+
+    def _template_changed(self, transition: Transition) -> None:
+        origin = self.kube_source.configmap_of(transition.document) if self.kube_source else None
+        if self.events is not None and origin is not None:  # None: a folder's document, no object
+            self.events.template_changed(configmap(*origin), transition.error, transition.serving)
 
     def readiness(self) -> tuple[bool, str]:
         if self.draining:
@@ -246,20 +256,20 @@ class Runtime:
         return servers
 
     def _start_sources(self) -> None:
+        if self.events is not None:  # before the sources, whose changes it reports
+            self.events.start()
         for source in self.folder_sources:
             source.start()
-        if self.kube_source is not None:
-            self.kube_source.start()
-        if self.namespaces is not None:
-            self.namespaces.start()
+        for watcher in (self.kube_source, self.namespaces, self.background):
+            if watcher is not None:
+                watcher.start()
 
     async def _stop_sources(self) -> None:
         for source in self.folder_sources:
             source.stop()
-        if self.kube_source is not None:
-            await asyncio.to_thread(self.kube_source.stop)
-        if self.namespaces is not None:
-            await asyncio.to_thread(self.namespaces.stop)
+        for watcher in (self.kube_source, self.namespaces, self.background, self.events):
+            if watcher is not None:
+                await asyncio.to_thread(watcher.stop)
 
     def _begin_shutdown(self, servers: list[GuardedServer], stop: asyncio.Event) -> None:
         if self.draining:
@@ -314,22 +324,6 @@ class Runtime:
 
 def _is_loopback(host: str) -> bool:
     return host == "localhost" or host.startswith("127.") or host == "::1"
-
-
-def _certificate_source(settings: Settings) -> tuple[CertificateSource, CertificateBundle]:
-    source: CertificateSource
-    if settings.cert_file is not None and settings.key_file is not None:
-        source = FileCertificateSource(settings.cert_file, settings.key_file)
-    else:
-        service = "sidecar-injector"
-        names = [
-            "localhost",
-            service,
-            f"{service}.{settings.namespace}",
-            f"{service}.{settings.namespace}.svc",
-        ]
-        source = GeneratedCertificateSource(names, ip_addresses=["127.0.0.1", "::1"])
-    return source, source.load()
 
 
 def _build_kube_source(store: TemplateStore, settings: Settings) -> KubeTemplateSource:

@@ -60,16 +60,44 @@ class Settings:
     template_poll_seconds: float = 1.0
     cert_poll_seconds: float = 2.0
     workers: int = 1
+    events: bool = True
+    """Record Kubernetes Events (events.k8s.io/v1) about decisions and template ConfigMaps; they need
+    the API (--kube)."""
+    events_queue_size: int = 1024
+    """Occurrences waiting for the Events sender; beyond, they are dropped and counted."""
+    events_instance: str = ""
+    """The Events' reportingInstance: this replica's Pod name ($POD_NAME); empty: the host name."""
     pod_security_default_level: PodSecurityLevel = PodSecurityLevel.PRIVILEGED
     """What Pod Security admission enforces on namespaces without the enforce label (the cluster's
     AdmissionConfiguration default); without --kube, namespace labels are unknown and every namespace
     is held to it."""
+    watch_pods: bool = False
+    """Watch Pods (metadata only) and export ``sidecar_injector_pods{template,state}``."""
+    rollout_updater: bool = False
+    """One elected replica rolls workloads of ``updatePolicy: rolling`` templates to new revisions."""
+    rollout_max_in_flight: int = 1
+    """Workloads rolling out at once, for ``rollout`` and the updater."""
+    rollout_timeout: float = 600.0
+    """Seconds a workload may take to finish its rollout before the rollout stops as failed
+    (a Deployment's own progressDeadlineSeconds default)."""
+    rollout_poll_seconds: float = 5.0
+    """How often a rolling workload's status is read."""
+    rollout_interval: float = 300.0
+    """How often the updater looks for workloads to roll out (and at once when templates change)."""
+    leader_election_lease_seconds: float = 15.0
+    """How long a Lease held by a replica that stopped renewing it keeps the others out (client-go's
+    default; renewed every 7.5th of it, given up after two thirds: 15, 2 and 10 s)."""
+    leader_election_lease_name: str = "sidecar-injector-rollout"
 
     @property
     def watches_namespaces(self) -> bool:
         """The Pod Security check reads namespace labels, namespace opt-in their labels and
         annotations: either needs the namespace watch, which needs the API."""
         return self.kube and (self.policy.pod_security_check != "off" or self.policy.namespace_opt_in)
+
+    @property
+    def records_events(self) -> bool:
+        return self.kube and self.events
 
     @property
     def uses_bundled_templates(self) -> bool:

@@ -17,9 +17,11 @@ module of this package documents one part of the protocol and cites the behaviou
 ``listing``      resourceVersion semantics, limit/continue, list/watch option validation
 ``watching``     watch streams, initial events, bookmarks, 410 after compaction
 ``negotiation``  Accept negotiation and metadata-only (PartialObjectMetadata) responses
+``discovery``    ``/api``, ``/apis`` and each group version's resources (kubectl describe, events)
 ``patching``     patch types, ``strategic`` the strategic merge patch
 ``status``       Status bodies for every error; ``views`` objects as each version shows them
 ``faults``       injected failures and hangs; ``controllers`` playing the workload controllers
+``admission``    mutating admission webhooks called over HTTPS, as kube-apiserver calls them
 ===============  ===================================================================================
 
 The ``FakeApiServer`` below is the test's handle: lifecycle, the controls of the original
@@ -32,14 +34,17 @@ from __future__ import annotations
 
 import copy
 import json
+import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from tests.fakes import patching
 from tests.fakes import resources as r
 from tests.fakes.access import Access
+from tests.fakes.admission import MutatingWebhook
 from tests.fakes.autocontroller import AutoController
 from tests.fakes.controllers import RolloutController
 from tests.fakes.deletion import Deleter
@@ -76,6 +81,7 @@ class FakeApiServer(OriginalControls):
         self.bookmark_interval = bookmark_interval
         self.gone_as_http_status = gone_as_http_status
         self.access = Access(user)
+        self.rest.user = user
         self.port = 0
         self.server_generation = 0
         self.faults = Faults(self._hold)
@@ -298,6 +304,29 @@ class FakeApiServer(OriginalControls):
         auto, self._auto = self._auto, None
         if auto is not None:
             auto.stop()
+
+    # -- admission -----------------------------------------------------------------------------------
+
+    def add_mutating_webhook(
+        self,
+        url: str,
+        context: ssl.SSLContext,
+        resources: Iterable[str] = ("pods",),
+        *,
+        name: str = "inject.sidecar-injector.io",
+        failure_policy: str = "Fail",
+        timeout: float = 10.0,
+    ) -> MutatingWebhook:
+        """Send every create and update of ``resources`` (``pods``, ``deployments.apps``...) to ``url``
+        as kube-apiserver would (see ``admission``); ``context`` verifies the webhook's certificate."""
+        hook = MutatingWebhook(name, url, context, frozenset(resources), failure_policy, timeout)
+        with self.store.lock:
+            self.rest.admission.webhooks.append(hook)
+        return hook
+
+    def remove_webhooks(self) -> None:
+        with self.store.lock:
+            self.rest.admission.webhooks.clear()
 
     # -- faults and RBAC ----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.fakes import listing, negotiation, views
+from tests.fakes import discovery, listing, negotiation, views
 from tests.fakes.negotiation import ACCEPTED
 from tests.fakes.patching import PATCH_TYPES
 from tests.fakes.recording import RecordedRequest
@@ -106,6 +106,9 @@ class Handler(BaseHTTPRequestHandler):
         )
         self._media: negotiation.MediaType = negotiation.MediaType()
         try:
+            if target is None and method == "GET" and (found := discovery.document(url.path)) is not None:
+                self._send_json(200, found)
+                return
             if target is None:
                 raise generic(404)
             if verb is None:

@@ -269,12 +269,12 @@ def parse_path(path: str) -> Target | None:
     if resource.namespaced and namespace is None and name is not None:
         return None  # a namespaced object has no cluster-wide URL
     subresource = rest[2] if len(rest) > 2 else None
-    if name == "" or (subresource is not None and subresource not in _subresources(resource)):
+    if name == "" or (subresource is not None and subresource not in subresources(resource)):
         return None
     return Target(resource, namespace, name, subresource)
 
 
-def _subresources(resource: ResourceType) -> frozenset[str]:
+def subresources(resource: ResourceType) -> frozenset[str]:
     if resource is NAMESPACES:
         return frozenset({"status", "finalize"})
     return frozenset({"status"}) if resource.status_subresource else frozenset()

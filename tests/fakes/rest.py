@@ -12,7 +12,9 @@
   resourceVersion, no watch event);
 - patch: applied to the object as the request's version shows it, then handled as an update
   (a resourceVersion the patch sets is a precondition; none means "the current one");
-- ``dryRun=All``: everything but the write.
+- ``dryRun=All``: everything but the write;
+- mutating admission webhooks a test registered (``admission``) see every create and every update of
+  the object itself, after defaulting and before validation, and their patch is defaulted again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from tests.fakes import defaults, patching, strategic, strategies, times, validation, views
 from tests.fakes import resources as r
+from tests.fakes.admission import Admission
 from tests.fakes.status import (
     ApiError,
     FieldError,
@@ -44,6 +47,8 @@ class Rest:
         self.store = store
         self.fresh_wait = 3.0  # kube-apiserver waits up to 3 s for a resourceVersion it has not seen
         self.cache_lag = 0  # revisions the watch cache trails the store by, for resourceVersion "0"
+        self.admission = Admission()
+        self.user = ""
 
     # -- reads (callers hold store.lock) ------------------------------------------------------------
 
@@ -90,6 +95,8 @@ class Rest:
             if not meta.get("name"):
                 error = FieldError("Required", "metadata.name", detail="name or generateName is required")
                 raise invalid(resource.kind, resource.group, "", [error])
+            obj = self._admit(resource, "CREATE", obj, None, dry_run)
+            meta = obj["metadata"]
             strategies.prepare_create(resource, obj)
             validation.raise_invalid(resource, meta["name"], strategies.create_errors(resource, obj))
             if self.store.get(resource.storage, meta.get("namespace", ""), meta["name"]) is not None:
@@ -157,6 +164,14 @@ class Rest:
             return self._replace(resource, self._decode(resource, patched), old, subresource, dry_run)
 
     # -- shared steps --------------------------------------------------------------------------------
+
+    def _admit(
+        self, resource: r.ResourceType, operation: str, obj: JsonObject, old: JsonObject | None, dry_run: bool
+    ) -> JsonObject:
+        if not self.admission.webhooks:
+            return obj
+        admitted = self.admission.admit(resource, operation, obj, old, self.user, dry_run)
+        return obj if admitted is obj else self._decode(resource, admitted)
 
     def _decode(self, resource: r.ResourceType, body: Any) -> JsonObject:
         if not isinstance(body, dict):
@@ -229,6 +244,8 @@ class Rest:
         subresource: str | None,
         dry_run: bool,
     ) -> JsonObject:
+        if subresource is None:
+            obj = self._admit(resource, "UPDATE", obj, old, dry_run)
         strategies.prepare_update(resource, obj, old, subresource)
         validation.raise_invalid(
             resource, obj["metadata"]["name"], strategies.update_errors(resource, obj, old)

@@ -52,7 +52,25 @@ NOT_IN_CORE_SCHEMAS = {
 SCENARIOS: dict[str, tuple[Path, ...]] = {"defaults": ()} | {p.stem: (p,) for p in CI_VALUES}
 ALWAYS_EXCLUDED = {"kube-system", "kube-node-lease", "kube-public"}
 CONFIGMAP_READ_ONLY = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
+NAMESPACE_READS = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}]
+"""drift and rollout read the namespaces' opt-in: get for -n, list for -A."""
 NAMESPACE_LABELS_READ = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}]
+LIFECYCLE_SUFFIXES = ("-pods", "-rollout", "-drift", "-rollout-operator", "-leader-election")
+POD_LIST_WATCH = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}]
+WORKLOAD_READS = [
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+    {
+        "apiGroups": ["apps"],
+        "resources": ["deployments", "statefulsets", "daemonsets", "replicasets"],
+        "verbs": ["get", "list"],
+    },
+    {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": ["get", "list"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]},
+]
+WORKLOAD_PATCHES = [
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "daemonsets"], "verbs": ["patch"]},
+    {"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": ["patch"]},
+]
 # What each webhook rule resource is, in the webhook's own kind names.
 RESOURCE_KINDS = {
     ("", "v1", "pods"): "Pod",
@@ -297,21 +315,32 @@ def namespace_watch_roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in by_kind(docs, "ClusterRole") if r["rules"] == NAMESPACE_LABELS_READ]
 
 
+def is_lifecycle_rbac(doc: dict[str, Any]) -> bool:
+    """The day-2 roles and bindings (rbac-lifecycle.yaml), tested on their own below."""
+    return doc["metadata"]["name"].endswith(LIFECYCLE_SUFFIXES)
+
+
+def events_roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Events ClusterRole (tests/integration/test_chart_events.py checks its rules)."""
+    return [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-events")]
+
+
 def without_namespace_watch(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    """ClusterRoles or ClusterRoleBindings other than the Pod Security check's namespace watch."""
-    names = {r["metadata"]["name"] for r in namespace_watch_roles(docs)}
-    return [d for d in by_kind(docs, kind) if d["metadata"]["name"] not in names]
+    """ClusterRoles or ClusterRoleBindings other than the Pod Security check's namespace watch and
+    the day-2 roles and the Events role."""
+    names = {r["metadata"]["name"] for r in namespace_watch_roles(docs) + events_roles(docs)}
+    return [d for d in by_kind(docs, kind) if d["metadata"]["name"] not in names and not is_lifecycle_rbac(d)]
 
 
 @scenario_ids
 def test_rbac_reads_configmaps_and_namespace_labels_and_nothing_else(helm: str, scenario: str) -> None:
-    docs = rendered(helm, scenario)
+    docs = [d for d in rendered(helm, scenario) if not is_lifecycle_rbac(d)]
     roles = by_kind(docs, "Role") + without_namespace_watch(docs, "ClusterRole")
     assert roles
     for role in roles:
         assert role["rules"] == CONFIGMAP_READ_ONLY
     rbac_text = yaml.safe_dump([d for d in docs if d["apiVersion"].startswith("rbac.")])
-    assert "secrets" not in rbac_text and "*" not in rbac_text
+    assert "secrets" not in rbac_text and "*" not in rbac_text and "configmaps" not in str(events_roles(docs))
 
 
 @scenario_ids
@@ -331,8 +360,10 @@ def test_cluster_wide_rbac_exists_only_when_watching_all_namespaces(helm: str, s
         assert "--watch-all-namespaces" not in args
         watched = {NAMESPACE, *values["watchNamespaces"], *values["sharedTemplateNamespaces"]}
         assert set(flag_values(args, "--watch-namespace")) == watched
-        assert {r["metadata"]["namespace"] for r in by_kind(docs, "Role")} == watched
-        assert {b["metadata"]["namespace"] for b in by_kind(docs, "RoleBinding")} == watched
+        roles = [r for r in by_kind(docs, "Role") if not is_lifecycle_rbac(r)]
+        assert {r["metadata"]["namespace"] for r in roles} == watched
+        role_bindings = [b for b in by_kind(docs, "RoleBinding") if not is_lifecycle_rbac(b)]
+        assert {b["metadata"]["namespace"] for b in role_bindings} == watched
     for binding in by_kind(docs, "RoleBinding") + bindings:
         assert binding["subjects"] == [
             {
@@ -343,6 +374,56 @@ def test_cluster_wide_rbac_exists_only_when_watching_all_namespaces(helm: str, s
         ]
     shared = set(flag_values(args, "--shared-template-namespace"))
     assert shared == {NAMESPACE, *values["sharedTemplateNamespaces"]}
+
+
+def lifecycle_rbac(docs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (d["kind"], d["metadata"]["name"].rsplit("-", 1)[-1]): d
+        for d in docs
+        if d["kind"].startswith(("Role", "ClusterRole")) and is_lifecycle_rbac(d)
+    }
+
+
+@scenario_ids
+def test_day_two_rbac_exists_only_for_the_features_turned_on(helm: str, scenario: str) -> None:
+    docs = rendered(helm, scenario)
+    values = merged_values(scenario)
+    found = lifecycle_rbac(docs)
+    args = main_container(docs)["args"]
+    assert flag_values(args, "--injection-mode") == [values["injection"]["mode"]]
+    assert flag_values(args, "--update-policy") == [values["injection"]["updatePolicy"]]
+    assert ("--watch-pods" in args) == values["podMetrics"]["enabled"]
+    assert ("--rollout-updater" in args) == values["rollingUpdater"]["enabled"]
+    reads = WORKLOAD_READS + (NAMESPACE_READS if values["server"]["namespaceOptIn"] else [])
+    expected = set()
+    if values["podMetrics"]["enabled"]:
+        expected |= {("ClusterRole", "pods"), ("ClusterRoleBinding", "pods")}
+        assert found[("ClusterRole", "pods")]["rules"] == POD_LIST_WATCH
+    if values["rollingUpdater"]["enabled"]:
+        expected |= {
+            ("ClusterRole", "rollout"),
+            ("ClusterRoleBinding", "rollout"),
+            ("Role", "election"),
+            ("RoleBinding", "election"),
+        }
+        assert found[("ClusterRole", "rollout")]["rules"] == reads + WORKLOAD_PATCHES
+        lease_rules = found[("Role", "election")]["rules"]
+        assert found[("Role", "election")]["metadata"]["namespace"] == NAMESPACE
+        assert {tuple(r["verbs"]) for r in lease_rules} == {("create",), ("get", "update")}
+        assert [r.get("resourceNames") for r in lease_rules] == [
+            None,
+            [values["rollingUpdater"]["leaseName"]],
+        ]
+        assert flag_values(args, "--rollout-max-in-flight") == [str(values["rollingUpdater"]["maxInFlight"])]
+    if values["cliRoles"]["create"]:
+        expected |= {("ClusterRole", "drift"), ("ClusterRole", "operator")}
+        assert found[("ClusterRole", "drift")]["rules"] == reads
+        assert found[("ClusterRole", "operator")]["rules"] == reads + WORKLOAD_PATCHES
+    assert set(found) == expected
+    for binding in (d for key, d in found.items() if key[0].endswith("Binding")):
+        assert binding["subjects"][0]["name"] == one(docs, "ServiceAccount")["metadata"]["name"]
+    rbac_text = yaml.safe_dump(list(found.values()))
+    assert "secrets" not in rbac_text and "*" not in rbac_text and "delete" not in rbac_text
 
 
 @pytest.mark.parametrize(
@@ -777,6 +858,11 @@ BAD_VALUES = {
         "templates.source=files",
         "templates.items.agent.containers[0].name=x",
     ],
+    "files source with pod metrics": ["templates.source=files", "podMetrics.enabled=true"],
+    "files source with the rolling updater": ["templates.source=files", "rollingUpdater.enabled=true"],
+    "bad injection mode": ["injection.mode=pods"],
+    "bad update policy": ["injection.updatePolicy=auto"],
+    "no workload in flight": ["rollingUpdater.maxInFlight=0"],
 }
 
 

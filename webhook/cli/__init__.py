@@ -12,13 +12,14 @@ import argparse
 from collections.abc import Sequence
 
 from webhook import __version__
-from webhook.cli import certs, convert, export, inject, options, serve, templates
+from webhook.cli import certs, convert, drift, export, inject, options, rollout, serve, templates, uninject
 
 DESCRIPTION = (
-    "sidecar-injector: serve the webhook, preview an injection, issue certificates, import other "
-    "injectors' configurations, export templates as admission policies, check templates."
+    "sidecar-injector: serve the webhook, preview or undo an injection, show and roll out template "
+    "drift, issue certificates, import other injectors' configurations, export templates as admission "
+    "policies, check templates."
 )
-COMMAND_GROUPS = (serve, inject, certs, convert, export, templates)
+COMMAND_GROUPS = (serve, inject, uninject, drift, rollout, certs, convert, export, templates)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,9 +54,7 @@ def register(commands: Any) -> None:
     inject.set_defaults(run=inject_manifests)
 
 
-def _load_template_set(
-    folders: Sequence[Path], version: str, security: TemplateSecurityPolicy
-) -> TemplateSet:
+def load_template_set(folders: Sequence[Path], version: str, security: TemplateSecurityPolicy) -> TemplateSet:
     """For ``inject``: every folder's templates in one set; each broken template is one warning.
 
     Built without a TemplateStore: the store logs what it rejects, and this prints it too. Two
@@ -93,7 +91,7 @@ def inject_manifests(args: argparse.Namespace) -> int:
     from webhook.offline import dump_documents, inject_documents
     from webhook.templates.workload_checks import workload_readers
 
-    templates = _load_template_set(args.templates, args.kubernetes_version, options.security_policy(args))
+    templates = load_template_set(args.templates, args.kubernetes_version, options.security_policy(args))
     source = "standard input" if args.filename == "-" else args.filename
     try:
         text = sys.stdin.read() if args.filename == "-" else Path(args.filename).read_text()

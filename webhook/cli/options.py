@@ -12,7 +12,7 @@ from typing import Any
 from webhook.cli import arguments
 from webhook.core import InjectionPolicy
 from webhook.core.levels import LEVEL_NAMES, PodSecurityLevel
-from webhook.core.model import POD_SECURITY_CHECKS
+from webhook.core.model import INJECTION_MODES, POD_SECURITY_CHECKS, UPDATE_POLICIES
 from webhook.core.security import TemplateSecurityPolicy
 from webhook.settings import DEFAULTS
 
@@ -63,17 +63,7 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
         default="deny" if policy.deny_missing_templates else "allow",
         help="a requested template that does not exist: admit with a warning, or deny",
     )
-    parser.add_argument(
-        "--no-legacy-annotations",
-        action="store_true",
-        help="ignore initializer.kubernetes.io/<name> annotations",
-    )
-    parser.add_argument(
-        "--no-namespace-opt-in",
-        action="store_true",
-        help="ignore the sidecar-injector.io/inject label and annotation on namespaces (with --kube and "
-        "--pod-security-check off, namespaces are then not watched)",
-    )
+    add_opt_in_flags(parser)
     parser.add_argument(
         "--accept-annotations",
         type=arguments.accepted_formats,
@@ -97,7 +87,43 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
         help="the level enforced on namespaces without a pod-security.kubernetes.io/enforce label "
         "(your cluster's Pod Security admission default)",
     )
+    add_mode_flags(parser)
     add_template_flags(parser)
+
+
+def add_opt_in_flags(parser: argparse.ArgumentParser) -> None:
+    """Which opt-in signals count (``serve``, ``inject``, and ``drift``/``rollout``, which must
+    decide "opted in" as the server does)."""
+    parser.add_argument(
+        "--no-legacy-annotations",
+        action="store_true",
+        help="ignore initializer.kubernetes.io/<name> annotations",
+    )
+    parser.add_argument(
+        "--no-namespace-opt-in",
+        action="store_true",
+        help="ignore the sidecar-injector.io/inject label and annotation on namespaces (with --kube and "
+        "--pod-security-check off, namespaces are then not watched)",
+    )
+
+
+def add_mode_flags(parser: argparse.ArgumentParser) -> None:
+    """Where templates that do not choose are injected, and who brings workloads to new revisions."""
+    policy = DEFAULTS.policy
+    parser.add_argument(
+        "--injection-mode",
+        choices=INJECTION_MODES,
+        default=policy.injection_mode,
+        help="for templates without an injection field: inject into the workload's pod template, or "
+        "into its Pods as they are created (legacy <name>-initializer templates: always workload)",
+    )
+    parser.add_argument(
+        "--update-policy",
+        choices=UPDATE_POLICIES,
+        default=policy.update_policy,
+        help="for templates without an updatePolicy field: leave rollouts to `sidecar-injector rollout`, "
+        "or let the server roll workloads to new revisions itself (see --rollout-* options)",
+    )
 
 
 def add_template_flags(parser: argparse.ArgumentParser) -> None:
@@ -154,6 +180,18 @@ def injection_policy(args: argparse.Namespace) -> InjectionPolicy:
         legacy_annotations=not args.no_legacy_annotations,
         deny_missing_templates=args.missing_template == "deny",
         pod_security_check=args.pod_security_check,
+        injection_mode=args.injection_mode,
+        update_policy=args.update_policy,
         namespace_opt_in=not args.no_namespace_opt_in,
         accepted_annotations=accepted,
+    )
+
+
+def mode_policy(args: argparse.Namespace) -> InjectionPolicy:
+    """The policy of a command with only the opt-in and mode flags (``drift``, ``rollout``)."""
+    return InjectionPolicy(
+        legacy_annotations=not args.no_legacy_annotations,
+        namespace_opt_in=not args.no_namespace_opt_in,
+        injection_mode=args.injection_mode,
+        update_policy=args.update_policy,
     )

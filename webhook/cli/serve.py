@@ -1,7 +1,8 @@
 """``serve``: the admission webhook's options, the Settings they make, and the start of the runtime.
 
 Option defaults are Settings' own (``DEFAULTS``), except ``--host`` and ``--drain-seconds``, which
-depend on whether the run is a local trial (see ``settings_from_args``).
+depend on whether the run is a local trial (see ``settings_from_args``). The environment gives the
+Pod's namespace and name (``POD_NAMESPACE``, ``POD_NAME``: the downward API), read here only.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from webhook.cli import arguments, options
+from webhook.cli import arguments, cluster, options
 from webhook.core.levels import PodSecurityLevel
 from webhook.settings import DEFAULTS, SERVICE_ACCOUNT_NAMESPACE, Settings
 from webhook.signals import ignore_stray_signals
@@ -31,6 +32,8 @@ def register(commands: Any) -> None:
     options.add_policy_flags(serve)
     _add_limits(serve)
     _add_process(serve)
+    cluster.add_server_flags(serve)
+    _add_events(serve)
     serve.set_defaults(run=run, check=check, command_parser=serve)
 
 
@@ -222,6 +225,23 @@ def _add_process(serve: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_events(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--no-events",
+        action="store_true",
+        help="record no Kubernetes Events (by default, with --kube: Injected, Skipped, Denied and "
+        "Warning on opted-in objects or their owners, TemplateRejected/TemplateRecovered on template "
+        "ConfigMaps; reportingInstance is $POD_NAME, else the host name)",
+    )
+    serve.add_argument(
+        "--events-queue-size",
+        type=arguments.integer(1, 1_000_000),
+        default=DEFAULTS.events_queue_size,
+        metavar="N",
+        help="reviews' Events waiting for the API at most; beyond, they are dropped and counted",
+    )
+
+
 def check(args: argparse.Namespace) -> str | None:
     """What no single option's type can see: options that must agree with each other."""
     if (args.cert is None) != (args.key is None):
@@ -232,6 +252,8 @@ def check(args: argparse.Namespace) -> str | None:
         return f"--metrics-port must differ from --port ({args.port})"
     if args.probe_port and args.probe_port in (args.port, args.metrics_port):
         return f"--probe-port must differ from --port ({args.port}) and --metrics-port ({args.metrics_port})"
+    if (args.watch_pods or args.rollout_updater) and not args.kube:
+        return "--watch-pods and --rollout-updater read the cluster: they need --kube"
     if args.max_buffered_bytes < args.max_body_bytes:
         return (
             "--max-buffered-bytes must be at least --max-body-bytes, or no review of that size could be read"
@@ -277,7 +299,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         log_format=args.log_format,
         log_level=args.log_level,
         workers=args.workers,
+        events=not args.no_events,
+        events_queue_size=args.events_queue_size,
+        events_instance=os.environ.get("POD_NAME", ""),
         pod_security_default_level=PodSecurityLevel(args.pod_security_default_level),
+        **cluster.server_settings(args),  # type: ignore[arg-type]  # each field's type is checked by its flag
     )
 
 

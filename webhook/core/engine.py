@@ -9,8 +9,11 @@ from webhook.core.merging import PodTemplateMerger, without_container_collisions
 from webhook.core.model import AdmissionFacts, InjectionPolicy, MutationResult, Template, TemplateSet
 from webhook.core.mounts import check_volumes_exist
 from webhook.core.patching import PatchBuilder, describe
+from webhook.core.placement import IN_PODS, copy_opt_in, split_by_mode
 from webhook.core.pod_security import PodSecurityGap, pod_security_gaps
-from webhook.core.selection import Selection, Skip, render_status, select_templates, skip_for_request
+from webhook.core.recording import record_status
+from webhook.core.selection import Selection, Skip, select_templates, skip_for_request
+from webhook.core.status import Added
 from webhook.core.tailoring import tailor, targets
 from webhook.core.verification import verify_patch
 from webhook.core.workloads import RUN_TO_COMPLETION_KINDS, claim_template_names, locate_pod_template
@@ -77,17 +80,42 @@ def _inject(
     warnings.extend(_gap_warnings(gaps, facts.kind))
     chosen, target_warnings = targets(accepted, obj, pod_template, policy)
     warnings.extend(target_warnings)
-    builder = _merge(obj, root, accepted, chosen, facts, warnings)
-    status = {**selection.already_injected, **{t.name: t.revision for t in accepted}}
-    builder.put((*root, "metadata", "annotations"), policy.status_annotation, render_status(status))
-    ops = tuple(builder.ops)
+    here, in_pods = split_by_mode(accepted, facts.kind, policy)
+    ops = _place(obj, root, pod_template, selection, (here, in_pods), chosen, facts, policy, warnings)
     return MutationResult(
         patch=ops,
         warnings=tuple(warnings),
-        injected=tuple(t.name for t in accepted),
+        injected=tuple(t.name for t in here),
+        revisions=tuple(t.revision for t in here),
+        skip_reason=None if here else IN_PODS,
         pod_security_gaps=tuple(gap.template for gap in gaps),
-        patched=verify_patch(obj, ops, root) if verify else None,
+        patched=verify_patch(obj, ops, root) if verify and ops else None,
+        in_pods=tuple(t.name for t in in_pods),
     )
+
+
+def _place(
+    obj: JsonObject,
+    root: tuple[str, ...],
+    pod_template: JsonObject,
+    selection: Selection,
+    split: tuple[list[Template], list[Template]],
+    chosen: dict[str, frozenset[str] | None],
+    facts: AdmissionFacts,
+    policy: InjectionPolicy,
+    warnings: list[str],
+) -> tuple[PatchOp, ...]:
+    """The ops: templates injected here, the opt-in of those left to the Pods, the status."""
+    here, in_pods = split
+    if in_pods:  # what the Pods will get is checked (mounts, warnings) where the workload is written
+        _merge(obj, root, [*here, *in_pods], chosen, facts, warnings)
+    builder, added = _merge(obj, root, here, chosen, facts, [] if in_pods else warnings)
+    left_to_pods = [t.name for t in in_pods if t.name in selection.on_object]
+    copied = copy_opt_in(builder, root, left_to_pods, selection.on_object, policy)
+    if here or copied:
+        injected = list(zip(here, added, strict=True))
+        warnings += record_status(builder, root, pod_template, selection.already, injected, copied, policy)
+    return tuple(builder.ops)
 
 
 def _resolve(
@@ -121,13 +149,14 @@ def _merge(
     chosen: dict[str, frozenset[str] | None],
     facts: AdmissionFacts,
     warnings: list[str],
-) -> PatchBuilder:
+) -> tuple[PatchBuilder, list[Added]]:
     """Merge the templates in order, each template's env and mounts into its ``chosen`` app
-    containers; raises VolumeNotFound when a mount they add has no volume."""
+    containers; returns what each added. Raises VolumeNotFound when a mount they add has no volume."""
     builder = PatchBuilder(obj)
     merger = PodTemplateMerger(builder, root, claim_template_names(facts.kind, obj))
+    added = []
     for template in accepted:
-        merger.merge(template, chosen[template.name])
+        added.append(merger.merge(template, chosen[template.name]))
         if facts.kind in RUN_TO_COMPLETION_KINDS and template.containers and not template.native_sidecars:
             warnings.append(
                 f"template {template.name!r} adds regular sidecar containers to a {facts.kind}; its pods "
@@ -135,7 +164,7 @@ def _merge(
             )
     warnings.extend(merger.warnings)
     check_volumes_exist(merger.added_mounts, merger.volume_names)
-    return builder
+    return builder, added
 
 
 def _check_pod_security(

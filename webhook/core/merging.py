@@ -22,6 +22,7 @@ from webhook.core.jsontypes import JsonObject
 from webhook.core.model import Template
 from webhook.core.mounts import AddedMount, normalise_mount_path
 from webhook.core.patching import PatchBuilder, Tokens
+from webhook.core.status import Added, PerContainer
 
 NATIVE_SIDECAR_RESTART_POLICY = "Always"
 
@@ -89,48 +90,77 @@ class PodTemplateMerger:
         self._keys: dict[Tokens, set[object]] = {}
         self._placed_first = 0
 
-    def merge(self, template: Template, targets: frozenset[str] | None = None) -> None:
-        """``targets``: the app containers that get the template's env and mounts (None: all)."""
+    def merge(self, template: Template, targets: frozenset[str] | None = None) -> Added:
+        """Merge one template; returns the names of what it added (see core/status.py).
+        ``targets``: the app containers that get the template's env and mounts (None: all)."""
         inits = (*self.spec, "initContainers")
         first = template.init_containers_first
-        self._add_containers(template, inits, template.init_containers, first)
+        init = self._add_containers(template, inits, template.init_containers, first)
         if template.native_sidecars:
-            self._add_containers(template, inits, (_as_native_sidecar(c) for c in template.containers), first)
+            sidecars = (_as_native_sidecar(c) for c in template.containers)
+            init += self._add_containers(template, inits, sidecars, first)
+            containers: list[str] = []
         else:
-            self._add_containers(template, (*self.spec, "containers"), template.containers)
-        self._add_volumes(template)
+            containers = self._add_containers(template, (*self.spec, "containers"), template.containers)
+        volumes = self._add_volumes(template)
+        env, mounts = self._add_to_app_containers(template, targets)
+        secrets = self._add_keyed(self.spec, "imagePullSecrets", "name", template.image_pull_secrets)
+        return Added(
+            containers=tuple(containers),
+            init_containers=tuple(init),
+            volumes=tuple(volumes),
+            image_pull_secrets=tuple(item["name"] for item in secrets),
+            annotations=tuple(self._add_entries((*self.metadata, "annotations"), template.annotations)),
+            labels=tuple(self._add_entries((*self.metadata, "labels"), template.labels)),
+            env=env,
+            volume_mounts=mounts,
+        )
+
+    def _add_to_app_containers(
+        self, template: Template, targets: frozenset[str] | None
+    ) -> tuple[PerContainer, PerContainer]:
+        """The template's env and mounts into each targeted app container that lacks them."""
+        env: list[tuple[str, tuple[str, ...]]] = []
+        mounts: list[tuple[str, tuple[str, ...]]] = []
         for index in range(self.app_container_count):
             container = (*self.spec, "containers", str(index))
-            if targets is not None and self.builder.lookup((*container, "name")) not in targets:
+            name = str(self.builder.lookup((*container, "name")))
+            if targets is not None and name not in targets:
                 continue
-            self._add_keyed(container, "env", "name", template.env)
-            for mount in self._add_keyed(container, "volumeMounts", "mountPath", template.volume_mounts):
-                name = self.builder.lookup((*container, "name"))
-                self._record_mount(template, str(name), "volumeMount", mount)
-        self._add_keyed(self.spec, "imagePullSecrets", "name", template.image_pull_secrets)
-        self._add_entries((*self.metadata, "annotations"), template.annotations)
-        self._add_entries((*self.metadata, "labels"), template.labels)
+            added_env = self._add_keyed(container, "env", "name", template.env)
+            added_mounts = self._add_keyed(container, "volumeMounts", "mountPath", template.volume_mounts)
+            for mount in added_mounts:
+                self._record_mount(template, name, "volumeMount", mount)
+            if added_env:
+                env.append((name, tuple(item["name"] for item in added_env)))
+            if added_mounts:
+                mounts.append((name, tuple(item["mountPath"] for item in added_mounts)))
+        return tuple(env), tuple(mounts)
 
     def _add_containers(
         self, template: Template, target: Tokens, containers: Iterable[JsonObject], first: bool = False
-    ) -> None:
+    ) -> list[str]:
+        names = []
         for container in containers:
             if first:
                 self.builder.insert(target, self._placed_first, container)
                 self._placed_first += 1
             else:
                 self.builder.append(target, container)
+            names.append(container["name"])
             for mount in container.get("volumeMounts") or ():
                 self._record_mount(template, container["name"], "volumeMount", mount)
             for device in container.get("volumeDevices") or ():
                 self._record_mount(template, container["name"], "volumeDevice", device)
+        return names
 
     def _record_mount(self, template: Template, container: str, what: str, mount: JsonObject) -> None:
         path = mount.get("mountPath", mount.get("devicePath"))
         self.added_mounts.append(AddedMount(template.name, container, what, mount.get("name"), path))
 
-    def _add_volumes(self, template: Template) -> None:
+    def _add_volumes(self, template: Template) -> list[str]:
         """Append volumes whose name is free; a taken name keeps the pod's volume and says so."""
+        added = []
         for volume in template.volumes:
             name = volume["name"]
             if name in self.volume_names:
@@ -142,6 +172,8 @@ class PodTemplateMerger:
                 continue
             self.volume_names.add(name)
             self.builder.append((*self.spec, "volumes"), volume)
+            added.append(name)
+        return added
 
     def _add_keyed(
         self, owner: Tokens, field: str, key: str, items: tuple[JsonObject, ...]
@@ -160,15 +192,18 @@ class PodTemplateMerger:
             added.append(item)
         return added
 
-    def _add_entries(self, target: Tokens, entries: Mapping[str, str]) -> None:
+    def _add_entries(self, target: Tokens, entries: Mapping[str, str]) -> list[str]:
         if not entries:
-            return
+            return []
         taken = self._taken(target, None)
+        added = []
         for key, value in entries.items():
             if key in taken:
                 continue
             taken.add(key)
             self.builder.put(target, key, value)
+            added.append(key)
+        return added
 
     def _taken(self, target: Tokens, key: str | None) -> set[object]:
         """Keys already present at ``target``: read once from the object, then kept up to date here."""

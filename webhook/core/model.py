@@ -16,6 +16,14 @@ PodSecurityCheck = Literal["warn", "deny", "off"]
 """What to do when an injection needs a lower Pod Security level than the namespace enforces:
 admit with a warning, refuse the object, or do not check."""
 POD_SECURITY_CHECKS: tuple[PodSecurityCheck, ...] = get_args(PodSecurityCheck)
+InjectionMode = Literal["workload", "pod"]
+"""Where a template lands: in a workload's pod template (workload injection), or only in its Pods
+when they are created (pod injection; the workload gets at most its opt-in copied)."""
+INJECTION_MODES: tuple[InjectionMode, ...] = get_args(InjectionMode)
+UpdatePolicy = Literal["manual", "rolling"]
+"""Whether the server brings running workloads to a template's new revision by itself (rolling, one
+elected replica) or leaves that to ``sidecar-injector rollout`` (manual)."""
+UPDATE_POLICIES: tuple[UpdatePolicy, ...] = get_args(UpdatePolicy)
 OVERRIDABLE_FIELDS = ("resources", "image", "imagePullPolicy", "command", "args", "env")
 """The container fields a template may let workloads override (``overridable``)."""
 DEFAULT_OVERRIDABLE = frozenset({"resources"})
@@ -42,6 +50,10 @@ class Template:
     native_sidecars: bool = False
     namespace: str | None = None
     source: str = ""
+    injection: InjectionMode | None = None
+    """None: the server's default (``InjectionPolicy.injection_mode``)."""
+    update_policy: UpdatePolicy | None = None
+    """None: the server's default (``InjectionPolicy.update_policy``)."""
     target_containers: tuple[str, ...] | None = None
     """The app containers that get ``volume_mounts`` and ``env`` (None: every one); a workload's
     ``target-containers`` annotation replaces it."""
@@ -137,6 +149,10 @@ class InjectionPolicy:
     legacy_annotations: bool = True
     deny_missing_templates: bool = False
     pod_security_check: PodSecurityCheck = "warn"
+    injection_mode: InjectionMode = "workload"
+    """For templates that do not choose: workload injection, the Initializer's behaviour, so that an
+    upgrade changes nothing for running workloads (docs/design.md, "Where the injection lands")."""
+    update_policy: UpdatePolicy = "manual"
     namespace_opt_in: bool = True
     """Namespaces opt in by label or annotation (the server then watches them)."""
     readers: WorkloadReaders | None = None
@@ -147,6 +163,16 @@ class InjectionPolicy:
     def __post_init__(self) -> None:
         if self.pod_security_check not in POD_SECURITY_CHECKS:
             raise ValueError(f"pod_security_check must be one of {', '.join(POD_SECURITY_CHECKS)}")
+        if self.injection_mode not in INJECTION_MODES:
+            raise ValueError(f"injection_mode must be one of {', '.join(INJECTION_MODES)}")
+        if self.update_policy not in UPDATE_POLICIES:
+            raise ValueError(f"update_policy must be one of {', '.join(UPDATE_POLICIES)}")
+
+    def mode_of(self, template: Template) -> InjectionMode:
+        return template.injection or self.injection_mode
+
+    def update_policy_of(self, template: Template) -> UpdatePolicy:
+        return template.update_policy or self.update_policy
 
     @property
     def inject_annotation(self) -> str:
@@ -172,9 +198,14 @@ class MutationResult:
     patch: tuple[PatchOp, ...] = ()
     warnings: tuple[str, ...] = ()
     injected: tuple[str, ...] = ()
+    revisions: tuple[str, ...] = ()
+    """The revision of each template in ``injected``, in the same order."""
     skip_reason: str | None = None
     pod_security_gaps: tuple[str, ...] = ()
     """Templates injected although they need a lower Pod Security level than the namespace enforces."""
     patched: JsonObject | None = None
     """The object with the patch applied, as ``verify_patch`` checked it (None without a patch, or
     when verification was off). Unchanged parts are shared with the input object, not copied."""
+    in_pods: tuple[str, ...] = ()
+    """Templates in pod injection that a workload asked for: injected into its Pods when they are
+    created, not into the workload (which gets at most its opt-in copied to its pod template)."""

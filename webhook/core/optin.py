@@ -56,6 +56,10 @@ class Source(enum.Enum):
     NAMESPACE_LABEL = "namespace label"
 
 
+OBJECT_SOURCES = frozenset({Source.OBJECT_ANNOTATION, Source.OBJECT_LABEL})
+"""A workload's own metadata: its Pods never see these signals (pod injection copies them)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PrecedenceRow:
     source: Source

@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from webhook.core.errors import InvalidObject
 from webhook.core.jsontypes import JsonObject, JsonValue, PatchOp
 
 Tokens = tuple[str, ...]
 _MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A map or list the patch creates; ``was_null`` when the original held ``null`` there."""
+
+    tokens: Tokens
+    was_null: bool = False
 
 
 def escape_token(token: str) -> str:
@@ -41,6 +50,8 @@ class PatchBuilder:
         # What this patch created, as the builder's own copies, keyed by pointer tokens.
         self._created: dict[Tokens, JsonValue] = {}
         self.ops: list[PatchOp] = []
+        self.created: list[Created] = []
+        """Every map and list the patch creates, outermost first."""
 
     def lookup(self, tokens: Tokens) -> JsonValue:
         """The value at ``tokens`` as the patch so far would leave it; _MISSING when absent or null."""
@@ -90,11 +101,27 @@ class PatchBuilder:
     def _is_created(self, tokens: Tokens) -> bool:
         return any(tokens[:depth] in self._created for depth in range(len(tokens), -1, -1))
 
-    def _create(self, tokens: Tokens, value: JsonValue) -> None:
-        """Add the value at the deepest existing ancestor, nesting maps for the missing levels."""
+    def would_create(self, tokens: Tokens) -> list[Created]:
+        """The maps and lists that appending or putting at ``tokens`` would create (none if it exists)."""
+        if self.exists(tokens):
+            return []
+        depth = self._existing_depth(tokens)
+        target = tokens[: depth + 1]
+        parent = _walk(self._original, target[:-1]) if not self._is_created(target[:-1]) else _MISSING
+        was_null = isinstance(parent, dict) and target[-1] in parent and parent[target[-1]] is None
+        levels = [tokens[:length] for length in range(depth + 1, len(tokens) + 1)]
+        return [Created(level, was_null and level == target) for level in levels]
+
+    def _existing_depth(self, tokens: Tokens) -> int:
         depth = len(tokens) - 1
         while depth > 0 and not self.exists(tokens[:depth]):
             depth -= 1
+        return depth
+
+    def _create(self, tokens: Tokens, value: JsonValue) -> None:
+        """Add the value at the deepest existing ancestor, nesting maps for the missing levels."""
+        self.created.extend(self.would_create(tokens))
+        depth = self._existing_depth(tokens)
         if depth > 0:
             parent = self.lookup(tokens[:depth])
             if not isinstance(parent, dict):

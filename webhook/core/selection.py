@@ -7,12 +7,12 @@ templates, controller-owned children) and what the status annotation says is alr
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import AdmissionFacts, InjectionPolicy
-from webhook.core.optin import annotations_of, decide
+from webhook.core.optin import OBJECT_SOURCES, annotations_of, decide
+from webhook.core.status import InjectionStatus, StatusProblem, parse_status
 from webhook.core.workloads import IMMUTABLE_POD_TEMPLATE_ON_UPDATE, SUPPORTED_KINDS, managing_owner
 
 HANDLED_OPERATIONS = frozenset({"CREATE", "UPDATE"})
@@ -20,6 +20,14 @@ NOT_REQUESTED = "not-requested"
 """No opt-in signal anywhere (object, pod template, namespace)."""
 OPTED_OUT = "opted-out"
 """The deciding signal says ``false``: the object (or its pod template) opted out."""
+
+NOT_OPTED_IN = frozenset(
+    {"operation-not-handled", "subresource", "kind-not-handled", "being-deleted", NOT_REQUESTED, OPTED_OUT}
+)
+"""The skip reasons decided before any template is requested: the object did not opt in (no signal,
+or the deciding one opts out, even over a namespace that opts in), or was not looked at. Every other
+skip, and every denial, concerns an object that asked for a template (Events are recorded for those
+only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,25 +39,26 @@ class Skip:
 @dataclass(frozen=True, slots=True)
 class Selection:
     names: tuple[str, ...]
-    already_injected: dict[str, str]
+    already: InjectionStatus
+    """The status annotation as found (what earlier injections added)."""
     warnings: tuple[str, ...] = ()
+    on_object: tuple[str, ...] = ()
+    """The decided names when a workload's own metadata (annotation or label) decided, in order:
+    its Pods do not see that opt-in unless pod injection copies it into the pod template."""
+
+    @property
+    def already_injected(self) -> dict[str, str]:
+        return self.already.revisions
 
 
-def parse_status(value: str | None) -> tuple[dict[str, str], tuple[str, ...]]:
-    """The status annotation as {template: revision}; a mangled one is reported, not trusted."""
-    if value is None:
-        return {}, ()
-    try:
-        decoded = json.loads(value)
-        entries = decoded["injected"]
-        return {str(e["name"]): str(e.get("revision", "")) for e in entries}, ()
-    except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: nested too deeply
-        return {}, (f"ignoring unreadable injection status annotation {value[:80]!r}",)
-
-
-def render_status(injected: dict[str, str]) -> str:
-    entries = [{"name": name, "revision": revision} for name, revision in injected.items()]
-    return json.dumps({"injected": entries}, separators=(",", ":"))
+def read_status(
+    annotations: dict[str, str], policy: InjectionPolicy
+) -> tuple[InjectionStatus, tuple[str, ...]]:
+    """The status annotation among ``annotations``; a mangled one reads as empty, with a warning."""
+    status = parse_status(annotations.get(policy.status_annotation))
+    if isinstance(status, StatusProblem):
+        return InjectionStatus(), (status.message,)
+    return status, ()
 
 
 def skip_for_request(facts: AdmissionFacts) -> Skip | None:
@@ -78,6 +87,9 @@ def select_templates(
     decision = decide(obj, facts.kind, facts.namespace_metadata, policy)
     if not decision.opted_in:
         return Skip(OPTED_OUT if decision.opted_out else NOT_REQUESTED)
+    decider = decision.decided_by
+    decided_on_object = pod_template is not obj and decider is not None and decider.source in OBJECT_SOURCES
+    on_object = decision.templates if decided_on_object else ()
     # The API server would refuse a changed pod template on UPDATE (see workloads.py).
     if facts.operation == "UPDATE" and facts.kind in IMMUTABLE_POD_TEMPLATE_ON_UPDATE:
         return Skip(IMMUTABLE_POD_TEMPLATE_ON_UPDATE[facts.kind])
@@ -85,8 +97,8 @@ def select_templates(
     if owner is not None:
         return Skip(f"managed-by-{owner.lower()}")
 
-    already, warnings = parse_status(annotations_of(pod_template).get(policy.status_annotation))
-    wanted = tuple(n for n in decision.templates if n not in already)
+    already, warnings = read_status(annotations_of(pod_template), policy)
+    wanted = tuple(n for n in decision.templates if n not in already.revisions)
     if not wanted:
         return Skip("already-injected", warnings)
-    return Selection(wanted, already, warnings)
+    return Selection(wanted, already, warnings, on_object)

@@ -27,8 +27,13 @@ An optional ``accept`` predicate filters objects client-side (used for the legac
 ``<name>-initializer`` ConfigMaps a label selector cannot find). An object that stops passing it is
 reported as gone, exactly as the API server reports an object leaving a label selector (DELETED).
 An optional ``transform`` keeps only a projection of each accepted object (client-go's informer
-``SetTransform``): what the map holds and the changes carry, so a watch of every namespace costs the
-memory of the few fields its consumer reads.
+``SetTransform``): the map holds what it returns, so a watch of ten thousand Pods holds ten thousand
+small projections, not ten thousand Pods. Lists may come in pages (``limit``/``continue``): each page
+is fed to ``on_list_page`` and projected at once, and the map is replaced when the last page is in,
+so at most one page of whole objects is held at a time. Every page of one list is read from the
+same snapshot, whose resourceVersion the watch then starts from. A metadata-only list of nothing
+says ``items: null`` (kube-apiserver's PartialObjectMetadataList omits the empty slice); that is an
+empty page.
 
 Typed collections: kube-apiserver serves the items of a List without ``kind`` and ``apiVersion``
 (only the List itself says ``ConfigMapList``), while watch events carry them. Given the collection's
@@ -146,6 +151,8 @@ class Reflector:
         self._item_type = item_type
         self._transform = transform or (lambda obj: obj)
         self._objects: dict[ObjectKey, JsonObject] = {}
+        self._pending: dict[ObjectKey, JsonObject] = {}
+        self._pending_refused: list[str] = []
         self.resource_version: str | None = None
         self.refused: tuple[str, ...] = ()
         """What the last list left out because its kind contradicts the collection's."""
@@ -156,27 +163,43 @@ class Reflector:
 
     def on_list(self, body: Mapping[str, Any]) -> Mapping[ObjectKey, JsonObject]:
         """Replace the whole map with a List response; returns the new map (already filtered)."""
+        self.begin_list()
+        if self.on_list_page(body) is not None:
+            raise ProtocolViolation("a List with a continue token where a whole list was expected")
+        return self._objects
+
+    def begin_list(self) -> None:
+        """A new list begins (its first page next); pages of an earlier, unfinished one are dropped."""
+        self._pending = {}
+        self._pending_refused = []
+
+    def on_list_page(self, body: Mapping[str, Any]) -> str | None:
+        """One page of a list; returns its continue token, or None once the list is complete and
+        has replaced the map."""
         version = resource_version_of(body)
         items = body.get("items")
+        if items is None and version is not None:
+            items = []
         if version is None or not isinstance(items, list):
             raise ProtocolViolation("a List needs metadata.resourceVersion and items")
         item_type = self._item_type
         if item_type is not None and body.get("kind") not in (None, item_type.list_kind):
             raise ProtocolViolation(f"expected a {item_type.list_kind}, got a {body.get('kind')}")
-        objects: dict[ObjectKey, JsonObject] = {}
-        refused: list[str] = []
         for item in items:
             if not isinstance(item, dict):
                 continue
             typed = self._typed(item)
             if typed is None:
-                refused.append(_describe(item))
+                self._pending_refused.append(_describe(item))
             elif self._accept(typed):
-                objects[object_key(typed)] = self._transform(typed)
-        self._objects = objects
+                self._pending[object_key(typed)] = self._transform(typed)
+        token = (body.get("metadata") or {}).get("continue")
+        if isinstance(token, str) and token:
+            return token
+        self._objects, self._pending = self._pending, {}
         self.resource_version = version
-        self.refused = tuple(refused)
-        return objects
+        self.refused, self._pending_refused = tuple(self._pending_refused), []
+        return None
 
     def on_line(self, line: bytes) -> Step:
         """One newline-delimited JSON watch event as read off the wire."""
@@ -215,8 +238,9 @@ class Reflector:
             return Step(reason=f"refused a {kind} event for {_describe(obj)}", refused=True)
         obj = typed
         if kind != "DELETED" and self._accept(obj):
-            obj = self._objects[key] = self._transform(obj)
-            return Step(changes=(Change(key, obj, kind),))
+            projected = self._transform(obj)
+            self._objects[key] = projected
+            return Step(changes=(Change(key, projected, kind),))
         if self._objects.pop(key, None) is not None:
             return Step(changes=(Change(key, None, kind),))
         return Step()

@@ -10,7 +10,6 @@ would drop fields the client does not know.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import threading
@@ -23,6 +22,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from webhook.kube.client import describe_failure
+from webhook.kube.paging import read_list
 from webhook.kube.reflector import (
     Backoff,
     Change,
@@ -84,7 +84,7 @@ class CollectionWatcher:
 
     ``accept`` filters objects client-side (one that stops passing it is reported as gone);
     ``item_type`` is the collection's kind, stamped on list items (which arrive without one);
-    ``transform`` keeps a projection of each object (see the reflector).
+    ``transform`` keeps a projection of each object; ``page_size`` lists in pages of that many.
     """
 
     def __init__(
@@ -98,6 +98,7 @@ class CollectionWatcher:
         *,
         item_type: ItemType,
         transform: Callable[[JsonObject], JsonObject] | None = None,
+        page_size: int | None = None,
     ) -> None:
         self.name = name
         self._request = request
@@ -105,6 +106,7 @@ class CollectionWatcher:
         self._stopping = stopping
         self._timings = timings
         self.reflector = Reflector(accept, item_type, transform)
+        self._page_size = page_size
         self.backoff = Backoff(timings.backoff_initial, timings.backoff_cap)
         self.lists = 0
         self.watches = 0
@@ -146,12 +148,8 @@ class CollectionWatcher:
     def _list(self) -> bool:
         timings = self._timings
         try:
-            response = self._request(_request_timeout=(timings.connect_timeout, timings.list_timeout))
-            try:
-                body = json.loads(response.data)
-            finally:
-                response.release_conn()
-            objects = self.reflector.on_list(body)
+            timeout = (timings.connect_timeout, timings.list_timeout)
+            objects = read_list(self._request, self.reflector, page_size=self._page_size, timeout=timeout)
         except (ApiException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             self.failures += 1
             log.warning("watch %s: list failed: %s", self.name, describe_failure(exc))

@@ -72,6 +72,8 @@ class Outcome:
     failure: BaseException | None = None
     """An internal error, for the recorder to log with its traceback; ``failed`` says where."""
     failed: str = ""
+    object: Any = None
+    """The reviewed object as it arrived, for recorders that describe it (Events name it or its owner)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,7 @@ class AdmissionDecision:
             outcome.conflicts,
             outcome.failure,
             outcome.failed,
+            review.parsed.object,
         )
 
     def failed_unread(self, body: bytes, failure: BaseException | None, failed: str) -> Outcome:

@@ -4,6 +4,8 @@ answer out; framework-free, so the ASGI app, the benchmark and the tests drive t
 The decision is ``decision.AdmissionDecision`` (pure); this module times it, counts it in the
 metrics and logs it: one line per review, one per refusal, and every internal error with its
 traceback. Every answer the admission port gives goes through ``record()``, refusals included.
+``on_decided`` sees every decided review after that (the runtime passes the Events recorder's,
+which only queues: nothing here waits for the Kubernetes API).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class ReviewHandler:
         namespace_levels: NamespaceLevelLookup | None = None,
         namespaces: NamespaceLookup | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        on_decided: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.decision = AdmissionDecision(
             templates,
@@ -70,6 +73,7 @@ class ReviewHandler:
         )
         self._metrics = metrics
         self._clock = clock
+        self._on_decided = on_decided
 
     def handle(self, body: bytes) -> Answer:
         """Answer one review; never raises."""
@@ -107,7 +111,18 @@ class ReviewHandler:
             self._log_review(outcome, elapsed or 0.0)
         if elapsed is not None:
             self._metrics.latency.observe(elapsed)
+        if self._on_decided is not None and outcome.facts is not None:
+            self._notify(self._on_decided, outcome)
         return Answer(outcome.status, outcome.body)
+
+    @staticmethod
+    def _notify(on_decided: Callable[[Outcome], None], outcome: Outcome) -> None:
+        """The answer is decided and counted: a failing observer must not change it."""
+        try:
+            on_decided(outcome)
+        except Exception:
+            uid = outcome.facts.uid if outcome.facts else "-"
+            log.exception("observing review uid=%s failed; its answer stands", uid)
 
     def _count(self, outcome: Outcome) -> None:
         self._metrics.reviews.labels(outcome.outcome, outcome.reason).inc()

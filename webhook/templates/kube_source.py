@@ -178,6 +178,11 @@ class KubeTemplateSource:
         if self._owns_client:
             self._api_client.close()  # type: ignore[no-untyped-call]  # the client leaves it unannotated
 
+    def configmap_of(self, document: str) -> tuple[str, str, str] | None:
+        """(namespace, name, uid) of the ConfigMap a document comes from; None when it is not one of
+        ours. For the store's transition callback, which runs on the applier's thread as this does."""
+        return self._applier.origins.get(document)
+
     # Shared helpers ------------------------------------------------------------------------------------
 
     def _accepts(self, obj: Mapping[str, Any]) -> bool:
@@ -222,6 +227,8 @@ class _Applier:
     def __init__(self, owner: KubeTemplateSource) -> None:
         self.owner = owner
         self.documents: dict[str, dict[ObjectKey, set[str]]] = {}
+        self.origins: dict[str, tuple[str, str, str]] = {}
+        """Document → (namespace, name, uid) of its ConfigMap, for Events about it."""
         self.pending: dict[str, dict[ObjectKey, Change]] = {}
         self.first = self.last = 0.0  # when the pending burst began and when it last grew
 
@@ -265,6 +272,8 @@ class _Applier:
     def _replace(self, source: str, objects: Mapping[ObjectKey, JsonObject]) -> None:
         results: dict[str, DocumentResult] = {}
         index: dict[ObjectKey, set[str]] = {}
+        for previous in self.documents.get(source, {}).values():
+            self._forget(previous)
         for key, obj in objects.items():
             documents = self._parse(obj)
             results.update(documents)
@@ -279,7 +288,9 @@ class _Applier:
             results: dict[str, DocumentResult | None] = {}
             for key, change in changes.items():
                 documents = self._parse(change.obj) if change.obj is not None else {}
-                results.update(dict.fromkeys(index.pop(key, set()) - documents.keys()))
+                gone = index.pop(key, set()) - documents.keys()
+                self._forget(gone)
+                results.update(dict.fromkeys(gone))
                 results.update(documents)
                 if documents:
                     index[key] = set(documents)
@@ -307,4 +318,10 @@ class _Applier:
                 results[f"{label} key {document.key}"] = exc
         if not results and (problem := unusable_template(obj, label)) is not None:
             results[f"{label} key {problem.key}"] = problem
+        uid = metadata.get("uid") if isinstance(metadata.get("uid"), str) else ""
+        self.origins.update(dict.fromkeys(results, (str(namespace), str(name), str(uid))))
         return results
+
+    def _forget(self, documents: set[str]) -> None:
+        for document in documents:
+            self.origins.pop(document, None)

@@ -28,7 +28,14 @@ from webhook.bounded_yaml import (
     load_one,
 )
 from webhook.bounded_yaml import node_at as yaml_node_at
-from webhook.core.model import DEFAULT_ANNOTATION_PREFIX, Template
+from webhook.core.model import (
+    DEFAULT_ANNOTATION_PREFIX,
+    INJECTION_MODES,
+    UPDATE_POLICIES,
+    InjectionMode,
+    Template,
+    UpdatePolicy,
+)
 from webhook.core.security import TemplateSecurityPolicy, policy_violations
 from webhook.manifests import ManifestError, load_documents
 from webhook.settings import DEFAULTS
@@ -47,7 +54,10 @@ LEGACY_KEY = "config"
 
 LIST_FIELDS = tuple(ITEM_SCHEMAS)
 MAP_FIELDS = ("annotations", "labels")
-KNOWN_FIELDS = frozenset({*LIST_FIELDS, *MAP_FIELDS, "nativeSidecars", *CONTROL_FIELDS})
+CHOICE_FIELDS: dict[str, tuple[str, ...]] = {"injection": INJECTION_MODES, "updatePolicy": UPDATE_POLICIES}
+"""Fields that say how a template is applied, not what it injects: left out of its revision, so that
+changing them makes no running workload outdated."""
+KNOWN_FIELDS = frozenset({*LIST_FIELDS, *MAP_FIELDS, "nativeSidecars", *CONTROL_FIELDS, *CHOICE_FIELDS})
 INT64 = range(-(2**63), 2**63)
 HALF_SURROGATE = "holds half of a UTF-16 surrogate pair; write the character itself"
 
@@ -184,8 +194,7 @@ def parse_template(
     unescaped, sites = with_variables(body, findings)
     parts = _parts(unescaped, findings, kubernetes_version)
     native = unescaped.get("nativeSidecars", False)
-    if not isinstance(native, bool):
-        findings.add(("nativeSidecars",), "expected true or false")
+    _check_choices(unescaped, native, findings)
     controls = read_controls(unescaped, sites, findings)
     reported = {path for path, _ in findings.items}  # the schema's message is the one to keep
     rules = check_template(parts, native is True, RuleOptions.for_version(kubernetes_version))
@@ -194,7 +203,8 @@ def parse_template(
         findings.add((), "the template injects nothing")
     if findings:
         raise _error(document, findings, loaded.node)
-    template = _template(document, content_revision(body), parts, native is True, controls)
+    revision = content_revision({k: v for k, v in body.items() if k not in CHOICE_FIELDS})
+    template = _template(document, revision, parts, native is True, controls, _choices(body, document))
     _check_security(template, document, security, findings)
     if findings:
         raise _error(document, findings, loaded.node)
@@ -238,12 +248,37 @@ def _parts(body: dict[str, Any], findings: Findings, version: str) -> dict[str, 
     return parts
 
 
+def _check_choices(body: dict[str, Any], native: object, findings: Findings) -> None:
+    if not isinstance(native, bool):
+        findings.add(("nativeSidecars",), "expected true or false")
+    for choice, allowed in CHOICE_FIELDS.items():
+        if choice in body and body[choice] not in allowed:
+            findings.add((choice,), f"expected one of {', '.join(allowed)}")
+
+
+def _choices(
+    body: dict[str, Any], document: TemplateDocument
+) -> tuple[InjectionMode | None, UpdatePolicy | None]:
+    # Legacy Initializer templates inject into the workload unless they say otherwise: the seed's
+    # behaviour, whatever the server's default for native templates.
+    legacy_default: InjectionMode | None = "workload" if document.key == LEGACY_KEY else None
+    return body.get("injection", legacy_default), body.get("updatePolicy")
+
+
 def _template(
-    document: TemplateDocument, revision: str, parts: dict[str, Any], native: bool, controls: Controls
+    document: TemplateDocument,
+    revision: str,
+    parts: dict[str, Any],
+    native: bool,
+    controls: Controls,
+    choices: tuple[InjectionMode | None, UpdatePolicy | None],
 ) -> Template:
+    injection, update_policy = choices
     return Template(
         name=document.name,
         revision=revision,
+        injection=injection,
+        update_policy=update_policy,
         containers=parts["containers"],
         init_containers=parts["initContainers"],
         volumes=parts["volumes"],

@@ -3,6 +3,11 @@
 Sources report their complete current state; the store keeps, per template document, the last good
 version when a new one is broken, and publishes a new immutable TemplateSet in one reference write.
 Readers (the request path) never lock: ``snapshot()`` is a plain attribute read.
+
+``on_transition`` hears when a document's edit is rejected (a new problem; its last good version, if
+any, stays in service) and when a rejected document loads again; the runtime turns those into
+Events on the template's ConfigMap. Called once the new set is published, outside the lock, on the
+source's thread.
 """
 
 from __future__ import annotations
@@ -31,6 +36,16 @@ class DocumentStatus:
     serving: Template | None = None
     error: TemplateError | None = None
     updated: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A document was rejected (``error`` set; ``serving`` is what stays in service) or recovered."""
+
+    source: str
+    document: str
+    error: TemplateError | None
+    serving: Template | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +85,7 @@ class TemplateStore:
         expected_sources: Iterable[str] = (),
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        on_transition: Callable[[Transition], None] | None = None,
     ) -> None:
         self._snapshot = TemplateSet()
         self._documents: dict[tuple[str, str], DocumentStatus] = {}
@@ -78,6 +94,8 @@ class TemplateStore:
         self._write_lock = threading.Lock()
         self._metrics = metrics
         self._clock = clock
+        self._on_transition = on_transition
+        self._transitions: list[Transition] = []
 
     def snapshot(self) -> TemplateSet:
         return self._snapshot
@@ -105,6 +123,8 @@ class TemplateStore:
             self._mark_synced(source)
             if changed:
                 self._publish()
+            transitions, self._transitions = self._transitions, []
+        self._announce(transitions)
 
     def update_documents(self, source: str, results: Mapping[str, DocumentResult | None]) -> None:
         """Apply a batch of changes from a watch: None removes a document."""
@@ -119,6 +139,8 @@ class TemplateStore:
                     changed |= self._record(source, document, result)
             if changed:
                 self._publish()
+            transitions, self._transitions = self._transitions, []
+        self._announce(transitions)
 
     def mark_synced(self, source: str) -> None:
         with self._write_lock:
@@ -145,14 +167,26 @@ class TemplateStore:
             status.error, status.updated = result, self._clock()
             kept = f"keeping revision {status.serving.revision}" if status.serving else "nothing to keep"
             log.warning("template rejected (%s): %s", kept, result)
+            self._transitions.append(Transition(source, document, result, status.serving))
             return True
         if self._metrics is not None:
             self._metrics.template_loads.labels(source, "ok").inc()
         if status.serving == result and status.error is None:
             return False
+        if status.error is not None:
+            self._transitions.append(Transition(source, document, None, result))
         status.serving, status.error, status.updated = result, None, self._clock()
         log.info("template loaded: %s revision %s from %s", result.name, result.revision, document)
         return True
+
+    def _announce(self, transitions: list[Transition]) -> None:
+        if self._on_transition is None:
+            return
+        for transition in transitions:
+            try:
+                self._on_transition(transition)
+            except Exception:  # a listener must not stop template updates
+                log.exception("template transition listener failed on %s", transition.document)
 
     def _publish(self) -> None:
         templates, conflicts = resolve_names(

@@ -244,3 +244,15 @@ __all__ = [
     "FileCertificateSource",
     "GeneratedCertificateSource",
 ]
+
+
+def serving_certificate_source(
+    cert_file: os.PathLike[str] | str | None, key_file: os.PathLike[str] | str | None, namespace: str
+) -> CertificateSource:
+    """The files when both are given; else a self-signed certificate for the in-cluster Service names
+    (``sidecar-injector[.NAMESPACE[.svc]]``) and loopback, for a local trial."""
+    if cert_file is not None and key_file is not None:
+        return FileCertificateSource(cert_file, key_file)
+    service = "sidecar-injector"
+    names = ["localhost", service, f"{service}.{namespace}", f"{service}.{namespace}.svc"]
+    return GeneratedCertificateSource(names, ip_addresses=["127.0.0.1", "::1"])

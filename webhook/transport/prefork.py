@@ -75,13 +75,15 @@ def _fork(
     settings: Settings, worker_main: WorkerMain, sock: socket.socket, probe: socket.socket | None
 ) -> list[int]:
     worker_settings = replace(settings, metrics_port=0)
+    # The Pod watch and the rolling updater are per pod, not per worker: the first worker runs them.
+    others = replace(worker_settings, watch_pods=False, rollout_updater=False)
     pids = []
-    for _ in range(settings.workers):
+    for index in range(settings.workers):
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the parent's code
             code = 1
             try:
-                code = worker_main(worker_settings, sock, probe)
+                code = worker_main(worker_settings if index == 0 else others, sock, probe)
             finally:
                 os._exit(code)
         pids.append(pid)

@@ -95,6 +95,9 @@ app.kubernetes.io/component: webhook
 {{- if and (eq .Values.templates.source "files") (or .Values.templates.items .Values.templates.legacyLoggingAgent.enabled) }}
 {{- fail "templates.items and templates.legacyLoggingAgent are ConfigMaps read through the API: they need templates.source=kube" }}
 {{- end }}
+{{- if and (eq .Values.templates.source "files") (or .Values.podMetrics.enabled .Values.rollingUpdater.enabled) }}
+{{- fail "podMetrics and rollingUpdater read the cluster: they need templates.source=kube" }}
+{{- end }}
 {{- if eq .Values.certificates.mode "existingSecret" }}
 {{- $ca := required "certificates.existingSecret.caBundle (base64 PEM) is required when certificates.mode is existingSecret" .Values.certificates.existingSecret.caBundle }}
 {{- if not (hasPrefix "-----BEGIN CERTIFICATE-----" (b64dec $ca | trim)) }}

@@ -34,6 +34,7 @@ from tests.support.validation import assert_valid
 from webhook.core import InjectionPolicy
 from webhook.core.engine import CONTAINER_NAME_TAKEN
 from webhook.core.model import NamespaceMetadata
+from webhook.core.placement import IN_PODS
 from webhook.server.decision import AdmissionDecision, Outcome
 from webhook.templates.workload_checks import workload_readers
 
@@ -138,4 +139,9 @@ def test_golden_case(name: str, request: pytest.FixtureRequest) -> None:
     again, again_response = decide(case, mutated, folder, uid="again")
     assert "patch" not in again_response
     assert again.result is not None
-    assert again.result.skip_reason in ("already-injected", "template-not-found", CONTAINER_NAME_TAKEN)
+    assert again.result.skip_reason in (
+        "already-injected",
+        "template-not-found",
+        CONTAINER_NAME_TAKEN,
+        IN_PODS,
+    )

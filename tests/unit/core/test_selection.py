@@ -2,13 +2,8 @@ from __future__ import annotations
 
 from webhook.core import AdmissionFacts, InjectionPolicy
 from webhook.core.optin import requested_names
-from webhook.core.selection import (
-    Selection,
-    Skip,
-    parse_status,
-    render_status,
-    select_templates,
-)
+from webhook.core.selection import Selection, Skip, read_status, select_templates
+from webhook.core.status import InjectionStatus, StatusEntry, render_status
 
 POLICY = InjectionPolicy()
 
@@ -28,7 +23,7 @@ def test_names_come_from_the_native_list_then_legacy_annotations_in_order() -> N
 
 
 def test_templates_already_in_the_status_are_not_requested_again() -> None:
-    status = render_status({"a": "r1"})
+    status = render_status(InjectionStatus((StatusEntry("a", "r1"),))).text
     pod = {
         "metadata": {
             "annotations": {"sidecar-injector.io/inject": "a,b", "sidecar-injector.io/status": status}
@@ -42,8 +37,9 @@ def test_templates_already_in_the_status_are_not_requested_again() -> None:
 
 def test_an_unreadable_status_is_reported_and_not_trusted() -> None:
     for value in ("{not json", '{"injected": ' + "[" * 5000 + "]" * 5000 + "}"):
-        assert parse_status(value)[0] == {}
-        assert parse_status(value)[1]
+        status, warnings = read_status({"sidecar-injector.io/status": value}, POLICY)
+        assert status == InjectionStatus()
+        assert warnings
 
 
 def test_each_skip_has_a_stable_reason() -> None:

@@ -301,3 +301,32 @@ def test_watch_objects_without_a_kind_are_stamped_and_a_contradicting_kind_is_re
     step = reflector.on_event({"type": "ADDED", "object": {**configmap("b", "3"), "kind": "Secret"}})
     assert step.refused and not step.changes and step.action is NextAction.NONE
     assert list(reflector.objects) == [("ns", "a")]
+
+
+def test_pages_replace_the_map_only_when_the_last_one_is_in() -> None:
+    reflector = Reflector()
+    reflector.on_list(listing("5", configmap("old", "1")))
+    reflector.begin_list()
+    first = {**listing("10", configmap("a", "5")), "metadata": {"resourceVersion": "10", "continue": "t1"}}
+    assert reflector.on_list_page(first) == "t1"
+    assert set(reflector.objects) == {("ns", "old")} and reflector.resource_version == "5"
+    assert reflector.on_list_page(listing("10", configmap("b", "7"))) is None
+    assert set(reflector.objects) == {("ns", "a"), ("ns", "b")} and reflector.resource_version == "10"
+    with pytest.raises(ProtocolViolation):
+        reflector.on_list(first)  # a continue token where a whole list was expected
+
+
+def test_a_transform_keeps_only_its_projection_from_lists_and_events() -> None:
+    reflector = Reflector(transform=lambda obj: {"rv": obj["metadata"]["resourceVersion"]})
+    reflector.on_list(listing("10", configmap("a", "5")))
+    step = reflector.on_event({"type": "MODIFIED", "object": configmap("a", "11")})
+    assert dict(reflector.objects) == {("ns", "a"): {"rv": "11"}}
+    assert step.changes[0].obj == {"rv": "11"}
+    assert reflector.resource_version == "11"
+
+
+def test_a_metadata_only_list_of_nothing_says_items_null() -> None:
+    reflector = Reflector(item_type=ItemType("PartialObjectMetadata", "meta.k8s.io/v1"))
+    body = {"kind": "PartialObjectMetadataList", "metadata": {"resourceVersion": "3"}, "items": None}
+    assert reflector.on_list(body) == {}
+    assert reflector.resource_version == "3"

@@ -13,11 +13,15 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from tests.fakes import FakeApiServer
+from tests.fakes.wire import eventually
 from tests.support.asgi import AsgiClient
 from tests.support.reviews import opted_in_pod, review
 from tests.support.templates import template_set
 from webhook.core import InjectionPolicy
 from webhook.core.pod_security import ENFORCE_LABEL
+from webhook.events.recorder import EventRecorder
+from webhook.events.series import EventTimings
+from webhook.kube.events import EventsClient
 from webhook.kube.namespaces import NamespaceMirror
 from webhook.metrics import Metrics
 from webhook.server.app import Limits, Probes, create_app
@@ -94,6 +98,43 @@ def test_the_namespace_lookups_are_in_memory_while_a_real_watch_runs() -> None:
     warnings = json.loads(answers[-1].body)["response"]["warnings"]
     assert "enforces 'restricted'" in warnings[0]  # the level really came from the watch
     assert levels.metadata("team-a").labels == {"sidecar-injector.io/inject": "other"}
+
+
+def test_events_leave_through_a_queue_while_the_events_api_fails_and_hangs() -> None:
+    """With the Events recorder wired in as the runtime wires it, and its sender talking to an API
+    server whose events endpoint first fails and then hangs, the handling thread still does no I/O."""
+    global _active
+    with FakeApiServer() as api:
+        api.create_namespace("default")
+        api.fail_requests(verb="create", resource="events.events.k8s.io", status=500, times=5)
+        api.hang_requests(60.0, verb="create", resource="events.events.k8s.io")
+        client = EventsClient(timeout=30.0, configuration=kubernetes.client.Configuration(host=api.host))
+        metrics = Metrics(CollectorRegistry())
+        timings = EventTimings(backoff_initial=0.01, backoff_cap=0.05)
+        recorder = EventRecorder(client, instance="test", queue_size=8, metrics=metrics, timings=timings)
+        snapshot = template_set(SEED)
+        handler = ReviewHandler(lambda: snapshot, InjectionPolicy(), metrics, on_decided=recorder.admission)
+        recorder.start()
+        pods = [opted_in_pod() for _ in range(200)]
+        for index, pod in enumerate(pods):  # from 200 ReplicaSets: 200 Events, more than the queue holds
+            owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"rs-{index}", "uid": f"u{index}"}
+            pod["metadata"]["ownerReferences"] = [{**owner, "controller": True}]
+        bodies = [orjson.dumps(review(pod)) for pod in pods]
+        handler.handle(bodies[0])
+        _recording.clear()
+        _active = True
+        try:
+            answers = [handler.handle(body) for body in bodies]
+        finally:
+            _active = False
+        try:
+            eventually(lambda: api.count("create", "events.events.k8s.io") >= 6, what="failures, then a hang")
+        finally:
+            api.clear_faults()
+            api.refuse_connections(0.1)  # releases a held request
+            recorder.stop()
+    assert _recording == []
+    assert all(b'"patchType":"JSONPatch"' in answer.body for answer in answers)
 
 
 def test_the_metrics_count_every_review_exactly_once_by_outcome_and_reason() -> None:

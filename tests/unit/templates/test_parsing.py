@@ -134,3 +134,33 @@ def test_a_manifest_file_that_pyyaml_cannot_construct_is_a_template_error() -> N
     for text in ("a: !!float ''", "[" * 1000):
         with pytest.raises(TemplateError, match="not valid YAML"):
             load_manifests(text, "file.yaml")
+
+
+def test_injection_and_update_policy_are_read_and_checked() -> None:
+    body = "containers: [{name: s, image: 's:1'}]\n"
+    plain = parse_template(document(body))
+    assert (plain.injection, plain.update_policy) == (None, None)  # the server's defaults apply
+    chosen = parse_template(document("injection: pod\nupdatePolicy: rolling\n" + body))
+    assert (chosen.injection, chosen.update_policy) == ("pod", "rolling")
+    with pytest.raises(TemplateError) as refused:
+        parse_template(document("injection: pods\nupdatePolicy: auto\n" + body))
+    text = str(refused.value)
+    assert "injection" in text and "expected one of workload, pod" in text
+    assert "updatePolicy" in text and "expected one of manual, rolling" in text
+
+
+def test_how_a_template_is_applied_is_not_part_of_its_revision() -> None:
+    """Switching a template to pod injection or rolling updates must not make every workload outdated."""
+    body = "containers: [{name: s, image: 's:1'}]\n"
+    revisions = {
+        parse_template(document(prefix + body)).revision
+        for prefix in ("", "injection: pod\n", "updatePolicy: rolling\n", "injection: workload\n")
+    }
+    assert len(revisions) == 1
+    assert parse_template(document("containers: [{name: s, image: 's:2'}]\n")).revision not in revisions
+
+
+def test_a_legacy_template_keeps_workload_injection_unless_it_says_otherwise() -> None:
+    [configmap] = load_manifests((SEED / "logging-agent-initializer.yaml").read_text(), "seed")
+    [doc] = template_documents(configmap, "seed", None)
+    assert parse_template(doc).injection == "workload"

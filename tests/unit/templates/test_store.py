@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from webhook.core import Template
 from webhook.templates import TemplateError
-from webhook.templates.store import TemplateStore
+from webhook.templates.store import TemplateStore, Transition
 
 
 def template(name: str, revision: str = "r1", namespace: str | None = None) -> Template:
@@ -87,3 +87,37 @@ def test_two_documents_serving_one_name_resolve_deterministically() -> None:
     store = TemplateStore()
     store.replace_source("s", {"b-doc": template("x", "from-b"), "a-doc": template("x", "from-a")})
     assert store.snapshot().resolve("x", "ns").revision == "from-a"
+
+
+def test_rejections_and_recoveries_are_announced_once_each_after_publishing() -> None:
+    heard: list[tuple[str, str | None, str | None, int]] = []
+    store: TemplateStore
+
+    def listen(transition: Transition) -> None:
+        served = store.snapshot().resolve("a", "any")  # the new set is already published
+        revision = transition.serving.revision if transition.serving else None
+        heard.append(
+            (transition.document, transition.error and transition.error.field, revision, served is not None)
+        )
+
+    store = TemplateStore(on_transition=listen)
+    store.replace_source("s", {"doc-a": template("a", "r1")})
+    assert heard == []  # a good first load is not news
+    store.update_documents("s", {"doc-a": broken("doc-a")})
+    store.replace_source("s", {"doc-a": broken("doc-a")})  # the same problem again (a re-list): no news
+    assert heard == [("doc-a", "containers[0].image", "r1", True)]
+    store.update_documents("s", {"doc-a": template("a", "r2")})
+    assert heard[1:] == [("doc-a", None, "r2", True)]
+    store.update_documents("s", {"doc-b": broken("doc-b")})  # never loaded: nothing stays in service
+    assert heard[2][:3] == ("doc-b", "containers[0].image", None)
+
+
+def test_a_failing_transition_listener_does_not_stop_template_updates() -> None:
+    def listen(transition: Transition) -> None:
+        raise RuntimeError("listener bug")
+
+    store = TemplateStore(on_transition=listen)
+    store.replace_source("s", {"doc-a": template("a", "r1")})
+    store.update_documents("s", {"doc-a": broken("doc-a")})
+    store.update_documents("s", {"doc-a": template("a", "r2")})
+    assert store.snapshot().resolve("a", "any").revision == "r2"

@@ -1,0 +1,237 @@
+"""The injection status annotation: what the injector added to an object, and the one parser of it.
+
+``sidecar-injector.io/status`` sits on the pod template (a Pod's own metadata). Version 1 listed
+``{"injected": [{"name", "revision"}]}``; version 2 (``"v": 2``) adds what each template actually
+added, as names (never values), so that uninject and the workload-mode upgrade remove exactly the
+injector's items and never the workload's own (an item the workload already had was skipped at
+injection, so it is not listed)::
+
+    {"v": 2,
+     "injected": [{"name": "log-shipper", "revision": "390bfc8dc47ff85a",
+                   "added": {"containers": ["log-shipper"], "initContainers": [...],
+                             "volumes": [...], "imagePullSecrets": [...],
+                             "env": {"web": ["LOG_DIR"]}, "volumeMounts": {"web": ["/var/log/app"]},
+                             "annotations": [...], "labels": [...]}}],
+     "created": ["spec/volumes", "spec/containers/web/volumeMounts", "metadata/annotations"],
+     "wasNull": ["spec/volumes"],
+     "copied": {"sidecar-injector.io/inject": null}}
+
+- ``added`` lists per template the names it added (empty lists are left out); env names and mount
+  paths per app container, by the container's name;
+- ``created`` the maps and lists the injections created (paths from the pod template, containers by
+  name), so that removing the last item removes the map or list again; ``wasNull`` those that were
+  ``null`` before (restored as ``null``);
+- ``copied`` the pod template annotations pod injection wrote (the opt-in a workload carried on its
+  own metadata), with the value each had before (``null``: absent).
+
+Old (version 1) entries still parse, without ``added``: the injector cannot know what they added.
+The rendered annotation is bounded (``MAX_STATUS_CHARS``); past it the ``added`` records are left
+out (the entries keep name and revision) and ``render_status`` says so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+STATUS_VERSION = 2
+MAX_STATUS_CHARS = 32 * 1024
+"""Kubernetes allows 256 KiB of annotations per object; the status takes at most an eighth."""
+
+_NAME_LISTS = ("containers", "initContainers", "volumes", "imagePullSecrets", "annotations", "labels")
+_PER_CONTAINER = ("env", "volumeMounts")
+
+PerContainer = tuple[tuple[str, tuple[str, ...]], ...]
+"""(container name, names or mount paths added to it), in the pod's container order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """What one template added to one object: names, never values."""
+
+    containers: tuple[str, ...] = ()
+    init_containers: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    image_pull_secrets: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    env: PerContainer = ()
+    volume_mounts: PerContainer = ()
+
+    def names(self, field_name: str) -> tuple[str, ...]:
+        """The names added to a list or map by its JSON field name (``initContainers``...)."""
+        value: tuple[str, ...] = getattr(self, _ATTRIBUTES[field_name])
+        return value
+
+    def per_container(self, field_name: str) -> PerContainer:
+        value: PerContainer = getattr(self, _ATTRIBUTES[field_name])
+        return value
+
+
+_ATTRIBUTES = {
+    "containers": "containers",
+    "initContainers": "init_containers",
+    "volumes": "volumes",
+    "imagePullSecrets": "image_pull_secrets",
+    "annotations": "annotations",
+    "labels": "labels",
+    "env": "env",
+    "volumeMounts": "volume_mounts",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEntry:
+    name: str
+    revision: str
+    added: Added | None = None
+    """None when not recorded: a version 1 annotation, or one too large to record it."""
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionStatus:
+    entries: tuple[StatusEntry, ...] = ()
+    created: tuple[str, ...] = ()
+    was_null: tuple[str, ...] = ()
+    copied: tuple[tuple[str, str | None], ...] = ()
+    """(annotation key, its value before pod injection copied an opt-in into it; None: absent)."""
+    version: int = STATUS_VERSION
+
+    @property
+    def revisions(self) -> dict[str, str]:
+        return {entry.name: entry.revision for entry in self.entries}
+
+    def entry(self, name: str) -> StatusEntry | None:
+        return next((entry for entry in self.entries if entry.name == name), None)
+
+    def without(self, names: frozenset[str]) -> InjectionStatus:
+        return replace(self, entries=tuple(e for e in self.entries if e.name not in names))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.entries or self.created or self.copied)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    text: str
+    complete: bool = True
+    """False when the added records were left out to keep the annotation within its bound."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusProblem:
+    message: str
+
+
+def parse_status(value: str | None) -> InjectionStatus | StatusProblem:
+    """The annotation's value as an InjectionStatus (empty when absent); a mangled one is a problem."""
+    if value is None:
+        return InjectionStatus()
+    try:
+        decoded = json.loads(value)
+        return _decode(decoded)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):  # nested too deeply
+        return StatusProblem(f"ignoring unreadable injection status annotation {value[:80]!r}")
+
+
+def render_status(status: InjectionStatus) -> Rendered:
+    """The annotation's value; the ``added`` records are dropped when they would pass the bound."""
+    text = _dumps(_encode(status, with_added=True))
+    if len(text) <= MAX_STATUS_CHARS:
+        return Rendered(text)
+    return Rendered(_dumps(_encode(status, with_added=False)), complete=False)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _encode(status: InjectionStatus, *, with_added: bool) -> dict[str, Any]:
+    entries = []
+    for entry in status.entries:
+        encoded: dict[str, Any] = {"name": entry.name, "revision": entry.revision}
+        if with_added and entry.added is not None:
+            encoded["added"] = _encode_added(entry.added)
+        entries.append(encoded)
+    body: dict[str, Any] = {"v": STATUS_VERSION, "injected": entries}
+    if status.created:
+        body["created"] = list(status.created)
+    if status.was_null:
+        body["wasNull"] = list(status.was_null)
+    if status.copied:
+        body["copied"] = dict(status.copied)
+    return body
+
+
+def _encode_added(added: Added) -> dict[str, Any]:
+    encoded: dict[str, Any] = {}
+    for name in _NAME_LISTS:
+        if added.names(name):
+            encoded[name] = list(added.names(name))
+    for name in _PER_CONTAINER:
+        if added.per_container(name):
+            encoded[name] = {container: list(items) for container, items in added.per_container(name)}
+    return encoded
+
+
+def _decode(decoded: Any) -> InjectionStatus:
+    """Raises (ValueError, TypeError, KeyError, AttributeError) on anything not shaped as written."""
+    version = decoded.get("v", 1)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError("version")
+    entries = tuple(_decode_entry(entry) for entry in _list(decoded["injected"]))
+    copied = decoded.get("copied") or {}
+    if not isinstance(copied, dict) or not all(v is None or isinstance(v, str) for v in copied.values()):
+        raise ValueError("copied")
+    return InjectionStatus(
+        entries,
+        _strings(decoded.get("created") or []),
+        _strings(decoded.get("wasNull") or []),
+        tuple(copied.items()),
+        version,
+    )
+
+
+def _decode_entry(entry: Any) -> StatusEntry:
+    name, revision = entry["name"], entry.get("revision", "")
+    if not isinstance(name, str) or not isinstance(revision, str):
+        raise ValueError("entry")
+    added = entry.get("added")
+    if added is None:
+        return StatusEntry(name, revision)
+    if not isinstance(added, dict):
+        raise ValueError("added")
+    return StatusEntry(
+        name,
+        revision,
+        Added(
+            containers=_strings(added.get("containers") or []),
+            init_containers=_strings(added.get("initContainers") or []),
+            volumes=_strings(added.get("volumes") or []),
+            image_pull_secrets=_strings(added.get("imagePullSecrets") or []),
+            annotations=_strings(added.get("annotations") or []),
+            labels=_strings(added.get("labels") or []),
+            env=_per_container(added.get("env") or {}),
+            volume_mounts=_per_container(added.get("volumeMounts") or {}),
+        ),
+    )
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError("list")
+    return value
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not all(isinstance(item, str) for item in _list(value)):
+        raise ValueError("strings")
+    return tuple(value)
+
+
+def _per_container(value: Any) -> PerContainer:
+    if not isinstance(value, dict):
+        raise ValueError("per container")
+    return tuple((str(container), _strings(items)) for container, items in value.items())
