@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from webhook.core.bounds import check_item_counts
 from webhook.core.errors import InvalidObject, PodSecurityConflict, TemplateNotFound
-from webhook.core.jsontypes import JsonObject
+from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.merging import PodTemplateMerger, without_container_collisions
 from webhook.core.model import AdmissionFacts, InjectionPolicy, MutationResult, Template, TemplateSet
 from webhook.core.mounts import check_volumes_exist
