@@ -25,7 +25,18 @@ import httpx
 import promql_parser
 import pytest
 
+from tests.fakes import FakeApiServer
+from tests.fakes.builders import pod
 from tests.integration.chart_helpers import NAMESPACE, one, render, require_helm
+from tests.support.cluster import (
+    INJECTOR,
+    SHOP,
+    admitted,
+    opted_in,
+    put_template,
+    shipper_body,
+    write_kubeconfig,
+)
 from tests.support.prometheus import (
     Recorder,
     alert_checks,
@@ -61,12 +72,19 @@ ALERTS = {
     "SidecarInjectorCertificateExpiresSoon",
     "SidecarInjectorCertificateExpiryCritical",
     "SidecarInjectorCertificateReloadFailed",
+    "SidecarInjectorPodsOutdated",
 }
 
 
 @pytest.fixture(scope="module")
 def rule_groups() -> list[dict[str, Any]]:
-    docs = render(require_helm(), sets=["prometheusRule.enabled=true", "webhook.timeoutSeconds=1"])
+    sets = [
+        "prometheusRule.enabled=true",
+        "webhook.timeoutSeconds=1",
+        "podMetrics.enabled=true",  # SidecarInjectorPodsOutdated exists only then
+        "prometheusRule.podsOutdatedMinutes=10",  # within the replayed 17.5 minutes
+    ]
+    docs = render(require_helm(), sets=sets)
     groups: list[dict[str, Any]] = one(docs, "PrometheusRule")["spec"]["groups"]
     return groups
 
@@ -291,3 +309,34 @@ def test_a_dead_injector_raises_no_ready_replica(
         recorder = record([replica], each_tick)
     assert not recorder.ticks[-1][1], "the dead server was still scraped"
     check(promtool, rule_groups, recorder, tmp_path, SidecarInjectorNoReadyReplica=1)
+
+
+def test_pods_left_on_an_old_template_revision_raise_pods_outdated(
+    promtool: str, rule_groups: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    with FakeApiServer() as fake:
+        for namespace in (INJECTOR, SHOP):
+            fake.create_namespace(namespace)
+        put_template(fake, "log-shipper", shipper_body("fluent-bit:3.1", mode="pod"))
+        for name in ("web-1", "web-2"):
+            fake.create_object(
+                admitted(fake, opted_in(pod(name, SHOP), "log-shipper", on_pod_template=False))
+            )
+        kube = ["--kube", "--kubeconfig", str(write_kubeconfig(fake, tmp_path / "kubeconfig"))]
+        with replicas(tmp_path, *kube, "--namespace", INJECTOR, "--watch-pods") as [replica]:
+            wait_for(
+                lambda: replica.metric("sidecar_injector_pods", template="log-shipper", state="current") == 2,
+                "the Pod watch to count the injected Pods",
+            )
+
+            def each_tick(tick: int) -> None:
+                normal_traffic(replica, template="log-shipper")
+                if tick == 1:  # the everyday fix: a new image, and nobody restarts the Pods
+                    put_template(fake, "log-shipper", shipper_body("fluent-bit:3.2", mode="pod"))
+                    wait_for(
+                        lambda: replica.metric("sidecar_injector_pods", state="outdated") == 2,
+                        "the Pods to count as outdated",
+                    )
+
+            recorder = record([replica], each_tick)
+    check(promtool, rule_groups, recorder, tmp_path, SidecarInjectorPodsOutdated=1)

@@ -67,3 +67,40 @@ def test_nothing_to_export_exits_1(tmp_path: Path) -> None:
     assert result.stdout == ""
     missing = cli("export", "mutating-admission-policy", "--templates", str(tmp_path / "none"), check=False)
     assert (missing.returncode, missing.stderr) == (1, f"error: {tmp_path / 'none'}: no such folder\n")
+
+
+def test_injection_mode_pod_exports_pod_injection_for_templates_that_do_not_choose(tmp_path: Path) -> None:
+    """As serve's --injection-mode: the native template without an injection field is exported for
+    Pods (and the opt-in copy), with that loss stated; the legacy template keeps workload injection."""
+    shutil.copy(REPO / "examples" / "logging-agent-initializer.yaml", tmp_path)
+    (tmp_path / "agent.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "agent", "labels": {"sidecar-injector.io/template": "true"}},
+                "data": {"template": "containers:\n- name: agent\n  image: registry.example.com/agent:1\n"},
+            }
+        )
+    )
+    by_mode = {}
+    for mode in ("workload", "pod"):
+        result = cli(
+            "export", "mutating-admission-policy", "--templates", str(tmp_path), "--injection-mode", mode
+        )
+        by_mode[mode] = result
+    pod = by_mode["pod"]
+    assert pod.stderr.count(export.POD_INJECTION_LOSS) == 1
+    assert f"warning: template agent: {export.POD_INJECTION_LOSS}" in pod.stderr
+    assert export.POD_INJECTION_LOSS not in by_mode["workload"].stderr
+    policies = {
+        d["metadata"]["name"]: d
+        for d in yaml.safe_load_all(pod.stdout)
+        if d["kind"] == "MutatingAdmissionPolicy"
+    }
+    opted_in = next(
+        c for c in policies["sidecar-injector-agent"]["spec"]["matchConditions"] if c["name"] == "opted-in"
+    )
+    assert opted_in["expression"].startswith('((object.kind == "Pod")')
+    legacy = policies["sidecar-injector-logging-agent"]["spec"]["matchConditions"]
+    assert not any(c["expression"].startswith('((object.kind == "Pod")') for c in legacy)

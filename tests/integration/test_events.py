@@ -240,8 +240,10 @@ def test_a_failing_events_endpoint_is_retried_with_backoff(injector: Injector) -
     live = stored(injector.fake, deployment())
     assert injector.admit(live, "UPDATE")["patchType"] == "JSONPatch"
     eventually(injector.events_v1, what="the Event after three failures")
+    # The fake stores the Event before the sender reads the answer and counts it.
+    eventually(lambda: injector.requests("create", "ok") == 1, what="the successful create counted")
     assert fault.hits == 3
-    assert (injector.requests("create", "error"), injector.requests("create", "ok")) == (3, 1)
+    assert injector.requests("create", "error") == 3
 
 
 def test_an_event_the_api_refuses_is_dropped_and_counted_not_retried(fake: FakeApiServer) -> None:

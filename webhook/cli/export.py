@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from webhook.cli import options
+from webhook.core.model import INJECTION_MODES
+from webhook.settings import DEFAULTS
 
 # Written here so that --help does not load the exporter; a test keeps them equal to its own.
 KUBERNETES_VERSIONS = ("1.36", "1.37")
@@ -42,6 +44,13 @@ def register(commands: Any) -> None:
         action="store_true",
         help="ignore the sidecar-injector.io/inject label and annotation on namespaces",
     )
+    policy.add_argument(
+        "--injection-mode",
+        choices=INJECTION_MODES,
+        default=DEFAULTS.policy.injection_mode,
+        help="as serve's: for templates without an injection field, inject workloads' pod templates, "
+        "or Pods only (a workload that opted in on its own metadata then gets the opt-in copied)",
+    )
     policy.set_defaults(run=export_policies)
 
 
@@ -65,7 +74,9 @@ def export_policies(args: argparse.Namespace) -> int:
                 print(f"refused: {line}", file=sys.stderr)
     templates = [r for r in results.values() if not isinstance(r, TemplateError)]
     policy = InjectionPolicy(
-        legacy_annotations=not args.no_legacy_annotations, namespace_opt_in=not args.no_namespace_opt_in
+        legacy_annotations=not args.no_legacy_annotations,
+        namespace_opt_in=not args.no_namespace_opt_in,
+        injection_mode=args.injection_mode,
     )
     exported = export_policies(templates, policy)
     for template in exported.exported:

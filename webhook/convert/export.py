@@ -29,7 +29,15 @@ LOSSES = (
     "no warnings: a volume, env or mount the workload already has is kept silently",
     "the workload's overrides and target-containers annotations are not read",
     "templates requested together are injected in the API server's order of policies, not in the "
-    "order of the annotation, and a container name two of them share is not detected",
+    "order of the annotation (and the status annotation records the maps and lists they created in "
+    "that order), and a container name two of them share is not detected",
+    "the status annotation never lists wasNull: the API server drops a null list before a policy "
+    "(or the webhook behind it) sees it, so only an object injected offline can have one",
+)
+POD_INJECTION_LOSS = (
+    "pod injection: a workload that opted in on its own metadata gets the template appended to its "
+    "pod template's inject annotation as written; names there that the workload's own opt-in "
+    "overrode are not taken out"
 )
 APP_CONTAINER_LOSS = (
     f"env and volumeMounts reach the first {policy_mutations.MAX_APP_CONTAINERS} app containers only, "
@@ -92,6 +100,8 @@ def export_template(template: Template, policy: InjectionPolicy) -> ExportedTemp
     losses = list(LOSSES)
     if template.env or template.volume_mounts:
         losses.append(APP_CONTAINER_LOSS)
+    if policy.mode_of(template) == "pod":
+        losses.append(POD_INJECTION_LOSS)
     spec: dict[str, Any] = {
         "failurePolicy": "Ignore",
         "reinvocationPolicy": "IfNeeded",
@@ -100,6 +110,7 @@ def export_template(template: Template, policy: InjectionPolicy) -> ExportedTemp
             "namespaceSelector": _namespaces(template),
         },
         "matchConditions": policy_match.match_conditions(template, policy),
+        "variables": policy_mutations.variables(template, policy),
         "mutations": [
             {"patchType": "JSONPatch", "jsonPatch": {"expression": expression}}
             for expression in policy_mutations.mutations(template, policy)

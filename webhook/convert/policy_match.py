@@ -15,7 +15,7 @@ from typing import Any
 from webhook.convert import cel
 from webhook.core import InjectionPolicy
 from webhook.core.model import LEGACY_ANNOTATION_PREFIX, Template
-from webhook.core.optin import PRECEDENCE, Source
+from webhook.core.optin import OBJECT_SOURCES, PRECEDENCE, Source
 from webhook.core.workloads import IMMUTABLE_POD_TEMPLATE_ON_UPDATE, POD_TEMPLATE_TOKENS
 
 POD_TEMPLATE = (
@@ -37,7 +37,7 @@ _RESOURCES = {
     "Job": ("batch", "jobs"),
     "CronJob": ("batch", "cronjobs"),
 }
-_OPT_OUT = r"^\s*(?i:false|none)?\s*$"
+OPT_OUT = r"^\s*(?i:false|none)?\s*$"
 _TRUE = r"^\s*(?i:true)\s*$"
 # Kinds whose pods are left to their controller: core.workloads' _OWNER_KINDS_THAT_MANAGE.
 _MANAGED = {"ReplicaSet": "Deployment", "Job": "CronJob"}
@@ -67,26 +67,52 @@ def resource_rules() -> list[dict[str, Any]]:
 
 
 def match_conditions(template: Template, policy: InjectionPolicy) -> list[dict[str, str]]:
+    """Workload injection: every kind as the engine injects it. Pod injection: a Pod as the engine
+    injects it; a workload whose own metadata decides for the template (``core.placement``), when its
+    pod template's inject annotation does not list the template yet."""
     names = [c["name"] for c in (*template.init_containers, *template.containers)]
+    opted, injected = opted_in(template.name, policy), _not_injected(template.name, policy)
+    if policy.mode_of(template) == "pod":
+        on_object = opted_in(template.name, policy, OBJECT_SOURCES)
+        opted = cel.conditional('object.kind == "Pod"', opted, on_object)
+        injected = cel.conditional('object.kind == "Pod"', injected, _not_copied(template.name, policy))
     return [
-        {"name": "opted-in", "expression": opted_in(template.name, policy)},
+        {"name": "opted-in", "expression": opted},
         {"name": "not-being-deleted", "expression": "!has(object.metadata.deletionTimestamp)"},
         {"name": "not-managed-by-its-owner", "expression": _not_managed()},
-        {"name": "not-injected-before", "expression": _not_injected(template.name, policy)},
+        {"name": "not-injected-before", "expression": injected},
         {"name": "container-names-free", "expression": _names_free(names)},
     ]
 
 
-def opted_in(name: str, policy: InjectionPolicy) -> str:
-    """The deciding source (the highest that carries a signal) asks for ``name``."""
+def opted_in(name: str, policy: InjectionPolicy, sources: frozenset[Source] | None = None) -> str:
+    """The deciding source (the highest that carries a signal) asks for ``name``; with ``sources``,
+    only a decision of one of those counts."""
     answer = "false"
     for row in reversed(PRECEDENCE):
         located = _source(row.source, policy)
         if located is None:
             continue
         present, asks = _signal(row.source, located, name, policy)
-        answer = cel.conditional(present, asks, answer)
+        counted = asks if sources is None or row.source in sources else "false"
+        answer = cel.conditional(present, counted, answer)
     return answer
+
+
+def _not_copied(name: str, policy: InjectionPolicy) -> str:
+    """The pod template's inject annotation does not ask for ``name`` yet (pod injection's copy)."""
+    annotations = f"{POD_TEMPLATE}.metadata.annotations"
+    key = cel.string(policy.inject_annotation)
+    listed = cel.all_of(
+        [
+            f"has({POD_TEMPLATE}.metadata)",
+            f"has({annotations})",
+            f"{key} in {annotations}",
+            f"!{annotations}[{key}].matches({cel.string(OPT_OUT)})",
+            f"{annotations}[{key}].matches({cel.string(_listed(name))})",
+        ]
+    )
+    return f"!({listed})"
 
 
 def _source(source: Source, policy: InjectionPolicy) -> tuple[str, str] | None:
@@ -110,7 +136,7 @@ def _signal(source: Source, located: tuple[str, str], name: str, policy: Injecti
         asks = f"{labels}[{key}].matches({cel.string(_one(name))})"
         return present, asks
     annotations = f"{metadata}.annotations"
-    listed = cel.all_of([f"{key} in {annotations}", f"!{annotations}[{key}].matches({cel.string(_OPT_OUT)})"])
+    listed = cel.all_of([f"{key} in {annotations}", f"!{annotations}[{key}].matches({cel.string(OPT_OUT)})"])
     asks_listed = f"{listed} && {annotations}[{key}].matches({cel.string(_listed(name))})"
     present_parts, asks_parts = [f"{key} in {annotations}"], [asks_listed]
     if policy.legacy_annotations and source is not Source.NAMESPACE_ANNOTATION:

@@ -11,21 +11,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from webhook.convert import cel
+from webhook.convert import cel, policy_match, policy_status
 from webhook.convert.policy_match import POD_TEMPLATE, POD_TEMPLATE_PATH
 from webhook.core import InjectionPolicy
 from webhook.core.jsontypes import JsonObject
 from webhook.core.merging import NATIVE_SIDECAR_RESTART_POLICY
 from webhook.core.model import Template
 
-MAX_APP_CONTAINERS = 32
-"""CEL has no index over a list, so app containers are addressed from a literal list of indexes."""
+MAX_APP_CONTAINERS = policy_status.MAX_APP_CONTAINERS
 SPEC = f"{POD_TEMPLATE}.spec"
 
 
 def mutations(template: Template, policy: InjectionPolicy) -> list[str]:
-    """The expressions, in order; each evaluates to a list of JSONPatch operations."""
-    found = [_app_container_items(template, "env", "name", item) for item in template.env]
+    """The expressions, in order; each evaluates to a list of JSONPatch operations.
+
+    Workload injection: the template into every kind. Pod injection: into Pods; a workload (matched
+    only when it opted in on its own metadata) gets the opt-in copied into its pod template."""
+    if policy.mode_of(template) == "workload":
+        return _injection(template, policy)
+    into_pods = [
+        cel.conditional('object.kind == "Pod"', found, "[]") for found in _injection(template, policy)
+    ]
+    copy = [_status(policy), _copy_opt_in(template, policy)]
+    return [*into_pods, *(cel.conditional('object.kind != "Pod"', found, "[]") for found in copy)]
+
+
+def _injection(template: Template, policy: InjectionPolicy) -> list[str]:
+    # The status first: it is computed from the object as admitted (see policy_status).
+    found = [_status(policy)]
+    found += [_app_container_items(template, "env", "name", item) for item in template.env]
     found += [_app_container_items(template, "volumeMounts", "mountPath", m) for m in template.volume_mounts]
     if template.containers and not template.native_sidecars:
         found.append(_append_all("containers", template.containers))
@@ -34,7 +48,6 @@ def mutations(template: Template, policy: InjectionPolicy) -> list[str]:
     found += [_keyed_item("imagePullSecrets", secret) for secret in template.image_pull_secrets]
     found += [_metadata_entry("annotations", k, v) for k, v in template.annotations.items()]
     found += [_metadata_entry("labels", k, v) for k, v in template.labels.items()]
-    found.append(_status(template, policy))
     return found
 
 
@@ -102,13 +115,17 @@ def _app_container_items(template: Template, field: str, key: str, item: JsonObj
         cel.patch("add", f"{base} + {cel.string('/-')}", cel.literal(item)),
         cel.patch("add", base, cel.literal([item])),
     )
-    indexes = "[" + ", ".join(str(i) for i in range(MAX_APP_CONTAINERS)) + "]"
-    return f"{indexes}.filter(i, {cel.all_of(wanted)}).map(i, {add})"
+    return f"{policy_status.INDEXES}.filter(i, {cel.all_of(wanted)}).map(i, {add})"
 
 
 def _metadata_entry(field: str, key: str, value: str, *, replace_with: str | None = None) -> str:
     """Set a pod-template annotation or label when absent (or, with ``replace_with``, replace it by
     that CEL expression when present), creating the metadata and the map as needed."""
+    return _metadata_value(field, key, cel.literal(value), replace_with=replace_with)
+
+
+def _metadata_value(field: str, key: str, value: str, *, replace_with: str | None = None) -> str:
+    """As ``_metadata_entry``, the value a CEL expression."""
     metadata = f"{POD_TEMPLATE}.metadata"
     entries = f"{metadata}.{field}"
     quoted = cel.string(key)
@@ -120,28 +137,51 @@ def _metadata_entry(field: str, key: str, value: str, *, replace_with: str | Non
     into_map = cel.conditional(
         f"{quoted} in {entries}",
         present,
-        _wrap([cel.patch("add", _path("metadata", field, cel.pointer_token(key)), cel.literal(value))]),
+        _wrap([cel.patch("add", _path("metadata", field, cel.pointer_token(key)), value)]),
     )
     into_metadata = cel.conditional(
         f"has({entries})",
         into_map,
-        _wrap([cel.patch("add", _path("metadata", field), cel.literal({key: value}))]),
+        _wrap([cel.patch("add", _path("metadata", field), f"{{{quoted}: {value}}}")]),
     )
-    new_metadata = _wrap([cel.patch("add", _path("metadata"), cel.literal({field: {key: value}}))])
+    new_metadata = _wrap(
+        [cel.patch("add", _path("metadata"), f"{{{cel.string(field)}: {{{quoted}: {value}}}}}")]
+    )
     return cel.conditional(f"has({metadata})", into_metadata, new_metadata)
 
 
-def _status(template: Template, policy: InjectionPolicy) -> str:
-    """The status annotation lists the template after those injected before, as the engine writes it
-    (``core.selection.render_status``); an unreadable one is replaced, as the engine replaces it."""
-    entry = '{"name":' + cel.string(template.name) + ',"revision":' + cel.string(template.revision) + "}"
-    alone = '{"injected":[' + entry + "]}"
-    key = cel.string(policy.status_annotation)
+def variables(template: Template, policy: InjectionPolicy) -> list[dict[str, str]]:
+    """The policy's variables: the parts of the status annotation (``policy_status``)."""
+    if policy.mode_of(template) == "workload":
+        return policy_status.variables(policy, template, copy=False)
+    # Pod injection: a Pod gets the template's entry, a workload the copy of its opt-in.
+    pod = policy_status.variables(policy, template, copy=False)
+    workload = policy_status.variables(policy, None, copy=True)
+    return [
+        {
+            "name": a["name"],
+            "expression": cel.conditional('object.kind == "Pod"', a["expression"], b["expression"]),
+        }
+        if a["expression"] != b["expression"]
+        else a
+        for a, b in zip(pod, workload, strict=True)
+    ]
+
+
+def _status(policy: InjectionPolicy) -> str:
+    """The status annotation, version 2, built by the variables."""
+    new = policy_status.value()
+    return _metadata_value("annotations", policy.status_annotation, new, replace_with=new)
+
+
+def _copy_opt_in(template: Template, policy: InjectionPolicy) -> str:
+    """Pod injection: the pod template's inject annotation asks for the template too (its Pods never
+    see the workload's metadata). An opt-out or absent value is replaced; a list is extended as
+    written (the engine also takes out names the workload's own opt-in overrode: a stated loss)."""
+    key = cel.string(policy.inject_annotation)
     current = f"{POD_TEMPLATE}.metadata.annotations[{key}]"
-    appended = cel.conditional(
-        f'{current}.startsWith("{{\\"injected\\":[") && {current}.endsWith("]}}")',
-        f"{current}.substring(0, size({current}) - 2) + "
-        f'({current}.endsWith("[]}}") ? "" : ",") + {cel.string(entry + "]}")}',
-        cel.string(alone),
+    name = cel.string(template.name)
+    extended = cel.conditional(
+        f"{current}.matches({cel.string(policy_match.OPT_OUT)})", name, f'{current} + ", " + {name}'
     )
-    return _metadata_entry("annotations", policy.status_annotation, alone, replace_with=appended)
+    return _metadata_value("annotations", policy.inject_annotation, name, replace_with=extended)

@@ -12,7 +12,10 @@ is only looked at for whom the Event is about (``regarding``).
   and the note names the Pod's generateName. An object being created has no uid yet (kube-apiserver
   assigns it after admission), and ``kubectl describe`` selects Events by uid: ``find_uid`` asks the
   sender to read the uid once the object exists. A denied object is never stored: no lookup.
-- Reasons: ``Injected`` (templates and revisions), ``Skipped`` (the reason token), ``Denied`` (the
+- Reasons: ``Injected`` (templates and revisions; and the templates left to its Pods),
+  ``PodInjection`` (a workload whose templates all go into its Pods: they are not missing, its Pods
+  get them when created; never ``Skipped``, which would read as a failure), ``Skipped`` (the reason
+  token), ``Denied`` (the
   message), ``Warning`` (one per admission warning, at most ``MAX_WARNING_EVENTS``); and for
   template ConfigMaps ``TemplateRejected`` (the field, and the revision that stays in service) and
   ``TemplateRecovered``.
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from webhook.core import AdmissionFacts, MutationResult, Template
+from webhook.core.placement import IN_PODS
 from webhook.core.selection import NOT_OPTED_IN
 
 NORMAL, WARNING = "Normal", "Warning"
@@ -124,13 +128,21 @@ def admission_occurrences(review: DecidedReview) -> tuple[Occurrence, ...]:
     if review.outcome == "injected" and result is not None:
         injected = zip(result.injected, result.revisions or ("",) * len(result.injected), strict=True)
         listed = ", ".join(f"{name} (revision {rev})" if rev else name for name, rev in injected)
-        first = occurrence(NORMAL, "Injected", f"injected {listed}")
+        first = occurrence(NORMAL, "Injected", f"injected {listed}{_left_to_pods(result, '; ')}")
+    elif review.outcome == "skipped" and review.reason == IN_PODS and result is not None:
+        first = occurrence(NORMAL, "PodInjection", _left_to_pods(result, "not injected here: "))
     elif review.outcome == "denied":
         first = occurrence(WARNING, "Denied", f"denied: {review.detail or review.reason}")
     else:
         first = occurrence(NORMAL, "Skipped", f"not injected: {review.reason}")
     warnings = result.warnings[:MAX_WARNING_EVENTS] if result is not None else ()
     return (first, *(occurrence(WARNING, "Warning", warning) for warning in warnings))
+
+
+def _left_to_pods(result: MutationResult, lead: str) -> str:
+    if not result.in_pods:
+        return ""
+    return f"{lead}its Pods get {', '.join(result.in_pods)} when they are created (pod injection)"
 
 
 def template_rejected(configmap: Regarding, error: TemplateProblem, serving: Template | None) -> Occurrence:

@@ -11,8 +11,9 @@ Where the Python implementation differs from Kubernetes' CEL environment, and ho
   enabled"): each such construction is rewritten into the map ``{"op": ..., "path": ..., "value":
   ...}`` with the same three expressions, before compiling; ``rewrite_struct`` checks that the
   number of constructions rewritten is the number written;
-- it lacks the Kubernetes string library's ``substring`` (cel-go ext.Strings): given here as a
-  function with that library's meaning (code points, end exclusive).
+- it lacks the Kubernetes string library (cel-go ext.Strings): ``substring``, ``indexOf``,
+  ``split``, ``replace`` and ``join`` are given here as functions with that library's meaning (code
+  points; ``substring``'s end exclusive; ``indexOf`` -1 when absent).
 """
 
 from __future__ import annotations
@@ -59,6 +60,31 @@ def _substring(text: str, start: int, end: int) -> str:
     return text[start:end]
 
 
+def _index_of(text: str, part: str) -> int:
+    return text.find(part)
+
+
+def _split(text: str, separator: str) -> list[str]:
+    return text.split(separator)
+
+
+def _replace(text: str, old: str, new: str) -> str:
+    return text.replace(old, new)
+
+
+def _join(items: list[str], separator: str = "") -> str:
+    return separator.join(items)
+
+
+STRINGS_LIBRARY = {
+    "substring": _substring,
+    "indexOf": _index_of,
+    "split": _split,
+    "replace": _replace,
+    "join": _join,
+}
+
+
 def without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: without_nulls(v) for k, v in value.items() if v is not None}
@@ -97,14 +123,24 @@ class Request:
         metadata = {"name": namespace, "labels": self.namespace_labels, "annotations": dict(annotations)}
         self.namespace_object = {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
 
-    def context(self) -> Any:
+    def context(self, policy: Mapping[str, Any] | None = None) -> Any:
+        """The activation; with ``policy``, its ``variables`` evaluated in order on this object (as
+        kube-apiserver evaluates them for each expression, lazily: each is defined everywhere)."""
         variables = {
             "object": self.object,
             "oldObject": None,
             "request": {"operation": self.operation, "subResource": self.sub_resource},
             "namespaceObject": self.namespace_object,
         }
-        return cel.Context(variables=variables, functions={"substring": _substring})
+        if policy is not None and policy["spec"].get("variables"):
+            computed: dict[str, Any] = {}
+            for variable in policy["spec"]["variables"]:
+                context = cel.Context(
+                    variables={**variables, "variables": computed}, functions=STRINGS_LIBRARY
+                )
+                computed[variable["name"]] = evaluate(variable["expression"], context)
+            variables["variables"] = computed
+        return cel.Context(variables=variables, functions=STRINGS_LIBRARY)
 
     def matched_by(self, policy: Mapping[str, Any]) -> bool:
         constraints = policy["spec"]["matchConstraints"]
@@ -129,7 +165,7 @@ class Request:
             return False
         for mutation in policy["spec"]["mutations"]:
             assert mutation["patchType"] == "JSONPatch"
-            operations = evaluate(mutation["jsonPatch"]["expression"], self.context())
+            operations = evaluate(mutation["jsonPatch"]["expression"], self.context(policy))
             assert isinstance(operations, list), operations
             self.object = jsonpatch.apply_patch(copy.deepcopy(self.object), operations)
         return True
@@ -146,5 +182,6 @@ def evaluate(expression: str, context: Any) -> Any:
 def expressions(policy: Mapping[str, Any]) -> list[str]:
     spec = policy["spec"]
     found = [c["expression"] for c in spec.get("matchConditions", [])]
+    found += [v["expression"] for v in spec.get("variables", [])]
     found += [m["jsonPatch"]["expression"] for m in spec["mutations"]]
     return found

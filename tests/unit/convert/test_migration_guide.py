@@ -43,7 +43,7 @@ def test_the_readme_links_the_guide_and_the_guide_keeps_a_place_for_mutating_adm
 
 
 def test_the_policy_section_names_every_refusal_and_loss_and_the_cases_not_evaluated() -> None:
-    from tests.unit.convert.test_export_policies import NOT_EVALUATED, STATED_LOSSES
+    from tests.unit.convert.test_export_policies import NOT_EVALUATED, STATED_LOSSES, STATUS_LOSSES
     from webhook.convert.policy_mutations import MAX_APP_CONTAINERS
 
     text = " ".join(section("To and from MutatingAdmissionPolicy").split())
@@ -52,7 +52,10 @@ def test_the_policy_section_names_every_refusal_and_loss_and_the_cases_not_evalu
     assert f"first {MAX_APP_CONTAINERS} app containers" in text
     assert "the three cases whose templates are refused" in text
     assert sum(reason.startswith("its template is refused") for reason in NOT_EVALUATED.values()) == 3
-    assert len(STATED_LOSSES) == 3 and "Three cases differ" in text
+    assert len(STATED_LOSSES) == 4 and "Four cases differ" in text
+    assert len(STATUS_LOSSES) == 2 and all(f"`{case}`" in text for case in STATUS_LOSSES)
+    for term in ("wasNull", "`added`", "`copied`", "pod injection", "--injection-mode"):
+        assert term in text, term
 
 
 def test_the_side_by_side_table_has_a_column_per_path() -> None:

@@ -293,3 +293,53 @@ def test_a_recovered_template_is_a_normal_event() -> None:
     event = template_recovered(CONFIGMAP, serving)
     assert (event.type, event.reason, event.regarding) == ("Normal", "TemplateRecovered", CONFIGMAP)
     assert f"revision {REVISION}" in event.note
+
+
+POD_MODE = InjectionPolicy(injection_mode="pod")
+
+
+def decided_in_pod_mode(obj: dict[str, Any]) -> Outcome:
+    decision = AdmissionDecision(lambda: SNAPSHOT, POD_MODE, namespaces=lambda _: NOT_LABELLED)
+    return decision.answer(orjson.dumps(review(obj, "CREATE", namespace="shop")))
+
+
+def test_a_workload_in_pod_injection_is_told_its_pods_get_the_templates_not_skipped() -> None:
+    """``kubectl describe deployment`` must not show a Skipped that reads as a failure: the sidecar is
+    not missing, it goes into each Pod when created."""
+    outcome = decided_in_pod_mode(deployment({INJECT: "log-shipper"}))
+    assert (outcome.outcome, outcome.reason) == ("skipped", "pod-injection")
+    [event] = admission_occurrences(outcome)
+    assert (event.type, event.reason, event.action) == ("Normal", "PodInjection", "Inject")
+    assert event.note == "Not injected here: its Pods get log-shipper when they are created (pod injection)"
+
+
+def test_a_pod_in_pod_injection_is_injected_as_any_pod() -> None:
+    pod = opted_in_pod("log-shipper")
+    pod["spec"]["volumes"] = [{"name": "logs", "emptyDir": {}}]
+    pod["metadata"] = {"name": "web-1", "namespace": "shop", "annotations": {INJECT: "log-shipper"}}
+    [event] = admission_occurrences(decided_in_pod_mode(pod))
+    assert (event.reason, event.note) == ("Injected", f"Injected log-shipper (revision {REVISION})")
+
+
+def test_a_workload_with_templates_of_both_modes_is_told_both() -> None:
+    mesh = """
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: mesh, labels: {sidecar-injector.io/template: "true"}}
+data:
+  template: |
+    injection: workload
+    containers:
+    - name: proxy
+      image: registry.example.com/proxy:2
+"""
+    snapshot = template_set(TEMPLATES + mesh)
+    decision = AdmissionDecision(lambda: snapshot, POD_MODE, namespaces=lambda _: NOT_LABELLED)
+    obj = deployment({INJECT: "mesh, log-shipper"})
+    [event] = admission_occurrences(decision.answer(orjson.dumps(review(obj, "CREATE", namespace="shop"))))
+    revision = snapshot.resolve("mesh", "shop").revision  # type: ignore[union-attr]
+    assert event.reason == "Injected"
+    assert event.note == (
+        f"Injected mesh (revision {revision}); its Pods get log-shipper when they are created (pod injection)"
+    )
