@@ -16,6 +16,8 @@ LUA = BENCH / "admission.lua"
 RESULTS = BENCH / "results"
 EXAMPLES = REPO / "examples"
 LEGACY_TEMPLATE = EXAMPLES / "logging-agent-initializer.yaml"
+REFERENCE = BENCH / "reference"  # the reference scenario's review and template (issue 17)
+REFERENCE_TEMPLATES = REFERENCE / "templates"
 MIB = 1024 * 1024
 HOST = "localhost"  # the name every client sends (SNI) and checks in the certificate
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Where the time goes: py-spy on the real server under wrk load, plus the handler alone in-process.
 
-    python bench/profile.py                  # scenarios 1 and 4, 15 s of samples each
+    python bench/profile.py                  # the reference scenario, 1 and 4, 15 s of samples each
+    python bench/profile.py --only-handler   # only the in-process handler timing (no py-spy, no wrk)
     python bench/profile.py --duration 30 --no-native
 
 For each scenario it starts ``sidecar-injector serve`` exactly as bench/run.py does (server on core 0,
@@ -24,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -32,16 +34,18 @@ from collections.abc import Callable, Sequence
 from contextlib import redirect_stderr
 from pathlib import Path
 
+import orjson
+
 # python bench/profile.py: the repository root, for the bench package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import EXAMPLES, LUA, REPO, RESULTS, BenchError, progress
+from bench.common import LUA, REPO, RESULTS, BenchError, progress
 from bench.environment import Env, machine_meta, prepare
 from bench.reviews import Scenario
 from bench.server import check_answer, running
 from bench.wrk import SOCKET_KEYS, run_wrk
 
-PROFILED = ("1-pod-rs", "4-pod-not-opted-in")
+PROFILED = ("0-reference", "1-pod-rs", "4-pod-not-opted-in")
 
 # Layer of a sample. The first five (application) layers win when any frame of the stack matches, in
 # this order, so JSON encoding inside a log call counts as logging. Otherwise the frame nearest the leaf
@@ -204,7 +208,7 @@ def profile_server(
     env: Env, scenario: Scenario, py_spy: str, args: argparse.Namespace
 ) -> tuple[list[str], int]:
     pinned = env.can_pin
-    with running(env, [EXAMPLES], pinned=pinned) as (server, _ready):
+    with running(env, scenario.templates, pinned=pinned) as (server, _ready):
         check_answer(server, scenario)
         run_wrk(env, server, scenario, args.conns, 1, 2.0, pinned)  # warm-up
         length = 2 * args.duration + 6
@@ -237,9 +241,8 @@ def profile_server(
 
 
 def time_handler(scenarios: dict[str, Scenario], iterations: int) -> list[str]:
-    """µs per ReviewHandler.handle() in this process, built like webhook.runtime builds it."""
-    import orjson
-
+    """µs per ReviewHandler.handle() in this process, built like webhook.runtime builds it: the
+    median of per-call times (a GC pause or another process's slice shows in the mean, not here)."""
     from webhook.core import InjectionPolicy
     from webhook.logconfig import configure_logging
     from webhook.metrics import Metrics
@@ -250,8 +253,12 @@ def time_handler(scenarios: dict[str, Scenario], iterations: int) -> list[str]:
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {0})
     metrics = Metrics()
-    store = TemplateStore(metrics=metrics)
-    FolderTemplateSource(store, EXAMPLES).sync()
+    stores: dict[tuple[Path, ...], TemplateStore] = {}
+    for scenario in scenarios.values():
+        if scenario.templates not in stores:
+            store = stores[scenario.templates] = TemplateStore(metrics=metrics)
+            for folder in scenario.templates:
+                FolderTemplateSource(store, folder).sync()
     sink = open(os.devnull, "w")  # noqa: SIM115 - the log handler writes to it until exit
     with redirect_stderr(sink):
         configure_logging("INFO", "json")  # the handler binds sys.stderr, i.e. /dev/null
@@ -259,10 +266,13 @@ def time_handler(scenarios: dict[str, Scenario], iterations: int) -> list[str]:
     def timed(call: Callable[[bytes], object], body: bytes, n: int) -> float:
         for _ in range(max(n // 10, 5)):
             call(body)
-        started = time.perf_counter()
+        times = []
+        clock = time.perf_counter
         for _ in range(n):
+            started = clock()
             call(body)
-        return (time.perf_counter() - started) * 1e6 / n
+            times.append(clock() - started)
+        return statistics.median(times) * 1e6
 
     variants = [
         ("as served (verify on, JSON log line at INFO)", True, logging.INFO),
@@ -273,16 +283,19 @@ def time_handler(scenarios: dict[str, Scenario], iterations: int) -> list[str]:
     keys = [*PROFILED, "2-pod-large"]
     counts = {key: iterations if key != "2-pod-large" else max(iterations // 30, 20) for key in keys}
     out = [
-        f"### ReviewHandler.handle() in-process, no HTTP/TLS (µs per call; {iterations:,} calls, "
-        f"{counts['2-pod-large']} for the large pod; pinned to core 0)",
+        f"### ReviewHandler.handle() in-process, no HTTP/TLS (median µs per call; {iterations:,} calls,"
+        f" {counts['2-pod-large']} for the large pod; pinned to core 0)",
         "",
         "| variant | " + " | ".join(keys) + " |",
         "|---|" + "---:|" * len(keys),
     ]
     for label, verify, level in variants:
-        handler = ReviewHandler(store.snapshot, InjectionPolicy(), metrics, verify_patches=verify)
         logging.getLogger().setLevel(level)
-        cells = [f"{timed(handler.handle, scenarios[k].body, counts[k]):,.0f}" for k in keys]
+        cells = []
+        for key in keys:
+            store = stores[scenarios[key].templates]
+            handler = ReviewHandler(store.snapshot, InjectionPolicy(), metrics, verify_patches=verify)
+            cells.append(f"{timed(handler.handle, scenarios[key].body, counts[key]):,.0f}")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     logging.getLogger().setLevel(logging.INFO)
     cells = [f"{timed(orjson.loads, scenarios[k].body, counts[k]):,.0f}" for k in keys]
@@ -300,10 +313,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--iterations", type=int, default=3000, help="in-process handler calls per cell")
     parser.add_argument("--no-native", dest="native", action="store_false", help="Python frames only")
+    parser.add_argument(
+        "--only-handler",
+        action="store_true",
+        help="only the in-process handler timing (no server, wrk or py-spy)",
+    )
     args = parser.parse_args(argv)
     try:
         env, scenarios = prepare()
-        py_spy = find_py_spy()
+        py_spy = "" if args.only_handler else find_py_spy()
         RESULTS.mkdir(exist_ok=True)
         sections = [
             "# sidecar-injector profile",
@@ -312,11 +330,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" commit {machine_meta(env, sys.argv)['commit']}",
             f"- py-spy record --rate {args.rate} {'--native' if args.native else '--nonblocking'},"
             f" {args.duration:g} s per recording; wrk -t1 -c{args.conns}; server pinned to core 0,"
-            " wrk and py-spy to core 1; --templates examples, JSON logs at INFO",
+            " wrk and py-spy to core 1; --templates examples (0-reference: bench/reference/templates),"
+            " JSON logs at INFO",
             "",
         ]
         failures = 0
-        for key in PROFILED:
+        for key in () if args.only_handler else PROFILED:
             lines, failed = profile_server(env, scenarios[key], py_spy, args)
             sections += lines
             failures += failed

@@ -1,7 +1,9 @@
 """The AdmissionReview bodies the benchmarks send, as kube-apiserver sends them, and template folders.
 
-Four scenarios (``SCENARIO_KEYS``): a Pod created by a ReplicaSet and opted in (3.7 KiB); a ~200 KiB
-Pod of 30 containers; a Deployment CREATE; the first Pod not opted in (answered without a patch).
+Five scenarios (``SCENARIO_KEYS``): the reference scenario (``bench/reference/``: the review and
+template a compiled Go injector was measured on, served from its own template folder); a Pod created
+by a ReplicaSet and opted in (3.7 KiB); a ~200 KiB Pod of 30 containers; a Deployment CREATE; the
+first Pod not opted in (answered without a patch). The others are served from ``examples/``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import JsonObj
+from bench.common import EXAMPLES, REFERENCE, REFERENCE_TEMPLATES, JsonObj
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class Scenario:
     expect_patch: bool
     body: bytes
     object_bytes: int
+    templates: tuple[Path, ...] = (EXAMPLES,)
+    """The template folders its server is started with."""
 
     @property
     def expect(self) -> str:
@@ -311,6 +315,7 @@ def scenario_bodies() -> list[Scenario]:
 
     prefix = "b7e0c0de-5eed-4b00-8000-00000000000"
     return [
+        reference_scenario(),
         Scenario(
             "1-pod-rs",
             "Pod from a ReplicaSet, opted in",
@@ -346,7 +351,23 @@ def scenario_bodies() -> list[Scenario]:
     ]
 
 
-SCENARIO_KEYS = ("1-pod-rs", "2-pod-large", "3-deployment", "4-pod-not-opted-in")
+def reference_scenario() -> Scenario:
+    """The Go injector's request, byte for byte, with its own template (bench/reference/README.md)."""
+    body = (REFERENCE / "review.json").read_bytes()
+    request = json.loads(body)["request"]
+    return Scenario(
+        "0-reference",
+        "Reference: Pod from a ReplicaSet, fluentd agent (the Go injector's request)",
+        request["uid"],
+        True,
+        body,
+        len(json.dumps(request["object"], separators=(",", ":"))),
+        (REFERENCE_TEMPLATES,),
+    )
+
+
+REFERENCE_KEY = "0-reference"
+SCENARIO_KEYS = (REFERENCE_KEY, "1-pod-rs", "2-pod-large", "3-deployment", "4-pod-not-opted-in")
 
 
 def write_native_templates(folder: Path, count: int) -> None:

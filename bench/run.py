@@ -3,6 +3,7 @@
 
     python bench/run.py            # full run (about 10 minutes with --duration 5)
     python bench/run.py --quick    # smoke run: 3 s points, 1 repeat, fewer points
+    python bench/run.py --scenarios 0-reference --conns 1,8 --load-only   # one scenario under load
 
 What it does: issues a certificate with ``sidecar-injector certs generate``, starts ``sidecar-injector
 serve`` with production settings (JSON logs at INFO, one worker), measures startup-to-ready and memory,
@@ -30,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import RESULTS, BenchError
 from bench.environment import machine_meta, prepare
-from bench.reviews import SCENARIO_KEYS
-from bench.throughput import Options, Report, run_plan
+from bench.reviews import REFERENCE_KEY, SCENARIO_KEYS
+from bench.throughput import BASELINE_KEY, Options, Report, run_plan
 from bench.throughput_report import comparison_line, render
 
 
@@ -45,8 +46,21 @@ def parse_options(argv: Sequence[str]) -> Options:
     parser.add_argument("--warmup", type=float, help="seconds of unreported load per server (default 2)")
     parser.add_argument("--conns", help="comma-separated connection counts (default 1,8,32,64)")
     parser.add_argument("--starts", type=int, help="starts for the startup median (default 5; quick 3)")
+    parser.add_argument(
+        "--scenarios",
+        help=f"comma-separated scenarios measured under load (default all: {','.join(SCENARIO_KEYS)})",
+    )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="only the scenarios under load, pinned: no startup, memory, churn, 1,000 templates, workers",
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
+    chosen = args.scenarios.split(",") if args.scenarios else list(SCENARIO_KEYS)
+    unknown = sorted(set(chosen) - set(SCENARIO_KEYS))
+    if unknown:
+        parser.error(f"unknown scenarios: {', '.join(unknown)}")
     conns = [int(c) for c in args.conns.split(",")] if args.conns else ([1, 8] if quick else [1, 8, 32, 64])
     return Options(
         duration=args.duration or (3.0 if quick else 10.0),
@@ -56,11 +70,12 @@ def parse_options(argv: Sequence[str]) -> Options:
         starts=args.starts or (3 if quick else 5),
         idle_seconds=2.0 if quick else 3.0,
         quick=quick,
-        scenarios=list(SCENARIO_KEYS),
-        unpinned_scenarios=[SCENARIO_KEYS[0]] if quick else list(SCENARIO_KEYS),
+        scenarios=chosen,
+        unpinned_scenarios=[k for k in chosen if k in (REFERENCE_KEY, BASELINE_KEY)] if quick else chosen,
         template_conns=[c for c in conns if c in (1, 8)] or conns[:1],
         churn=200 if quick else 500,
         worker_conns=[8] if quick else [c for c in conns if c in (8, 64)] or conns,
+        load_only=args.load_only,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.common import JsonObj
 from bench.report import fmt
-from bench.reviews import Scenario
+from bench.reviews import REFERENCE_KEY, Scenario
 from bench.throughput import Options, Report
 
 
@@ -39,6 +39,11 @@ def targets(report: Report, opts: Options) -> list[tuple[str, str, bool | None]]
         sign = "≥" if at_least else "≤"
         rows.append((f"{label} {sign} {limit:,g} {unit}", f"{fmt(value, digits, True)} {unit}", ok))
 
+    # Issue 17: 1.5x a compiled Go injector per core on its own request (bench/reference/README.md).
+    ref = REFERENCE_KEY
+    check(f"reference, 8 conns {pin}: admissions/s", metric(ref, 8, "rps"), 2900, True, "/s", 0)
+    check(f"reference, 8 conns {pin}: p99", metric(ref, 8, "p99_ms"), 6, False, "ms", 2)
+    check(f"reference, 1 conn {pin}: p99", metric(ref, 1, "p99_ms"), 0.8, False, "ms", 2)
     check(f"scenario 1, 8 conns {pin}: admissions/s", metric(s1, 8, "rps"), 2500, True, "/s", 0)
     check(f"scenario 1, 8 conns {pin}: p99", metric(s1, 8, "p99_ms"), 8, False, "ms", 2)
     check(f"scenario 1, 1 conn {pin}: p99", metric(s1, 1, "p99_ms"), 1.5, False, "ms", 2)
@@ -124,7 +129,8 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
             )
         return lines
 
-    out += ["## Throughput and latency (--templates examples)", "", *header, *rows("main"), ""]
+    served = f"`--templates examples`; {REFERENCE_KEY}: `--templates bench/reference/templates`"
+    out += ["## Throughput and latency", "", f"({served})", "", *header, *rows("main"), ""]
     out += ["## Scenario 1 with 1,000 templates loaded", "", *header, *rows("templates-1000"), ""]
     s1 = opts.scenarios_keys()[0]
     pin = "pinned" if any(p.pinning == "pinned" for p in report.points) else "unpinned"

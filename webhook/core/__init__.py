@@ -1,6 +1,6 @@
 """The pure mutation engine: no I/O, no clock, no environment, no logging."""
 
-from webhook.core.engine import mutate, verify_patch
+from webhook.core.engine import mutate
 from webhook.core.errors import (
     InjectionError,
     InvalidObject,
@@ -17,6 +17,7 @@ from webhook.core.model import (
     Template,
     TemplateSet,
 )
+from webhook.core.verification import verify_patch
 from webhook.core.workloads import SUPPORTED_KINDS
 
 __all__ = [

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import jsonpatch
-
 from webhook.core.bounds import check_item_counts
 from webhook.core.errors import InvalidObject, PodSecurityConflict, TemplateNotFound
 from webhook.core.jsontypes import JsonObject, PatchOp
-from webhook.core.merging import PodTemplateMerger, names_in, without_container_collisions
+from webhook.core.merging import PodTemplateMerger, without_container_collisions
 from webhook.core.model import AdmissionFacts, InjectionPolicy, MutationResult, Template, TemplateSet
 from webhook.core.mounts import check_volumes_exist
 from webhook.core.patching import PatchBuilder, describe
@@ -19,6 +15,7 @@ from webhook.core.recording import record_status
 from webhook.core.selection import Selection, Skip, select_templates, skip_for_request
 from webhook.core.status import Added
 from webhook.core.tailoring import tailor, targets
+from webhook.core.verification import verify_patch
 from webhook.core.workloads import RUN_TO_COMPLETION_KINDS, claim_template_names, locate_pod_template
 
 # The skip reason when every requested template is loaded but names a container the pod already has.
@@ -170,36 +167,6 @@ def _merge(
     return builder, added
 
 
-def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, ...]) -> JsonObject:
-    """Apply the patch with jsonpatch (an independent implementation) and check unique names.
-
-    Only the containers on the ops' paths are copied (jsonpatch copies the ops' values itself);
-    everything else is shared with ``obj``, so checking a 200 KiB pod costs no deep copy of it.
-    """
-    patched: JsonObject = dict(obj)
-    copied = {id(patched)}
-    for op in patch:
-        node: Any = patched
-        for token in _unescape(op["path"])[:-1]:
-            key: Any = int(token) if isinstance(node, list) else token
-            if isinstance(node, dict) and node.get(key) is None:
-                break  # created (or a null replaced) by an earlier op; jsonpatch inserts copies of op values
-            child = node[key]
-            if id(child) not in copied:
-                child = dict(child) if isinstance(child, dict) else list(child)
-                copied.add(id(child))
-                node[key] = child
-            node = child
-    patched = jsonpatch.apply_patch(patched, list(patch), in_place=True)
-    spec = _walk_dict(patched, (*root, "spec")) or {}
-    containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
-    if len(names_in(containers)) != len(containers) or len(names_in(spec.get("volumes"))) != len(
-        spec.get("volumes") or []
-    ):
-        raise AssertionError("injection produced duplicate container or volume names")
-    return patched
-
-
 def _check_pod_security(
     found: list[Template], pod_template: JsonObject, facts: AdmissionFacts, policy: InjectionPolicy
 ) -> list[PodSecurityGap]:
@@ -227,10 +194,6 @@ def _gap_warnings(gaps: list[PodSecurityGap], kind: str) -> list[str]:
 
 def _rejection(kind: str) -> str:
     return "the pod will be rejected" if kind == "Pod" else "its pods will be rejected"
-
-
-def _unescape(path: str) -> list[str]:
-    return [token.replace("~1", "/").replace("~0", "~") for token in path.split("/")[1:]]
 
 
 def _check_pod_spec(pod_template: JsonObject, root: tuple[str, ...]) -> None:

@@ -89,14 +89,48 @@ def _lone_surrogates(value: Any) -> bool:
 
 def decode_json(body: bytes) -> Any:
     """Strict JSON: UTF-8 only, no duplicate keys, no NaN/Infinity, finite numbers, bounded depth,
-    no lone surrogates.
+    no lone surrogates; raises a bad-envelope Refusal saying what is wrong.
 
     Duplicate keys are refused because two parsers that pick different duplicates see different
-    objects; the stdlib parser with a pairs hook costs about twice orjson, which is small next to
-    TLS and HTTP, and orjson has no way to report duplicates. A lone surrogate escape decodes to a
-    string that is not Unicode text and that orjson refuses to encode into the answer; the strings
-    are searched for one only when the body has a surrogate escape at all.
+    objects. orjson has no way to report them, so a body is taken from orjson only when it is the
+    very encoding of what orjson read, written as orjson or as Go's encoding/json writes it (as
+    kube-apiserver sends it): an encoding of a value has one member per key, so such a body has no
+    duplicate. Any other body, valid or not, goes through the stdlib parser with a pairs hook (about
+    six times orjson's cost, docs/design.md "The hot path"), which decides and says why.
     """
+    value = _read_canonical(body)
+    return value if value is not _NOT_CANONICAL else _decode_strictly(body)
+
+
+_NOT_CANONICAL: Any = object()
+# Go's encoding/json escapes these (HTML safety; the JavaScript line separators), orjson does not.
+_GO_ESCAPES = [(b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026")]
+_GO_ESCAPES += [(c.encode(), f"\\u{ord(c):04x}".encode()) for c in "\u2028\u2029"]
+
+
+def _read_canonical(body: bytes) -> Any:
+    """What orjson reads from ``body`` when ``body`` is its canonical encoding, else _NOT_CANONICAL.
+
+    orjson refuses what the strict parser refuses (bad UTF-8, lone surrogates, NaN, infinite
+    numbers) or reads it into a value whose encoding differs (a big integer becomes a float), and it
+    encodes no deeper than 254 levels, so only bodies the strict parser reads the same way pass.
+    """
+    try:
+        value = orjson.loads(body)
+        encoded = orjson.dumps(value)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return _NOT_CANONICAL
+    sent = body.rstrip(b" \t\r\n")  # a Go encoder ends the body with a newline
+    if encoded != sent and b"\\u" in sent:
+        for raw, escaped in _GO_ESCAPES:
+            encoded = encoded.replace(raw, escaped)
+    return value if encoded == sent else _NOT_CANONICAL
+
+
+def _decode_strictly(body: bytes) -> Any:
+    """The stdlib parser, refusing duplicates as it reads. A lone surrogate escape decodes to a
+    string that is not Unicode text and that orjson refuses to encode into the answer; the strings
+    are searched for one only when the body has a surrogate escape at all."""
     try:
         text = body.decode("utf-8")
         value = json.loads(
