@@ -2,14 +2,17 @@
 over real HTTPS, what ``import`` and the annotation rewrite give it (the import golden cases'
 ``injected.yaml``), with its own annotations left as they were; without the flag, nothing.
 
-One server per format serves the templates of every import golden case of that format.
+Every server serves the templates of every import golden case; salesforce is accepted with one
+mutation config per server (``salesforce=PATH``, the file its import read), so there is one accepting
+server per salesforce case, and the tumblr and Expedia cases use any of them.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ CASES = {
     for name in sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
 }
 ACCEPTED_CASES = sorted(name for name, case in CASES.items() if case["from"] in ACCEPTABLE)
+SALESFORCE_CASES = [name for name in ACCEPTED_CASES if CASES[name]["from"] == "salesforce"]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +58,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@contextmanager
 def serve(certs: Path, tmp_path: Path, flags: list[str]) -> Iterator[RunningServer]:
     folder = tmp_path / "templates"
     folder.mkdir()
@@ -65,16 +70,39 @@ def serve(certs: Path, tmp_path: Path, flags: list[str]) -> Iterator[RunningServ
         assert running.stop() == 0, running.log()
 
 
+def mutation_config(name: str) -> Path:
+    """The file of a salesforce case's input that holds its mutation config."""
+    [found] = [f for f in CASES[name]["files"] if "mutationConfigs" in (GOLDEN / name / f).read_text()]
+    return GOLDEN / name / found
+
+
 @pytest.fixture(scope="module")
-def accepting(certs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from serve(
-        certs, tmp_path_factory.mktemp("accepting"), ["--accept-annotations", ",".join(ACCEPTABLE)]
-    )
+def accepting(
+    certs: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], RunningServer]]:
+    """The accepting server for a case, started on first use."""
+    started: dict[str, RunningServer] = {}
+    with ExitStack() as stack:
+
+        def server_for(name: str) -> RunningServer:
+            config = name if CASES[name]["from"] == "salesforce" else SALESFORCE_CASES[0]
+            if config not in started:
+                formats = ",".join(
+                    f"salesforce={mutation_config(config)}" if f == "salesforce" else f for f in ACCEPTABLE
+                )
+                flags = ["--accept-annotations", formats]
+                started[config] = stack.enter_context(
+                    serve(certs, tmp_path_factory.mktemp("accepting"), flags)
+                )
+            return started[config]
+
+        yield server_for
 
 
 @pytest.fixture(scope="module")
 def plain(certs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from serve(certs, tmp_path_factory.mktemp("plain"), [])
+    with serve(certs, tmp_path_factory.mktemp("plain"), []) as running:
+        yield running
 
 
 def admit(
@@ -103,12 +131,13 @@ def test_the_formats_the_cli_accepts_are_the_converters() -> None:
 
 @pytest.mark.parametrize("name", ACCEPTED_CASES)
 def test_an_unchanged_workload_gets_what_the_imported_templates_give_the_rewritten_one(
-    accepting: RunningServer, certs: Path, name: str
+    accepting: Callable[[str], RunningServer], certs: Path, name: str
 ) -> None:
     folder = GOLDEN / name
+    server = accepting(name)
     workload = yaml.safe_load((folder / CASES[name]["workload"]).read_text())
     original = dict(pod_annotations(yaml.safe_load((folder / CASES[name]["workload"]).read_text())))
-    mutated, response = admit(accepting, certs, workload)
+    mutated, response = admit(server, certs, workload)
     assert response["allowed"] and response.get("patch"), response
     expected = yaml.safe_load((folder / "injected.yaml").read_text())
     # The rewrite replaced the old opt-in annotation with ours; here the workload kept its own.
@@ -117,7 +146,7 @@ def test_an_unchanged_workload_gets_what_the_imported_templates_give_the_rewritt
     rewritten.update(original)
     assert mutated == expected
     assert_valid(mutated)
-    again, _ = admit(accepting, certs, mutated)
+    again, _ = admit(server, certs, mutated)
     assert again == mutated  # the status annotation makes a second admission a no-op
 
 

@@ -12,6 +12,7 @@ from tests.support.processes import REPO, free_port
 
 pytestmark = pytest.mark.integration
 
+SIDECAR_CONFIG = "tests/golden-import/salesforce-pod-data-and-init-order-differ/sidecarconfig.yaml"
 CERTS = ["certs", "generate", "--service", "s", "--namespace", "n"]
 BAD = {
     "certs --days 0": ([*CERTS, "--out", "{tmp}", "--days", "0"], "argument --days: 0 is out of range"),
@@ -77,6 +78,34 @@ BAD = {
         ["inject", "--templates", "examples", "-f", "-", "--namespace", "Prod"],
         "argument --namespace: 'Prod' is not a valid name",
     ),
+    "inject --accept-annotations salesforce without its configuration": (
+        ["inject", "--templates", "examples", "-f", "-", "--accept-annotations", "tumblr,salesforce"],
+        "argument --accept-annotations: salesforce needs its configuration: salesforce=PATH",
+    ),
+    "inject --accept-annotations tumblr with a configuration": (
+        ["inject", "--templates", "examples", "-f", "-", "--accept-annotations", "tumblr=conf.yaml"],
+        "argument --accept-annotations: tumblr=conf.yaml: only salesforce takes a configuration",
+    ),
+    "serve --accept-annotations salesforce missing file": (
+        ["serve", "--accept-annotations", "salesforce={tmp}"],
+        "argument --accept-annotations: {tmp}: cannot read it: No such file or directory",
+    ),
+    "serve --accept-annotations salesforce not YAML": (
+        ["serve", "--accept-annotations", "salesforce=README.md"],
+        "not valid YAML: found character",
+    ),
+    "inject --accept-annotations salesforce sidecar config": (
+        [
+            "inject",
+            "--templates",
+            "examples",
+            "-f",
+            "-",
+            "--accept-annotations",
+            f"salesforce={SIDECAR_CONFIG}",
+        ],
+        f"argument --accept-annotations: {SIDECAR_CONFIG}: no mutation config in it",
+    ),
     "validate empty --allowed-registry": (
         ["templates", "validate", "examples", "--allowed-registry", ""],
         "argument --allowed-registry: must not be empty",
@@ -87,6 +116,7 @@ BAD = {
 @pytest.mark.parametrize("argv, message", BAD.values(), ids=BAD.keys())
 def test_a_bad_argument_is_a_usage_error_that_names_it(argv: list[str], message: str, tmp_path: Path) -> None:
     argv = [a.replace("{tmp}", str(tmp_path / "out")) for a in argv]
+    message = message.replace("{tmp}", str(tmp_path / "out"))
     if argv[0] == "serve" and "--port" not in argv:
         argv += ["--port", str(free_port())]  # should the check fail to stop it, nothing else is disturbed
     result = subprocess.run(

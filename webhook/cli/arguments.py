@@ -13,6 +13,8 @@ import math
 import re
 from collections.abc import Callable
 
+from webhook.core.model import AcceptedAnnotations
+
 # RFC 1123 label: what Kubernetes requires of namespace and Service names.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -88,24 +90,33 @@ def non_empty(text: str) -> str:
 
 # The formats whose annotations serve may accept (webhook.convert.accept.ACCEPTABLE; a test keeps
 # them equal), written here so that --help does not load the converters.
-ACCEPTABLE_ANNOTATIONS = ("tumblr", "expedia")
+ACCEPTABLE_ANNOTATIONS = ("tumblr", "expedia", "salesforce")
 
 
-def accepted_formats(text: str) -> tuple[str, ...]:
-    """``tumblr,expedia``: each an injector whose opt-in annotations count as ours."""
-    formats = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    unknown = [f for f in formats if f not in ACCEPTABLE_ANNOTATIONS]
-    if not formats or unknown:
+def accepted_formats(text: str) -> tuple[AcceptedAnnotations, ...]:
+    """``tumblr,expedia,salesforce=PATH``: each an injector whose opt-in annotations count as ours,
+    salesforce with its mutation config (read now, so that a bad file is a usage error)."""
+    names: list[str] = []
+    configs: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        name, _, config = (s.strip() for s in part.partition("="))
+        if not name:
+            continue
+        if config and configs.setdefault(name, config) != config:
+            raise argparse.ArgumentTypeError(f"{name} is given twice: it reads one configuration")
+        names.append(name)
+    unknown = [n for n in dict.fromkeys(names) if n not in ACCEPTABLE_ANNOTATIONS]
+    if not names or unknown:
         raise argparse.ArgumentTypeError(
-            f"expected a comma-separated list of {', '.join(ACCEPTABLE_ANNOTATIONS)}"
+            "expected a comma-separated list of tumblr, expedia, salesforce=PATH"
             + (f"; not {', '.join(unknown)}" if unknown else "")
-            + (
-                " (salesforce's trigger annotations are its configuration's: rewrite them as import says)"
-                if "salesforce" in unknown
-                else ""
-            )
         )
-    return formats
+    from webhook.convert.accept import accepted_annotations
+
+    try:
+        return accepted_annotations(names, configs)
+    except ValueError as exc:  # ConversionError too: the configuration cannot be read
+        raise argparse.ArgumentTypeError(" ".join(str(exc).split())) from None
 
 
 def log_level(text: str) -> str:

@@ -71,7 +71,8 @@ def add_policy_flags(parser: argparse.ArgumentParser) -> None:
         metavar="FORMAT[,FORMAT]",
         help="also read these injectors' opt-in annotations on pods and pod templates as requests for "
         "the templates `import` made (tumblr injector.tumblr.com/request, expedia "
-        "sidecar-injector.expedia.com/inject)",
+        "sidecar-injector.expedia.com/inject; salesforce=PATH: the triggers of the mutation config "
+        "in PATH, its mutationconfig.yaml or the ConfigMap holding it, as `import` read it)",
     )
     parser.add_argument(
         "--pod-security-check",
@@ -171,11 +172,6 @@ def security_policy(args: argparse.Namespace) -> TemplateSecurityPolicy:
 
 
 def injection_policy(args: argparse.Namespace) -> InjectionPolicy:
-    accepted: tuple[Any, ...] = ()
-    if args.accept_annotations:
-        from webhook.convert.accept import accepted_annotations
-
-        accepted = accepted_annotations(args.accept_annotations)
     return InjectionPolicy(
         legacy_annotations=not args.no_legacy_annotations,
         deny_missing_templates=args.missing_template == "deny",
@@ -183,7 +179,7 @@ def injection_policy(args: argparse.Namespace) -> InjectionPolicy:
         injection_mode=args.injection_mode,
         update_policy=args.update_policy,
         namespace_opt_in=not args.no_namespace_opt_in,
-        accepted_annotations=accepted,
+        accepted_annotations=args.accept_annotations,
     )
 
 
