@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -54,3 +55,30 @@ def test_two_workers_share_the_port_and_their_metrics_add_up(tmp_path: Path) -> 
 def test_workers_refuse_to_start_without_one_shared_certificate(tmp_path: Path) -> None:
     result = cli("serve", "--workers", "2", "--port", str(free_port()), check=False)
     assert result.returncode == 2 and "--workers needs --cert and --key" in result.stderr
+
+
+def test_workers_stop_when_their_parent_is_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL leaves the parent no time to forward anything: the kernel tells each worker
+    (PR_SET_PDEATHSIG), so none keeps serving the port on its own."""
+    certificate = issue_certificate(tmp_path)
+    args = ["--workers", "2", "--templates", "examples", *certificate.server_args]
+    with running_server(args, tmp_path, certificate.client_context()) as server:
+        children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+        deadline = time.monotonic() + 30
+        while len(workers := children.read_text().split()) < 2:
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.05)
+        server.process.kill()
+        server.process.wait(10)
+        deadline = time.monotonic() + 30
+        while alive := [pid for pid in workers if _running(int(pid))]:
+            assert time.monotonic() < deadline, f"workers {alive} outlived their parent"
+            time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan is reaped by init, a zombie only waits for it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False

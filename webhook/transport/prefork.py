@@ -11,6 +11,7 @@ restarts it: no half-capacity pod keeps passing its probes.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ from webhook.settings import Settings
 from webhook.transport.listening import ListenError, listen
 
 log = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 WorkerMain = Callable[[Settings, socket.socket, socket.socket | None], int]
 """A worker's main: its settings, the admission socket and the probe socket (if --probe-port)."""
@@ -78,16 +80,28 @@ def _fork(
     # The Pod watch and the rolling updater are per pod, not per worker: the first worker runs them.
     others = replace(worker_settings, watch_pods=False, rollout_updater=False)
     pids = []
+    parent = os.getpid()
     for index in range(settings.workers):
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the parent's code
             code = 1
             try:
+                _terminate_with(parent)
                 code = worker_main(worker_settings if index == 0 else others, sock, probe)
             finally:
                 os._exit(code)
         pids.append(pid)
     return pids
+
+
+def _terminate_with(parent: int) -> None:
+    """Ask Linux for SIGTERM when the parent dies, so a parent killed outright (SIGKILL, outside a
+    container's PID namespace) leaves no worker serving the port on its own; they drain and exit."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _serve_metrics(settings: Settings, metrics_dir: str) -> WSGIServer:
