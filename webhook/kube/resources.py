@@ -40,9 +40,14 @@ _PATCH_CONTENT = {
 class Resource:
     kind: str
     api_version: str
-    api: Callable[[kubernetes.client.ApiClient], Any]
+    api_class: str
+    """The client's API class (``CoreV1Api``...), looked up when first called: touching one loads
+    its module, the largest of the client (half a second and megabytes at every start otherwise)."""
     suffix: str
     """The client's method suffix: ``list_namespaced_<suffix>``, ``read_namespaced_<suffix>``..."""
+
+    def api(self, client: kubernetes.client.ApiClient) -> Any:
+        return getattr(kubernetes.client, self.api_class)(client)
 
     @property
     def item_type(self) -> ItemType:
@@ -52,14 +57,14 @@ class Resource:
 RESOURCES = {
     resource.kind: resource
     for resource in (
-        Resource("Pod", "v1", kubernetes.client.CoreV1Api, "pod"),
-        Resource("Deployment", "apps/v1", kubernetes.client.AppsV1Api, "deployment"),
-        Resource("StatefulSet", "apps/v1", kubernetes.client.AppsV1Api, "stateful_set"),
-        Resource("DaemonSet", "apps/v1", kubernetes.client.AppsV1Api, "daemon_set"),
-        Resource("ReplicaSet", "apps/v1", kubernetes.client.AppsV1Api, "replica_set"),
-        Resource("Job", "batch/v1", kubernetes.client.BatchV1Api, "job"),
-        Resource("CronJob", "batch/v1", kubernetes.client.BatchV1Api, "cron_job"),
-        Resource("Lease", "coordination.k8s.io/v1", kubernetes.client.CoordinationV1Api, "lease"),
+        Resource("Pod", "v1", "CoreV1Api", "pod"),
+        Resource("Deployment", "apps/v1", "AppsV1Api", "deployment"),
+        Resource("StatefulSet", "apps/v1", "AppsV1Api", "stateful_set"),
+        Resource("DaemonSet", "apps/v1", "AppsV1Api", "daemon_set"),
+        Resource("ReplicaSet", "apps/v1", "AppsV1Api", "replica_set"),
+        Resource("Job", "batch/v1", "BatchV1Api", "job"),
+        Resource("CronJob", "batch/v1", "BatchV1Api", "cron_job"),
+        Resource("Lease", "coordination.k8s.io/v1", "CoordinationV1Api", "lease"),
     )
 }
 
