@@ -46,6 +46,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from webhook.server.app import ARRIVAL, CONNECTION
 from webhook.settings import DEFAULTS
+from webhook.transport.answers import OneRecordAnswers
 
 MAX_HEAD_BYTES = 32 * 1024
 MAX_HEADERS = 100
@@ -173,7 +174,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         extensions[ARRIVAL] = self._arrival
         extensions[CONNECTION] = self
         self.scope["extensions"] = extensions  # type: ignore[typeddict-item]
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not previous:
+            self.cycle.transport = OneRecordAnswers(self.transport)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -191,6 +195,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # Answering -------------------------------------------------------------------------------------
 
     def on_response_complete(self) -> None:
+        if self.cycle is not None and isinstance(self.cycle.transport, OneRecordAnswers):
+            self.cycle.transport.flush()
         super().on_response_complete()
         self._unset_keepalive_if_required()  # ours are the only timers
         if self.phase != RECEIVING:  # a refusal may come while the body is still arriving
