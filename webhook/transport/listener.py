@@ -274,6 +274,7 @@ def guarded_server(
         log_config=None,
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # kube-apiserver calls the port directly: no X-Forwarded-* to trust
         ws="none",
         http=guarded_protocol(options.request_timeout, options.idle_timeout, registry, on_cut),
         timeout_keep_alive=int(options.idle_timeout),
