@@ -19,6 +19,7 @@ from tests.support.cluster import (
     INJECTOR,
     SHOP,
     admitted,
+    fake_cluster,
     opted_in,
     put_template,
     shipper_body,
@@ -32,11 +33,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def fake() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as server:
-        for namespace in (INJECTOR, SHOP, "other"):
-            server.create_namespace(namespace)
+    with fake_cluster("other") as server:
         yield server
-    assert not server.internal_errors, server.internal_errors[0]
 
 
 def deploy(fake: FakeApiServer, obj: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from tests.support.cluster import (
     INJECTOR,
     SHOP,
     admitted,
+    fake_cluster,
     opted_in,
     put_template,
     shipper_body,
@@ -29,11 +30,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def fake() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as server:
-        for namespace in (INJECTOR, SHOP):
-            server.create_namespace(namespace)
+    with fake_cluster() as server:
         yield server
-    assert not server.internal_errors, server.internal_errors[0]
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from tests.support.cluster import (
     INJECTOR,
     SHOP,
     admitted,
+    fake_cluster,
     opted_in,
     put_template,
     shipper_body,
@@ -44,12 +45,8 @@ NAMES = ("a", "b", "c")
 
 @pytest.fixture
 def fake() -> Iterator[FakeApiServer]:
-    with FakeApiServer() as server:
-        for namespace in (INJECTOR, SHOP):
-            server.create_namespace(namespace)
-        server.start_rollout_controller(delay=0.2)
+    with fake_cluster(rollout_delay=0.2) as server:
         yield server
-    assert not server.internal_errors, server.internal_errors[0]
 
 
 @pytest.fixture

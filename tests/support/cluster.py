@@ -4,6 +4,8 @@ template ConfigMaps, and workloads written as the webhook would have admitted th
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,20 @@ from webhook.offline import inject_object
 
 INJECTOR, SHOP = "injector", "shop"
 TEMPLATE_LABEL = {"sidecar-injector.io/template": "true"}
+
+
+@contextmanager
+def fake_cluster(*extra_namespaces: str, rollout_delay: float | None = None) -> Iterator[FakeApiServer]:
+    """The fake apiserver with the injector's and the shop's namespaces (and ``extra_namespaces``);
+    with ``rollout_delay``, its rollout controller completes rollouts after that many seconds. It
+    must end without an internal error of its own."""
+    with FakeApiServer() as server:
+        for namespace in (INJECTOR, SHOP, *extra_namespaces):
+            server.create_namespace(namespace)
+        if rollout_delay is not None:
+            server.start_rollout_controller(delay=rollout_delay)
+        yield server
+    assert not server.internal_errors, server.internal_errors[0]
 
 
 def write_kubeconfig(fake: FakeApiServer, path: Path) -> Path:
