@@ -40,25 +40,32 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
     for op in patch:
         if op.get("op") != "add":
             raise PatchDoesNotApply(f"unexpected op {op.get('op')!r} at {op.get('path')!r}")
-        tokens = unescape(op["path"])
+        path = op["path"]
+        tokens = unescape(path)
         if not tokens:
             raise PatchDoesNotApply("an op replaces the whole object")
+        last = tokens.pop()
         node: Any = patched
-        for token in tokens[:-1]:
-            child = _child(node, token, op["path"])
-            if id(child) not in owned:
-                child = dict(child) if isinstance(child, dict) else list(child)
+        for token in tokens:
+            # A map in a map, most steps, is handled inline; lists and failures in _step.
+            child = node.get(token) if type(node) is dict else None
+            if type(child) is not dict:
+                child = _step(node, token, path, owned)
+            elif id(child) not in owned:
+                child = node[token] = dict(child)
                 owned.add(id(child))
-                node[int(token) if isinstance(node, list) else token] = child
             node = child
-        _add(node, tokens[-1], op["value"], op["path"])
+        _add(node, last, op["value"], path)
     _check_unique_names(patched, root)
     return patched
 
 
 def unescape(path: str) -> list[str]:
     """The tokens of a JSON pointer (RFC 6901); ``""`` is the whole document."""
-    return [token.replace("~1", "/").replace("~0", "~") for token in path.split("/")[1:]]
+    tokens = path.split("/")[1:]
+    if "~" not in path:
+        return tokens
+    return [token.replace("~1", "/").replace("~0", "~") for token in tokens]
 
 
 def _child(node: Any, token: str, path: str) -> Any:
@@ -70,6 +77,16 @@ def _child(node: Any, token: str, path: str) -> Any:
         child = None
     if not isinstance(child, dict | list):
         raise PatchDoesNotApply(f"{path}: {token!r} is missing or not a map or list")
+    return child
+
+
+def _step(node: Any, token: str, path: str, owned: set[int]) -> Any:
+    """The map or list at ``token`` of ``node``, copied into it unless it was made here."""
+    child = _child(node, token, path)
+    if id(child) not in owned:
+        child = dict(child) if isinstance(child, dict) else list(child)
+        owned.add(id(child))
+        node[int(token) if isinstance(node, list) else token] = child
     return child
 
 
