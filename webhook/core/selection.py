@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import AdmissionFacts, InjectionPolicy
-from webhook.core.optin import OBJECT_SOURCES, annotations_of, decide
+from webhook.core.optin import OBJECT_SOURCES, annotation_of, decide
 from webhook.core.status import InjectionStatus, StatusProblem, parse_status
 from webhook.core.workloads import IMMUTABLE_POD_TEMPLATE_ON_UPDATE, SUPPORTED_KINDS, managing_owner
 
@@ -55,7 +55,11 @@ def read_status(
     annotations: dict[str, str], policy: InjectionPolicy
 ) -> tuple[InjectionStatus, tuple[str, ...]]:
     """The status annotation among ``annotations``; a mangled one reads as empty, with a warning."""
-    status = parse_status(annotations.get(policy.status_annotation))
+    return _parsed(annotations.get(policy.status_annotation))
+
+
+def _parsed(value: str | None) -> tuple[InjectionStatus, tuple[str, ...]]:
+    status = parse_status(value)
     if isinstance(status, StatusProblem):
         return InjectionStatus(), (status.message,)
     return status, ()
@@ -97,7 +101,7 @@ def select_templates(
     if owner is not None:
         return Skip(f"managed-by-{owner.lower()}")
 
-    already, warnings = read_status(annotations_of(pod_template), policy)
+    already, warnings = _parsed(annotation_of(pod_template, policy.status_annotation))
     wanted = tuple(n for n in decision.templates if n not in already.revisions)
     if not wanted:
         return Skip("already-injected", warnings)

@@ -113,6 +113,10 @@ class InjectionStatus:
         return not (self.entries or self.created or self.copied)
 
 
+NO_STATUS = InjectionStatus()
+"""The status of an object without the annotation (shared: frozen, and built once)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     text: str
@@ -128,7 +132,7 @@ class StatusProblem:
 def parse_status(value: str | None) -> InjectionStatus | StatusProblem:
     """The annotation's value as an InjectionStatus (empty when absent); a mangled one is a problem."""
     if value is None:
-        return InjectionStatus()
+        return NO_STATUS
     try:
         decoded = json.loads(value)
         return _decode(decoded)
@@ -145,7 +149,11 @@ def render_status(status: InjectionStatus) -> Rendered:
 
 
 def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODER.encode(value)
+
+
+# json.dumps(value, separators=(",", ":")) builds this encoder on every call; it keeps no state.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def _encode(status: InjectionStatus, *, with_added: bool) -> dict[str, Any]:
@@ -168,11 +176,13 @@ def _encode(status: InjectionStatus, *, with_added: bool) -> dict[str, Any]:
 def _encode_added(added: Added) -> dict[str, Any]:
     encoded: dict[str, Any] = {}
     for name in _NAME_LISTS:
-        if added.names(name):
-            encoded[name] = list(added.names(name))
+        names = added.names(name)
+        if names:
+            encoded[name] = list(names)
     for name in _PER_CONTAINER:
-        if added.per_container(name):
-            encoded[name] = {container: list(items) for container, items in added.per_container(name)}
+        per_container = added.per_container(name)
+        if per_container:
+            encoded[name] = {container: list(items) for container, items in per_container}
     return encoded
 
 

@@ -47,12 +47,13 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
         last = tokens.pop()
         node: Any = patched
         for token in tokens:
-            # A map in a map, most steps, is handled inline; lists and failures in _step.
-            child = node.get(token) if type(node) is dict else None
-            if type(child) is not dict:
+            # A map or list in a map, most steps, is handled inline; steps in lists and failures in _step.
+            child: Any = node.get(token) if type(node) is dict else None
+            kind = type(child)
+            if kind is not dict and kind is not list:
                 child = _step(node, token, path, owned)
             elif id(child) not in owned:
-                child = node[token] = dict(child)
+                child = node[token] = dict(child) if kind is dict else list(child)
                 owned.add(id(child))
             node = child
         _add(node, last, op["value"], path)
