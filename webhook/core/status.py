@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 STATUS_VERSION = 2
@@ -142,48 +143,54 @@ def parse_status(value: str | None) -> InjectionStatus | StatusProblem:
 
 def render_status(status: InjectionStatus) -> Rendered:
     """The annotation's value; the ``added`` records are dropped when they would pass the bound."""
-    text = _dumps(_encode(status, with_added=True))
+    text = _written(status, with_added=True)
     if len(text) <= MAX_STATUS_CHARS:
         return Rendered(text)
-    return Rendered(_dumps(_encode(status, with_added=False)), complete=False)
+    return Rendered(_written(status, with_added=False), complete=False)
 
 
-def _dumps(value: object) -> str:
-    return _ENCODER.encode(value)
+# The value is written here rather than built as a dict for json.dumps (which also builds an encoder
+# per call): one is written per injection. Strings go through json's own escaping, so the text is
+# byte for byte json.dumps(..., separators=(",", ":")) of the documented shape (a test compares).
+_quoted = encode_basestring_ascii
 
 
-# json.dumps(value, separators=(",", ":")) builds this encoder on every call; it keeps no state.
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-
-
-def _encode(status: InjectionStatus, *, with_added: bool) -> dict[str, Any]:
+def _written(status: InjectionStatus, *, with_added: bool) -> str:
     entries = []
     for entry in status.entries:
-        encoded: dict[str, Any] = {"name": entry.name, "revision": entry.revision}
+        text = f'{{"name":{_quoted(entry.name)},"revision":{_quoted(entry.revision)}'
         if with_added and entry.added is not None:
-            encoded["added"] = _encode_added(entry.added)
-        entries.append(encoded)
-    body: dict[str, Any] = {"v": STATUS_VERSION, "injected": entries}
+            text += f',"added":{_written_added(entry.added)}'
+        entries.append(text + "}")
+    text = f'{{"v":{STATUS_VERSION},"injected":[{",".join(entries)}]'
     if status.created:
-        body["created"] = list(status.created)
+        text += f',"created":{_strings_written(status.created)}'
     if status.was_null:
-        body["wasNull"] = list(status.was_null)
+        text += f',"wasNull":{_strings_written(status.was_null)}'
     if status.copied:
-        body["copied"] = dict(status.copied)
-    return body
+        copied = dict(status.copied)  # as a JSON object: a key given twice is written once, last value
+        pairs = (f"{_quoted(k)}:{'null' if v is None else _quoted(v)}" for k, v in copied.items())
+        text += f',"copied":{{{",".join(pairs)}}}'
+    return text + "}"
 
 
-def _encode_added(added: Added) -> dict[str, Any]:
-    encoded: dict[str, Any] = {}
+def _written_added(added: Added) -> str:
+    members = []
     for name in _NAME_LISTS:
         names = added.names(name)
         if names:
-            encoded[name] = list(names)
+            members.append(f'"{name}":{_strings_written(names)}')
     for name in _PER_CONTAINER:
         per_container = added.per_container(name)
         if per_container:
-            encoded[name] = {container: list(items) for container, items in per_container}
-    return encoded
+            by_container = dict(per_container)  # a JSON object: a container given twice, last wins
+            items = (f"{_quoted(c)}:{_strings_written(names)}" for c, names in by_container.items())
+            members.append(f'"{name}":{{{",".join(items)}}}')
+    return f"{{{','.join(members)}}}"
+
+
+def _strings_written(strings: tuple[str, ...]) -> str:
+    return f"[{','.join(map(_quoted, strings))}]"
 
 
 def _decode(decoded: Any) -> InjectionStatus:
