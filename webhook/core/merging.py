@@ -55,10 +55,11 @@ def without_container_collisions(
     accepted: list[Template] = []
     warnings: list[str] = []
     for template in templates:
-        taken = next((name for name in container_names_of(template) if name in owners), None)
+        names = container_names_of(template)
+        taken = next((name for name in names if name in owners), None)
         if taken is None:
             accepted.append(template)
-            owners.update(dict.fromkeys(container_names_of(template), template.name))
+            owners.update(dict.fromkeys(names, template.name))
             continue
         owner = owners[taken]
         holder = "the workload already has" if owner is None else f"template {owner!r}, listed first, adds"

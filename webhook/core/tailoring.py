@@ -148,9 +148,11 @@ def targets(
 ) -> tuple[dict[str, frozenset[str] | None], list[str]]:
     """Per template, the app containers that get its env and mounts (None: all), and a warning per
     named container the pod does not have as an app container."""
+    located = _annotation(obj, pod_template, policy.target_containers_annotation)
+    if located is None and all(template.target_containers is None for template in templates):
+        return dict.fromkeys((template.name for template in templates), None), []  # the common case
     spec = pod_template.get("spec") or {}
     app = {c.get("name") for c in spec.get("containers") or [] if isinstance(c, dict)}
-    located = _annotation(obj, pod_template, policy.target_containers_annotation)
     named: tuple[str, ...] | None = None
     warnings: list[str] = []
     if located is not None:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from webhook.core import InvalidObject
+from webhook.core.bounds import MAX_CONTAINERS, MAX_VOLUMES
 from webhook.core.pod_spec import check_pod_spec, is_sound, refuse_unsound
 from webhook.core.workloads import locate_pod_template
 
@@ -80,6 +81,8 @@ def test_common_pod_specs_are_sound() -> None:
         {"containers": [{"name": "a"}], "volumes": [{"name": "v"}, {"name": "v"}]},
         {"containers": [{"name": "a", "env": {}}]},
         {"containers": [{"name": "a"}], "imagePullSecrets": ["x"]},
+        {"containers": [{"name": "a"}], "ephemeralContainers": [{}] * MAX_CONTAINERS},
+        {"containers": [{"name": "a"}], "volumes": [{"name": f"v{i}"} for i in range(MAX_VOLUMES + 1)]},
     ],
 )
 def test_broken_pod_specs_are_not_sound_and_are_refused(spec: dict[str, Any]) -> None:
