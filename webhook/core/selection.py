@@ -102,7 +102,8 @@ def select_templates(
         return Skip(f"managed-by-{owner.lower()}")
 
     already, warnings = _parsed(annotation_of(pod_template, policy.status_annotation))
-    wanted = tuple(n for n in decision.templates if n not in already.revisions)
+    revisions = already.revisions
+    wanted = tuple(n for n in decision.templates if n not in revisions)
     if not wanted:
         return Skip("already-injected", warnings)
     return Selection(wanted, already, warnings, on_object)
