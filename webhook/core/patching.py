@@ -61,6 +61,8 @@ class PatchBuilder:
 
     def lookup(self, tokens: Tokens) -> JsonValue:
         """The value at ``tokens`` as the patch so far would leave it; _MISSING when absent or null."""
+        if not self._depths:  # nothing created yet: most lookups
+            return _walk(self._original, tokens)
         # The deepest created prefix wins; only the lengths of created paths can match one.
         for depth in self._depths:
             if depth <= len(tokens):

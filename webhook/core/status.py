@@ -82,6 +82,10 @@ _ATTRIBUTES = {
 }
 
 
+_NAME_LIST_ATTRIBUTES = tuple((name, _ATTRIBUTES[name]) for name in _NAME_LISTS)
+_PER_CONTAINER_ATTRIBUTES = tuple((name, _ATTRIBUTES[name]) for name in _PER_CONTAINER)
+
+
 @dataclass(frozen=True, slots=True)
 class StatusEntry:
     name: str
@@ -176,12 +180,12 @@ def _written(status: InjectionStatus, *, with_added: bool) -> str:
 
 def _written_added(added: Added) -> str:
     members = []
-    for name in _NAME_LISTS:
-        names = added.names(name)
+    for name, attribute in _NAME_LIST_ATTRIBUTES:
+        names = getattr(added, attribute)
         if names:
             members.append(f'"{name}":{_strings_written(names)}')
-    for name in _PER_CONTAINER:
-        per_container = added.per_container(name)
+    for name, attribute in _PER_CONTAINER_ATTRIBUTES:
+        per_container = getattr(added, attribute)
         if per_container:
             by_container = dict(per_container)  # a JSON object: a container given twice, last wins
             items = (f"{_quoted(c)}:{_strings_written(names)}" for c, names in by_container.items())
