@@ -85,12 +85,12 @@ def _inject(
     return MutationResult(
         patch=ops,
         warnings=tuple(warnings),
-        injected=tuple(t.name for t in here),
-        revisions=tuple(t.revision for t in here),
+        injected=tuple([t.name for t in here]),
+        revisions=tuple([t.revision for t in here]),
         skip_reason=None if here else IN_PODS,
-        pod_security_gaps=tuple(gap.template for gap in gaps),
+        pod_security_gaps=tuple([gap.template for gap in gaps]),
         patched=verify_patch(obj, ops, root) if verify and ops else None,
-        in_pods=tuple(t.name for t in in_pods),
+        in_pods=tuple([t.name for t in in_pods]),
     )
 
 
