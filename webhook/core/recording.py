@@ -9,7 +9,7 @@ from __future__ import annotations
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import InjectionPolicy, Template
 from webhook.core.patching import PatchBuilder, Tokens
-from webhook.core.status import Added, InjectionStatus, StatusEntry, render_status
+from webhook.core.status import Added, InjectionStatus, StatusEntry, status_text
 
 INCOMPLETE_STATUS = (
     "the injection status is too large to record what was added: uninject and the workload "
@@ -37,15 +37,14 @@ def record_status(
             created.append(_relative(creation.tokens, root, names))
             if creation.was_null:
                 was_null.append(created[-1])
-    status = InjectionStatus(
+    text, complete = status_text(
         (*already.entries, *[StatusEntry(t.name, t.revision, added) for t, added in injected]),
         _unique(already.created, created),
         _unique(already.was_null, was_null),
         (*already.copied, *copied),
     )
-    rendered = render_status(status)
-    builder.put(target, policy.status_annotation, rendered.text)
-    return () if rendered.complete else (INCOMPLETE_STATUS,)
+    builder.put(target, policy.status_annotation, text)
+    return () if complete else (INCOMPLETE_STATUS,)
 
 
 def _unique(earlier: tuple[str, ...], paths: list[str]) -> tuple[str, ...]:

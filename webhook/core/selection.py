@@ -89,11 +89,12 @@ def select_templates(
         return Skip("being-deleted")
 
     decision = decide(obj, facts.kind, facts.namespace_metadata, policy)
-    if not decision.opted_in:
+    templates = decision.templates
+    if not templates:
         return Skip(OPTED_OUT if decision.opted_out else NOT_REQUESTED)
     decider = decision.decided_by
     decided_on_object = pod_template is not obj and decider is not None and decider.source in OBJECT_SOURCES
-    on_object = decision.templates if decided_on_object else ()
+    on_object = templates if decided_on_object else ()
     # The API server would refuse a changed pod template on UPDATE (see workloads.py).
     if facts.operation == "UPDATE" and facts.kind in IMMUTABLE_POD_TEMPLATE_ON_UPDATE:
         return Skip(IMMUTABLE_POD_TEMPLATE_ON_UPDATE[facts.kind])
@@ -102,8 +103,10 @@ def select_templates(
         return Skip(f"managed-by-{owner.lower()}")
 
     already, warnings = _parsed(annotation_of(pod_template, policy.status_annotation))
-    revisions = already.revisions
-    wanted = tuple(n for n in decision.templates if n not in revisions)
+    wanted = templates
+    if already.entries:
+        revisions = already.revisions
+        wanted = tuple(n for n in templates if n not in revisions)
     if not wanted:
         return Skip("already-injected", warnings)
     return Selection(wanted, already, warnings, on_object)

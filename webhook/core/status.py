@@ -147,10 +147,21 @@ def parse_status(value: str | None) -> InjectionStatus | StatusProblem:
 
 def render_status(status: InjectionStatus) -> Rendered:
     """The annotation's value; the ``added`` records are dropped when they would pass the bound."""
-    text = _written(status, with_added=True)
+    return Rendered(*status_text(status.entries, status.created, status.was_null, status.copied))
+
+
+def status_text(
+    entries: tuple[StatusEntry, ...],
+    created: tuple[str, ...],
+    was_null: tuple[str, ...],
+    copied: tuple[tuple[str, str | None], ...],
+) -> tuple[str, bool]:
+    """render_status() of the InjectionStatus with these fields, as (text, complete): the engine
+    writes one per injection without building the status first."""
+    text = _written(entries, created, was_null, copied, with_added=True)
     if len(text) <= MAX_STATUS_CHARS:
-        return Rendered(text)
-    return Rendered(_written(status, with_added=False), complete=False)
+        return text, True
+    return _written(entries, created, was_null, copied, with_added=False), False
 
 
 # The value is written here rather than built as a dict for json.dumps (which also builds an encoder
@@ -159,21 +170,28 @@ def render_status(status: InjectionStatus) -> Rendered:
 _quoted = encode_basestring_ascii
 
 
-def _written(status: InjectionStatus, *, with_added: bool) -> str:
-    entries = []
-    for entry in status.entries:
+def _written(
+    entries: tuple[StatusEntry, ...],
+    created: tuple[str, ...],
+    was_null: tuple[str, ...],
+    copied: tuple[tuple[str, str | None], ...],
+    *,
+    with_added: bool,
+) -> str:
+    written = []
+    for entry in entries:
         text = f'{{"name":{_quoted(entry.name)},"revision":{_quoted(entry.revision)}'
         if with_added and entry.added is not None:
             text += f',"added":{_written_added(entry.added)}'
-        entries.append(text + "}")
-    text = f'{{"v":{STATUS_VERSION},"injected":[{",".join(entries)}]'
-    if status.created:
-        text += f',"created":{_strings_written(status.created)}'
-    if status.was_null:
-        text += f',"wasNull":{_strings_written(status.was_null)}'
-    if status.copied:
-        copied = dict(status.copied)  # as a JSON object: a key given twice is written once, last value
-        pairs = (f"{_quoted(k)}:{'null' if v is None else _quoted(v)}" for k, v in copied.items())
+        written.append(text + "}")
+    text = f'{{"v":{STATUS_VERSION},"injected":[{",".join(written)}]'
+    if created:
+        text += f',"created":{_strings_written(created)}'
+    if was_null:
+        text += f',"wasNull":{_strings_written(was_null)}'
+    if copied:
+        by_key = dict(copied)  # as a JSON object: a key given twice is written once, last value
+        pairs = (f"{_quoted(k)}:{'null' if v is None else _quoted(v)}" for k, v in by_key.items())
         text += f',"copied":{{{",".join(pairs)}}}'
     return text + "}"
 

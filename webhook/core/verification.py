@@ -41,7 +41,7 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
         if op.get("op") != "add":
             raise PatchDoesNotApply(f"unexpected op {op.get('op')!r} at {op.get('path')!r}")
         path = op["path"]
-        tokens = unescape(path)
+        tokens = unescape(path) if "~" in path else path.split("/")[1:]
         if not tokens:
             raise PatchDoesNotApply("an op replaces the whole object")
         last = tokens.pop()
@@ -63,10 +63,7 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
 
 def unescape(path: str) -> list[str]:
     """The tokens of a JSON pointer (RFC 6901); ``""`` is the whole document."""
-    tokens = path.split("/")[1:]
-    if "~" not in path:
-        return tokens
-    return [token.replace("~1", "/").replace("~0", "~") for token in tokens]
+    return [token.replace("~1", "/").replace("~0", "~") for token in path.split("/")[1:]]
 
 
 def _child(node: Any, token: str, path: str) -> Any:
