@@ -17,6 +17,7 @@ from webhook.core.patching import describe
 _LISTS_OF_OBJECTS = ("containers", "initContainers", "volumes", "imagePullSecrets")
 _CONTAINER_LISTS = ("env", "volumeMounts")
 _COUNTED_CONTAINERS = ("containers", "initContainers", "ephemeralContainers")
+_MAPS_ONLY = frozenset({dict})
 
 
 def check_pod_spec(pod_template: JsonObject, root: tuple[str, ...]) -> None:
@@ -45,15 +46,17 @@ def is_sound(pod_template: JsonObject) -> bool:
             if items is not None and not _objects(items):
                 return False
     init = spec.get("initContainers")
-    if init is not None and (type(init) is not list or not all(_named_object(i, names) for i in init)):
+    if init is not None and not _named_objects(init, names):
         return False
     volumes = spec.get("volumes")
-    if volumes is not None:
-        names = set()
-        if type(volumes) is not list or not all(_named_object(v, names) for v in volumes):
-            return False
+    if volumes is not None and not _named_objects(volumes, set()):
+        return False
     secrets = spec.get("imagePullSecrets")
     return secrets is None or _objects(secrets)
+
+
+def _named_objects(items: object, names: set[str]) -> bool:
+    return type(items) is list and all(_named_object(item, names) for item in items)
 
 
 def _within_bounds(spec: JsonObject) -> bool:
@@ -79,7 +82,7 @@ def _named_object(item: object, names: set[str]) -> bool:
 
 
 def _objects(items: object) -> bool:
-    return type(items) is list and all(type(item) is dict for item in items)
+    return type(items) is list and _MAPS_ONLY.issuperset(map(type, items))  # no Python frame per item
 
 
 def refuse_unsound(pod_template: JsonObject, root: tuple[str, ...]) -> None:
