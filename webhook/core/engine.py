@@ -77,7 +77,8 @@ def _inject(
     if not accepted:
         return MutationResult(skip_reason=CONTAINER_NAME_TAKEN, warnings=tuple(warnings))
     gaps = _check_pod_security(accepted, pod_template, facts, policy)
-    warnings.extend(_gap_warnings(gaps, facts.kind))
+    if gaps:
+        warnings.extend(_gap_warnings(gaps, facts.kind))
     chosen, target_warnings = targets(accepted, obj, pod_template, policy)
     warnings.extend(target_warnings)
     here, in_pods = split_by_mode(accepted, facts.kind, policy)

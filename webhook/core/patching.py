@@ -39,7 +39,9 @@ def pointer(tokens: Sequence[str]) -> str:
     # Most pointers need no escape: joined and checked once instead of two replaces per token.
     if "~" not in joined and joined.count("/") == len(tokens) - 1:
         return "/" + joined
-    return "".join([f"/{t.replace('~', '~0').replace('/', '~1')}" for t in tokens])
+    if not tokens:
+        return ""  # the whole document
+    return "/" + "/".join([escape_token(t) if "~" in t or "/" in t else t for t in tokens])
 
 
 def describe(tokens: Sequence[str]) -> str:

@@ -29,10 +29,12 @@ def split_by_mode(
     templates: Iterable[Template], kind: str, policy: InjectionPolicy
 ) -> tuple[list[Template], list[Template]]:
     """(templates injected into this object, templates left to its Pods), each in order."""
+    if kind == "Pod":  # a Pod is always injected, whatever the mode
+        return list(templates), []
     here: list[Template] = []
     in_pods: list[Template] = []
     for template in templates:
-        if kind != "Pod" and policy.mode_of(template) == "pod":
+        if policy.mode_of(template) == "pod":
             in_pods.append(template)
         else:
             here.append(template)
