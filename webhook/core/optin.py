@@ -178,7 +178,7 @@ def decide(
             _annotation_signal(Source.NAMESPACE_ANNOTATION, namespace.annotations, policy, legacy=False)
         )
         found.append(_label_signal(Source.NAMESPACE_LABEL, namespace.labels, policy))
-    return OptInDecision(tuple(signal for signal in found if signal is not None))
+    return OptInDecision(tuple([signal for signal in found if signal is not None]))
 
 
 def requested_names(annotations: Mapping[str, str], policy: InjectionPolicy) -> list[str]:

@@ -83,8 +83,9 @@ class PatchBuilder:
             return
         if not isinstance(current, list):
             raise InvalidObject(describe(list_tokens), f"expected a list, found {type(current).__name__}")
-        self._emit((*list_tokens, "-"), item)
-        if self._is_created(list_tokens):
+        # The most common op of all: emitted here ("-" needs no escape), no tuple built for it.
+        self.ops.append({"op": "add", "path": pointer(list_tokens) + "/-", "value": item})
+        if self._depths and self._is_created(list_tokens):
             current.append(item)
 
     def insert(self, list_tokens: Tokens, index: int, item: JsonValue) -> None:
@@ -107,7 +108,7 @@ class PatchBuilder:
         if not isinstance(current, dict):
             raise InvalidObject(describe(map_tokens), f"expected a map, found {type(current).__name__}")
         self._emit((*map_tokens, key), value)
-        if self._is_created(map_tokens):
+        if self._depths and self._is_created(map_tokens):
             current[key] = value
 
     def _is_created(self, tokens: Tokens) -> bool:
