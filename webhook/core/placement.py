@@ -52,6 +52,8 @@ def copy_opt_in(
     annotations = builder.lookup(target)
     current = annotations.get(key) if isinstance(annotations, dict) else None
     before = current if isinstance(current, str) else None
+    if before is None and not names:
+        return ()  # nothing to copy and nothing listed: every Pod, and workloads in workload mode
     listed = requested_names({key: before}, policy) if before is not None else []
     # The workload's own metadata decided (core/optin.py): names the pod template listed that the
     # decision overrode must not reach the Pods, where the pod template's annotation would decide.

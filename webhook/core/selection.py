@@ -88,13 +88,14 @@ def select_templates(
     if isinstance(metadata, dict) and metadata.get("deletionTimestamp"):
         return Skip("being-deleted")
 
-    decision = decide(obj, facts.kind, facts.namespace_metadata, policy)
-    templates = decision.templates
+    signals = decide(obj, facts.kind, facts.namespace_metadata, policy).signals
+    if not signals:
+        return Skip(NOT_REQUESTED)
+    decider = signals[0]  # the highest signal decides (OptInDecision's properties, read once here)
+    templates = decider.templates
     if not templates:
-        return Skip(OPTED_OUT if decision.opted_out else NOT_REQUESTED)
-    decider = decision.decided_by
-    decided_on_object = pod_template is not obj and decider is not None and decider.source in OBJECT_SOURCES
-    on_object = templates if decided_on_object else ()
+        return Skip(OPTED_OUT)
+    on_object = templates if pod_template is not obj and decider.source in OBJECT_SOURCES else ()
     # The API server would refuse a changed pod template on UPDATE (see workloads.py).
     if facts.operation == "UPDATE" and facts.kind in IMMUTABLE_POD_TEMPLATE_ON_UPDATE:
         return Skip(IMMUTABLE_POD_TEMPLATE_ON_UPDATE[facts.kind])
