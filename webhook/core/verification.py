@@ -57,7 +57,12 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
                 child = node[token] = dict(child) if kind is dict else list(child)
                 owned.add(id(child))
             node = child
-        _add(node, last, op["value"], path)
+        if type(node) is dict:  # the last step inline too: a member set, an item appended
+            node[last] = op["value"]  # RFC 6902: an add to an existing member replaces it
+        elif last == "-":
+            node.append(op["value"])
+        else:
+            _add(node, last, op["value"], path)
     _check_unique_names(patched, root)
     return patched
 
