@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from webhook.core.bounds import check_item_counts
 from webhook.core.errors import InvalidObject, PodSecurityConflict, TemplateNotFound
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.merging import PodTemplateMerger, without_container_collisions
@@ -11,6 +10,7 @@ from webhook.core.mounts import check_volumes_exist
 from webhook.core.patching import PatchBuilder, describe
 from webhook.core.placement import IN_PODS, copy_opt_in, split_by_mode
 from webhook.core.pod_security import PodSecurityGap, pod_security_gaps
+from webhook.core.pod_spec import check_pod_spec
 from webhook.core.recording import record_status
 from webhook.core.selection import Selection, Skip, select_templates, skip_for_request
 from webhook.core.status import Added
@@ -51,7 +51,7 @@ def mutate(
         return MutationResult(skip_reason=selection.reason, warnings=selection.warnings)
     if pod_template is None:
         raise InvalidObject(describe(root), "the pod template is missing or not an object")
-    _check_pod_spec(pod_template, root)
+    check_pod_spec(pod_template, root)
     return _inject(obj, root, pod_template, selection, templates, facts, policy, verify)
 
 
@@ -77,7 +77,8 @@ def _inject(
     if not accepted:
         return MutationResult(skip_reason=CONTAINER_NAME_TAKEN, warnings=tuple(warnings))
     gaps = _check_pod_security(accepted, pod_template, facts, policy)
-    warnings.extend(_gap_warnings(gaps, facts.kind))
+    if gaps:
+        warnings.extend(_gap_warnings(gaps, facts.kind))
     chosen, target_warnings = targets(accepted, obj, pod_template, policy)
     warnings.extend(target_warnings)
     here, in_pods = split_by_mode(accepted, facts.kind, policy)
@@ -85,12 +86,12 @@ def _inject(
     return MutationResult(
         patch=ops,
         warnings=tuple(warnings),
-        injected=tuple(t.name for t in here),
-        revisions=tuple(t.revision for t in here),
+        injected=tuple([t.name for t in here]),
+        revisions=tuple([t.revision for t in here]),
         skip_reason=None if here else IN_PODS,
-        pod_security_gaps=tuple(gap.template for gap in gaps),
+        pod_security_gaps=tuple([gap.template for gap in gaps]),
         patched=verify_patch(obj, ops, root) if verify and ops else None,
-        in_pods=tuple(t.name for t in in_pods),
+        in_pods=tuple([t.name for t in in_pods]),
     )
 
 
@@ -194,42 +195,6 @@ def _gap_warnings(gaps: list[PodSecurityGap], kind: str) -> list[str]:
 
 def _rejection(kind: str) -> str:
     return "the pod will be rejected" if kind == "Pod" else "its pods will be rejected"
-
-
-def _check_pod_spec(pod_template: JsonObject, root: tuple[str, ...]) -> None:
-    spec = pod_template.get("spec")
-    where = describe((*root, "spec"))
-    if not isinstance(spec, dict):
-        raise InvalidObject(where, "the pod spec is missing or not an object")
-    containers = spec.get("containers")
-    if not isinstance(containers, list) or not containers:
-        raise InvalidObject(f"{where}.containers", "expected a non-empty list of containers")
-    check_item_counts(spec, where)
-    for field in ("containers", "initContainers", "volumes", "imagePullSecrets"):
-        items = spec.get(field)
-        if items is None:
-            continue
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise InvalidObject(f"{where}.{field}", "expected a list of objects")
-    for index, container in enumerate(containers):
-        for field in ("env", "volumeMounts"):
-            items = container.get(field)
-            if items is not None and not (
-                isinstance(items, list) and all(isinstance(i, dict) for i in items)
-            ):
-                raise InvalidObject(f"{where}.containers[{index}].{field}", "expected a list of objects")
-    # Containers and init containers share one name space; the merge and its check rely on unique names.
-    for fields in (("containers", "initContainers"), ("volumes",)):
-        names: set[object] = set()
-        for field in fields:
-            for index, item in enumerate(spec.get(field) or []):
-                name = item.get("name")
-                if not isinstance(name, str) or name in names:
-                    raise InvalidObject(f"{where}.{field}[{index}].name", "expected a name unique in the pod")
-                names.add(name)
-    metadata = pod_template.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidObject(describe((*root, "metadata")), "expected an object")
 
 
 def _walk_dict(obj: JsonObject, tokens: tuple[str, ...]) -> JsonObject | None:

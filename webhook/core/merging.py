@@ -55,10 +55,11 @@ def without_container_collisions(
     accepted: list[Template] = []
     warnings: list[str] = []
     for template in templates:
-        taken = next((name for name in container_names_of(template) if name in owners), None)
+        names = container_names_of(template)
+        taken = next((name for name in names if name in owners), None)
         if taken is None:
             accepted.append(template)
-            owners.update(dict.fromkeys(container_names_of(template), template.name))
+            owners.update(dict.fromkeys(names, template.name))
             continue
         owner = owners[taken]
         holder = "the workload already has" if owner is None else f"template {owner!r}, listed first, adds"
@@ -80,6 +81,12 @@ class PodTemplateMerger:
         self.builder = builder
         self.metadata = (*root, "metadata")
         self.spec = (*root, "spec")
+        # The paths every merge writes to, built once per object rather than once per item.
+        self._init_containers = (*self.spec, "initContainers")
+        self._containers = (*self.spec, "containers")
+        self._volumes = (*self.spec, "volumes")
+        self._annotations = (*self.metadata, "annotations")
+        self._labels = (*self.metadata, "labels")
         pod_spec = builder.lookup(self.spec)
         self.app_container_count = len(pod_spec.get("containers") or []) if isinstance(pod_spec, dict) else 0
         # A StatefulSet's claim templates become volumes of its pods: they count as the pod's own.
@@ -93,7 +100,7 @@ class PodTemplateMerger:
     def merge(self, template: Template, targets: frozenset[str] | None = None) -> Added:
         """Merge one template; returns the names of what it added (see core/status.py).
         ``targets``: the app containers that get the template's env and mounts (None: all)."""
-        inits = (*self.spec, "initContainers")
+        inits = self._init_containers
         first = template.init_containers_first
         init = self._add_containers(template, inits, template.init_containers, first)
         if template.native_sidecars:
@@ -101,17 +108,23 @@ class PodTemplateMerger:
             init += self._add_containers(template, inits, sidecars, first)
             containers: list[str] = []
         else:
-            containers = self._add_containers(template, (*self.spec, "containers"), template.containers)
+            containers = self._add_containers(template, self._containers, template.containers)
         volumes = self._add_volumes(template)
-        env, mounts = self._add_to_app_containers(template, targets)
+        # Most templates add no env, mounts, secrets, annotations or labels: those cost nothing then.
+        env: PerContainer = ()
+        mounts: PerContainer = ()
+        if template.env or template.volume_mounts:
+            env, mounts = self._add_to_app_containers(template, targets)
         secrets = self._add_keyed(self.spec, "imagePullSecrets", "name", template.image_pull_secrets)
         return Added(
             containers=tuple(containers),
             init_containers=tuple(init),
             volumes=tuple(volumes),
-            image_pull_secrets=tuple(item["name"] for item in secrets),
-            annotations=tuple(self._add_entries((*self.metadata, "annotations"), template.annotations)),
-            labels=tuple(self._add_entries((*self.metadata, "labels"), template.labels)),
+            image_pull_secrets=tuple(item["name"] for item in secrets) if secrets else (),
+            annotations=tuple(self._add_entries(self._annotations, template.annotations))
+            if template.annotations
+            else (),
+            labels=tuple(self._add_entries(self._labels, template.labels)) if template.labels else (),
             env=env,
             volume_mounts=mounts,
         )
@@ -147,11 +160,12 @@ class PodTemplateMerger:
                 self._placed_first += 1
             else:
                 self.builder.append(target, container)
-            names.append(container["name"])
+            name = container["name"]
+            names.append(name)
             for mount in container.get("volumeMounts") or ():
-                self._record_mount(template, container["name"], "volumeMount", mount)
+                self._record_mount(template, name, "volumeMount", mount)
             for device in container.get("volumeDevices") or ():
-                self._record_mount(template, container["name"], "volumeDevice", device)
+                self._record_mount(template, name, "volumeDevice", device)
         return names
 
     def _record_mount(self, template: Template, container: str, what: str, mount: JsonObject) -> None:
@@ -171,7 +185,7 @@ class PodTemplateMerger:
                 )
                 continue
             self.volume_names.add(name)
-            self.builder.append((*self.spec, "volumes"), volume)
+            self.builder.append(self._volumes, volume)
             added.append(name)
         return added
 

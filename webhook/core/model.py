@@ -159,6 +159,11 @@ class InjectionPolicy:
     """Set by the composition root; without it, a workload's overrides are refused."""
     accepted_annotations: tuple[AcceptedAnnotations, ...] = ()
     """Other injectors' opt-in annotations that count as ours, on a pod or a pod template only."""
+    # Our annotation keys, read several times per review: built once from the prefix.
+    inject_annotation: str = field(init=False, repr=False, compare=False)
+    status_annotation: str = field(init=False, repr=False, compare=False)
+    target_containers_annotation: str = field(init=False, repr=False, compare=False)
+    overrides_annotation: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.pod_security_check not in POD_SECURITY_CHECKS:
@@ -167,28 +172,17 @@ class InjectionPolicy:
             raise ValueError(f"injection_mode must be one of {', '.join(INJECTION_MODES)}")
         if self.update_policy not in UPDATE_POLICIES:
             raise ValueError(f"update_policy must be one of {', '.join(UPDATE_POLICIES)}")
+        prefix = self.annotation_prefix
+        object.__setattr__(self, "inject_annotation", f"{prefix}/inject")
+        object.__setattr__(self, "status_annotation", f"{prefix}/status")
+        object.__setattr__(self, "target_containers_annotation", f"{prefix}/target-containers")
+        object.__setattr__(self, "overrides_annotation", f"{prefix}/overrides")
 
     def mode_of(self, template: Template) -> InjectionMode:
         return template.injection or self.injection_mode
 
     def update_policy_of(self, template: Template) -> UpdatePolicy:
         return template.update_policy or self.update_policy
-
-    @property
-    def inject_annotation(self) -> str:
-        return f"{self.annotation_prefix}/inject"
-
-    @property
-    def status_annotation(self) -> str:
-        return f"{self.annotation_prefix}/status"
-
-    @property
-    def target_containers_annotation(self) -> str:
-        return f"{self.annotation_prefix}/target-containers"
-
-    @property
-    def overrides_annotation(self) -> str:
-        return f"{self.annotation_prefix}/overrides"
 
 
 @dataclass(frozen=True, slots=True)

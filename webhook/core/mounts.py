@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from webhook.core.errors import VolumeNotFound
 
@@ -30,9 +30,9 @@ def normalise_mount_path(path: str) -> str:
     return "/" + "/".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class AddedMount:
-    """A volumeMount (or volumeDevice) the patch adds, and who it came from."""
+class AddedMount(NamedTuple):
+    """A volumeMount (or volumeDevice) the patch adds, and who it came from (a named tuple: one is
+    built per mount per review, at a fifth of a frozen dataclass's cost)."""
 
     template: str
     container: str

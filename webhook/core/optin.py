@@ -29,6 +29,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from webhook.core.errors import InvalidObject
 from webhook.core.jsontypes import JsonObject
@@ -43,6 +45,7 @@ from webhook.core.workloads import SUPPORTED_KINDS, locate_pod_template
 OPT_OUT_VALUES = frozenset({"", "false", "none"})
 MAX_TEMPLATES = 64
 """Names one signal may list: far above any real use; keeps a hostile list from costing lookups."""
+_NO_ENTRIES: Mapping[Any, Any] = MappingProxyType({})
 
 
 class Source(enum.Enum):
@@ -150,29 +153,32 @@ def decide(
 ) -> OptInDecision:
     root = locate_pod_template(kind)
     pod_template = _walk(obj, root) if root else None
+    # The maps as found, not copied: the signals read a few keys and skip what is not a string.
+    labels, annotations = _entries(obj, "labels"), _entries(obj, "annotations")
     # Other injectors read pods only: their annotation on a Deployment's own metadata never counted.
-    own_pod = labels_of(obj) if root == () else None
+    own_pod = labels if root == () else None
     found: list[Signal | None] = [
-        _annotation_signal(Source.OBJECT_ANNOTATION, annotations_of(obj), policy, legacy=True, pod=own_pod),
-        _label_signal(Source.OBJECT_LABEL, labels_of(obj), policy),
+        _annotation_signal(Source.OBJECT_ANNOTATION, annotations, policy, legacy=True, pod=own_pod),
+        _label_signal(Source.OBJECT_LABEL, labels, policy),
     ]
     if pod_template is not None:
+        pod_labels = _entries(pod_template, "labels")
         found.append(
             _annotation_signal(
                 Source.POD_TEMPLATE_ANNOTATION,
-                annotations_of(pod_template),
+                _entries(pod_template, "annotations"),
                 policy,
                 legacy=True,
-                pod=labels_of(pod_template),
+                pod=pod_labels,
             )
         )
-        found.append(_label_signal(Source.POD_TEMPLATE_LABEL, labels_of(pod_template), policy))
+        found.append(_label_signal(Source.POD_TEMPLATE_LABEL, pod_labels, policy))
     if namespace is not None and policy.namespace_opt_in and kind in SUPPORTED_KINDS:
         found.append(
             _annotation_signal(Source.NAMESPACE_ANNOTATION, namespace.annotations, policy, legacy=False)
         )
         found.append(_label_signal(Source.NAMESPACE_LABEL, namespace.labels, policy))
-    return OptInDecision(tuple(signal for signal in found if signal is not None))
+    return OptInDecision(tuple([signal for signal in found if signal is not None]))
 
 
 def requested_names(annotations: Mapping[str, str], policy: InjectionPolicy) -> list[str]:
@@ -183,29 +189,33 @@ def requested_names(annotations: Mapping[str, str], policy: InjectionPolicy) -> 
 
 def _annotation_signal(
     source: Source,
-    annotations: Mapping[str, str],
+    annotations: Mapping[Any, Any],
     policy: InjectionPolicy,
     *,
     legacy: bool,
-    pod: Mapping[str, str] | None = None,
+    pod: Mapping[Any, Any] | None = None,
 ) -> Signal | None:
-    """``pod``: the labels, when these are a pod's annotations (where accepted annotations count)."""
+    """``annotations`` (and ``pod``, the labels when these are a pod's annotations, where accepted
+    annotations count) as found: only string keys and values count."""
     names: list[str] = []
     written: list[str] = []
     listed = annotations.get(policy.inject_annotation)
-    if listed is not None:
+    if isinstance(listed, str):
         written.append(f"{policy.inject_annotation}: {listed!r}")
         if listed.strip().lower() not in OPT_OUT_VALUES:
             names.extend(part.strip() for part in listed.split(",") if part.strip())
     if legacy and policy.legacy_annotations:
         for key, value in annotations.items():
+            if not (isinstance(key, str) and key.startswith(LEGACY_ANNOTATION_PREFIX)):
+                continue
             name = key[len(LEGACY_ANNOTATION_PREFIX) :]
-            if key.startswith(LEGACY_ANNOTATION_PREFIX) and name and value.strip().lower() == "true":
+            if name and isinstance(value, str) and value.strip().lower() == "true":
                 written.append(f"{key}: {value!r}")
                 names.append(name)
-    if pod is not None:
+    if pod is not None and policy.accepted_annotations:
+        strings, pod_strings = _only_strings(annotations), _only_strings(pod)
         for accepted in policy.accepted_annotations:
-            request = accepted.read(annotations, pod)
+            request = accepted.read(strings, pod_strings)
             if request is not None:
                 written.append(request[0])
                 names.extend(request[1])
@@ -214,9 +224,9 @@ def _annotation_signal(
     return Signal(source, "; ".join(written), _bounded(names, source, policy.inject_annotation))
 
 
-def _label_signal(source: Source, labels: Mapping[str, str], policy: InjectionPolicy) -> Signal | None:
+def _label_signal(source: Source, labels: Mapping[Any, Any], policy: InjectionPolicy) -> Signal | None:
     value = labels.get(policy.inject_annotation)
-    if value is None:
+    if not isinstance(value, str):
         return None
     name = value.strip()
     templates = () if name.lower() in OPT_OUT_VALUES else (name,)
@@ -241,11 +251,24 @@ def labels_of(obj: object) -> dict[str, str]:
     return _strings(obj, "labels")
 
 
+def annotation_of(obj: object, key: str) -> str | None:
+    """One string annotation, read without copying the annotations."""
+    value = _entries(obj, "annotations").get(key)
+    return value if isinstance(value, str) else None
+
+
 def _strings(obj: object, field: str) -> dict[str, str]:
+    return _only_strings(_entries(obj, field))
+
+
+def _entries(obj: object, field: str) -> Mapping[Any, Any]:
+    """The metadata's map as found (never to be changed), or an empty one."""
     metadata = obj.get("metadata") if isinstance(obj, dict) else None
     entries = metadata.get(field) if isinstance(metadata, dict) else None
-    if not isinstance(entries, dict):
-        return {}
+    return entries if isinstance(entries, dict) else _NO_ENTRIES
+
+
+def _only_strings(entries: Mapping[Any, Any]) -> dict[str, str]:
     return {k: v for k, v in entries.items() if isinstance(k, str) and isinstance(v, str)}
 
 

@@ -35,7 +35,13 @@ def escape_token(token: str) -> str:
 
 
 def pointer(tokens: Sequence[str]) -> str:
-    return "".join("/" + escape_token(t) for t in tokens)
+    joined = "/".join(tokens)
+    # Most pointers need no escape: joined and checked once instead of two replaces per token.
+    if "~" not in joined and joined.count("/") == len(tokens) - 1:
+        return "/" + joined
+    if not tokens:
+        return ""  # the whole document
+    return "/" + "/".join([escape_token(t) if "~" in t or "/" in t else t for t in tokens])
 
 
 def describe(tokens: Sequence[str]) -> str:
@@ -49,16 +55,22 @@ class PatchBuilder:
         self._original = original
         # What this patch created, as the builder's own copies, keyed by pointer tokens.
         self._created: dict[Tokens, JsonValue] = {}
+        self._depths: list[int] = []
+        """The lengths of the keys of ``_created``, longest first."""
         self.ops: list[PatchOp] = []
         self.created: list[Created] = []
         """Every map and list the patch creates, outermost first."""
 
     def lookup(self, tokens: Tokens) -> JsonValue:
         """The value at ``tokens`` as the patch so far would leave it; _MISSING when absent or null."""
-        for depth in range(len(tokens), -1, -1):
-            base = self._created.get(tokens[:depth], _MISSING)
-            if base is not _MISSING:
-                return _walk(base, tokens[depth:])
+        if not self._depths:  # nothing created yet: most lookups
+            return _walk(self._original, tokens)
+        # The deepest created prefix wins; only the lengths of created paths can match one.
+        for depth in self._depths:
+            if depth <= len(tokens):
+                base = self._created.get(tokens[:depth], _MISSING)
+                if base is not _MISSING:
+                    return _walk(base, tokens[depth:])
         return _walk(self._original, tokens)
 
     def exists(self, tokens: Tokens) -> bool:
@@ -71,8 +83,9 @@ class PatchBuilder:
             return
         if not isinstance(current, list):
             raise InvalidObject(describe(list_tokens), f"expected a list, found {type(current).__name__}")
-        self._emit((*list_tokens, "-"), item)
-        if self._is_created(list_tokens):
+        # The most common op of all: emitted here ("-" needs no escape), no tuple built for it.
+        self.ops.append({"op": "add", "path": pointer(list_tokens) + "/-", "value": item})
+        if self._depths and self._is_created(list_tokens):
             current.append(item)
 
     def insert(self, list_tokens: Tokens, index: int, item: JsonValue) -> None:
@@ -95,11 +108,11 @@ class PatchBuilder:
         if not isinstance(current, dict):
             raise InvalidObject(describe(map_tokens), f"expected a map, found {type(current).__name__}")
         self._emit((*map_tokens, key), value)
-        if self._is_created(map_tokens):
+        if self._depths and self._is_created(map_tokens):
             current[key] = value
 
     def _is_created(self, tokens: Tokens) -> bool:
-        return any(tokens[:depth] in self._created for depth in range(len(tokens), -1, -1))
+        return any(depth <= len(tokens) and tokens[:depth] in self._created for depth in self._depths)
 
     def would_create(self, tokens: Tokens) -> list[Created]:
         """The maps and lists that appending or putting at ``tokens`` would create (none if it exists)."""
@@ -133,6 +146,8 @@ class PatchBuilder:
         # The builder's own view gets fresh containers (the items inside are shared and never
         # changed), so later appends and puts do not alter the op already emitted.
         self._created[target] = _nest(copy.copy(value), tokens[depth + 1 :])
+        if len(target) not in self._depths:
+            self._depths = sorted((*self._depths, len(target)), reverse=True)
 
     def _emit(self, tokens: Tokens, value: JsonValue) -> None:
         self.ops.append({"op": "add", "path": pointer(tokens), "value": value})

@@ -29,10 +29,12 @@ def split_by_mode(
     templates: Iterable[Template], kind: str, policy: InjectionPolicy
 ) -> tuple[list[Template], list[Template]]:
     """(templates injected into this object, templates left to its Pods), each in order."""
+    if kind == "Pod":  # a Pod is always injected, whatever the mode
+        return list(templates), []
     here: list[Template] = []
     in_pods: list[Template] = []
     for template in templates:
-        if kind != "Pod" and policy.mode_of(template) == "pod":
+        if policy.mode_of(template) == "pod":
             in_pods.append(template)
         else:
             here.append(template)
@@ -50,6 +52,8 @@ def copy_opt_in(
     annotations = builder.lookup(target)
     current = annotations.get(key) if isinstance(annotations, dict) else None
     before = current if isinstance(current, str) else None
+    if before is None and not names:
+        return ()  # nothing to copy and nothing listed: every Pod, and workloads in workload mode
     listed = requested_names({key: before}, policy) if before is not None else []
     # The workload's own metadata decided (core/optin.py): names the pod template listed that the
     # decision overrode must not reach the Pods, where the pod template's annotation would decide.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import InjectionPolicy, Template
 from webhook.core.patching import PatchBuilder, Tokens
-from webhook.core.status import Added, InjectionStatus, StatusEntry, render_status
+from webhook.core.status import Added, InjectionStatus, StatusEntry, status_text
 
 INCOMPLETE_STATUS = (
     "the injection status is too large to record what was added: uninject and the workload "
@@ -29,18 +29,26 @@ def record_status(
     """Put the status annotation (the earlier entries plus these); returns the warnings."""
     target = (*root, "metadata", "annotations")
     creations = [*builder.created, *builder.would_create(target)]
-    names = _app_container_names(pod_template)
-    created = [_relative(c.tokens, root, names) for c in creations]
-    was_null = [_relative(c.tokens, root, names) for c in creations if c.was_null]
-    status = InjectionStatus(
-        entries=(*already.entries, *(StatusEntry(t.name, t.revision, added) for t, added in injected)),
-        created=tuple(dict.fromkeys((*already.created, *created))),
-        was_null=tuple(dict.fromkeys((*already.was_null, *was_null))),
-        copied=(*already.copied, *copied),
+    created: list[str] = []
+    was_null: list[str] = []
+    if creations:  # most pods have the maps and lists a template adds to
+        names = _app_container_names(pod_template)
+        for creation in creations:
+            created.append(_relative(creation.tokens, root, names))
+            if creation.was_null:
+                was_null.append(created[-1])
+    text, complete = status_text(
+        (*already.entries, *[StatusEntry(t.name, t.revision, added) for t, added in injected]),
+        _unique(already.created, created),
+        _unique(already.was_null, was_null),
+        (*already.copied, *copied),
     )
-    rendered = render_status(status)
-    builder.put(target, policy.status_annotation, rendered.text)
-    return () if rendered.complete else (INCOMPLETE_STATUS,)
+    builder.put(target, policy.status_annotation, text)
+    return () if complete else (INCOMPLETE_STATUS,)
+
+
+def _unique(earlier: tuple[str, ...], paths: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*earlier, *paths))) if earlier or paths else ()
 
 
 def path_tokens(path: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import AdmissionFacts, InjectionPolicy
-from webhook.core.optin import OBJECT_SOURCES, annotations_of, decide
+from webhook.core.optin import OBJECT_SOURCES, annotation_of, decide
 from webhook.core.status import InjectionStatus, StatusProblem, parse_status
 from webhook.core.workloads import IMMUTABLE_POD_TEMPLATE_ON_UPDATE, SUPPORTED_KINDS, managing_owner
 
@@ -55,7 +55,11 @@ def read_status(
     annotations: dict[str, str], policy: InjectionPolicy
 ) -> tuple[InjectionStatus, tuple[str, ...]]:
     """The status annotation among ``annotations``; a mangled one reads as empty, with a warning."""
-    status = parse_status(annotations.get(policy.status_annotation))
+    return _parsed(annotations.get(policy.status_annotation))
+
+
+def _parsed(value: str | None) -> tuple[InjectionStatus, tuple[str, ...]]:
+    status = parse_status(value)
     if isinstance(status, StatusProblem):
         return InjectionStatus(), (status.message,)
     return status, ()
@@ -84,12 +88,14 @@ def select_templates(
     if isinstance(metadata, dict) and metadata.get("deletionTimestamp"):
         return Skip("being-deleted")
 
-    decision = decide(obj, facts.kind, facts.namespace_metadata, policy)
-    if not decision.opted_in:
-        return Skip(OPTED_OUT if decision.opted_out else NOT_REQUESTED)
-    decider = decision.decided_by
-    decided_on_object = pod_template is not obj and decider is not None and decider.source in OBJECT_SOURCES
-    on_object = decision.templates if decided_on_object else ()
+    signals = decide(obj, facts.kind, facts.namespace_metadata, policy).signals
+    if not signals:
+        return Skip(NOT_REQUESTED)
+    decider = signals[0]  # the highest signal decides (OptInDecision's properties, read once here)
+    templates = decider.templates
+    if not templates:
+        return Skip(OPTED_OUT)
+    on_object = templates if pod_template is not obj and decider.source in OBJECT_SOURCES else ()
     # The API server would refuse a changed pod template on UPDATE (see workloads.py).
     if facts.operation == "UPDATE" and facts.kind in IMMUTABLE_POD_TEMPLATE_ON_UPDATE:
         return Skip(IMMUTABLE_POD_TEMPLATE_ON_UPDATE[facts.kind])
@@ -97,8 +103,11 @@ def select_templates(
     if owner is not None:
         return Skip(f"managed-by-{owner.lower()}")
 
-    already, warnings = read_status(annotations_of(pod_template), policy)
-    wanted = tuple(n for n in decision.templates if n not in already.revisions)
+    already, warnings = _parsed(annotation_of(pod_template, policy.status_annotation))
+    wanted = templates
+    if already.entries:
+        revisions = already.revisions
+        wanted = tuple(n for n in templates if n not in revisions)
     if not wanted:
         return Skip("already-injected", warnings)
     return Selection(wanted, already, warnings, on_object)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 STATUS_VERSION = 2
@@ -81,6 +82,10 @@ _ATTRIBUTES = {
 }
 
 
+_NAME_LIST_ATTRIBUTES = tuple((name, _ATTRIBUTES[name]) for name in _NAME_LISTS)
+_PER_CONTAINER_ATTRIBUTES = tuple((name, _ATTRIBUTES[name]) for name in _PER_CONTAINER)
+
+
 @dataclass(frozen=True, slots=True)
 class StatusEntry:
     name: str
@@ -113,6 +118,10 @@ class InjectionStatus:
         return not (self.entries or self.created or self.copied)
 
 
+NO_STATUS = InjectionStatus()
+"""The status of an object without the annotation (shared: frozen, and built once)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     text: str
@@ -128,7 +137,7 @@ class StatusProblem:
 def parse_status(value: str | None) -> InjectionStatus | StatusProblem:
     """The annotation's value as an InjectionStatus (empty when absent); a mangled one is a problem."""
     if value is None:
-        return InjectionStatus()
+        return NO_STATUS
     try:
         decoded = json.loads(value)
         return _decode(decoded)
@@ -138,42 +147,72 @@ def parse_status(value: str | None) -> InjectionStatus | StatusProblem:
 
 def render_status(status: InjectionStatus) -> Rendered:
     """The annotation's value; the ``added`` records are dropped when they would pass the bound."""
-    text = _dumps(_encode(status, with_added=True))
+    return Rendered(*status_text(status.entries, status.created, status.was_null, status.copied))
+
+
+def status_text(
+    entries: tuple[StatusEntry, ...],
+    created: tuple[str, ...],
+    was_null: tuple[str, ...],
+    copied: tuple[tuple[str, str | None], ...],
+) -> tuple[str, bool]:
+    """render_status() of the InjectionStatus with these fields, as (text, complete): the engine
+    writes one per injection without building the status first."""
+    text = _written(entries, created, was_null, copied, with_added=True)
     if len(text) <= MAX_STATUS_CHARS:
-        return Rendered(text)
-    return Rendered(_dumps(_encode(status, with_added=False)), complete=False)
+        return text, True
+    return _written(entries, created, was_null, copied, with_added=False), False
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+# The value is written here rather than built as a dict for json.dumps (which also builds an encoder
+# per call): one is written per injection. Strings go through json's own escaping, so the text is
+# byte for byte json.dumps(..., separators=(",", ":")) of the documented shape (a test compares).
+_quoted = encode_basestring_ascii
 
 
-def _encode(status: InjectionStatus, *, with_added: bool) -> dict[str, Any]:
-    entries = []
-    for entry in status.entries:
-        encoded: dict[str, Any] = {"name": entry.name, "revision": entry.revision}
+def _written(
+    entries: tuple[StatusEntry, ...],
+    created: tuple[str, ...],
+    was_null: tuple[str, ...],
+    copied: tuple[tuple[str, str | None], ...],
+    *,
+    with_added: bool,
+) -> str:
+    written = []
+    for entry in entries:
+        text = f'{{"name":{_quoted(entry.name)},"revision":{_quoted(entry.revision)}'
         if with_added and entry.added is not None:
-            encoded["added"] = _encode_added(entry.added)
-        entries.append(encoded)
-    body: dict[str, Any] = {"v": STATUS_VERSION, "injected": entries}
-    if status.created:
-        body["created"] = list(status.created)
-    if status.was_null:
-        body["wasNull"] = list(status.was_null)
-    if status.copied:
-        body["copied"] = dict(status.copied)
-    return body
+            text += f',"added":{_written_added(entry.added)}'
+        written.append(text + "}")
+    text = f'{{"v":{STATUS_VERSION},"injected":[{",".join(written)}]'
+    if created:
+        text += f',"created":{_strings_written(created)}'
+    if was_null:
+        text += f',"wasNull":{_strings_written(was_null)}'
+    if copied:
+        by_key = dict(copied)  # as a JSON object: a key given twice is written once, last value
+        pairs = (f"{_quoted(k)}:{'null' if v is None else _quoted(v)}" for k, v in by_key.items())
+        text += f',"copied":{{{",".join(pairs)}}}'
+    return text + "}"
 
 
-def _encode_added(added: Added) -> dict[str, Any]:
-    encoded: dict[str, Any] = {}
-    for name in _NAME_LISTS:
-        if added.names(name):
-            encoded[name] = list(added.names(name))
-    for name in _PER_CONTAINER:
-        if added.per_container(name):
-            encoded[name] = {container: list(items) for container, items in added.per_container(name)}
-    return encoded
+def _written_added(added: Added) -> str:
+    members = []
+    for name, attribute in _NAME_LIST_ATTRIBUTES:
+        names = getattr(added, attribute)
+        if names:
+            members.append(f'"{name}":{_strings_written(names)}')
+    for name, attribute in _PER_CONTAINER_ATTRIBUTES:
+        per_container = getattr(added, attribute)
+        if per_container:
+            by_container = dict(per_container)  # a JSON object: a container given twice, last wins
+            items = (f"{_quoted(c)}:{_strings_written(names)}" for c, names in by_container.items())
+            members.append(f'"{name}":{{{",".join(items)}}}')
+    return f"{{{','.join(members)}}}"
+
+
+def _strings_written(strings: tuple[str, ...]) -> str:
+    return f"[{','.join(map(_quoted, strings))}]"
 
 
 def _decode(decoded: Any) -> InjectionStatus:

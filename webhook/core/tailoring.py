@@ -14,6 +14,7 @@ from typing import Any
 from webhook.core.errors import InvalidObject, VariableUnresolved
 from webhook.core.jsontypes import JsonObject
 from webhook.core.model import AdmissionFacts, InjectionPolicy, Template, TemplateSet
+from webhook.core.optin import annotation_of
 from webhook.core.overrides import apply_overrides, read_overrides
 from webhook.core.render import Branch, Unresolved, VariableSite, WorkloadValues, describe_path, substitute
 
@@ -148,9 +149,11 @@ def targets(
 ) -> tuple[dict[str, frozenset[str] | None], list[str]]:
     """Per template, the app containers that get its env and mounts (None: all), and a warning per
     named container the pod does not have as an app container."""
+    located = _annotation(obj, pod_template, policy.target_containers_annotation)
+    if located is None and all(template.target_containers is None for template in templates):
+        return dict.fromkeys((template.name for template in templates), None), []  # the common case
     spec = pod_template.get("spec") or {}
     app = {c.get("name") for c in spec.get("containers") or [] if isinstance(c, dict)}
-    located = _annotation(obj, pod_template, policy.target_containers_annotation)
     named: tuple[str, ...] | None = None
     warnings: list[str] = []
     if located is not None:
@@ -176,8 +179,8 @@ def _annotation(obj: JsonObject, pod_template: JsonObject, key: str) -> tuple[st
     """The annotation's value and where it was found: the object's own, else its pod template's.
     Read without copying the annotations: this runs for every injection."""
     for owner, where in ((obj, "metadata"), (pod_template, "pod template metadata")):
-        value = _map(_metadata(owner), "annotations").get(key)
-        if isinstance(value, str):
+        value = annotation_of(owner, key)
+        if value is not None:
             return value, f"{where}.annotations[{key!r}]"
         if pod_template is obj:
             break

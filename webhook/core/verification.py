@@ -21,6 +21,7 @@ from typing import Any
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.merging import names_in
 
+_DUPLICATES = "injection produced duplicate container or volume names"
 # RFC 6901: an array index is "0" or digits without a leading zero.
 _DIGITS = frozenset("0123456789")
 
@@ -40,18 +41,28 @@ def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, .
     for op in patch:
         if op.get("op") != "add":
             raise PatchDoesNotApply(f"unexpected op {op.get('op')!r} at {op.get('path')!r}")
-        tokens = unescape(op["path"])
+        path = op["path"]
+        tokens = unescape(path) if "~" in path else path.split("/")[1:]
         if not tokens:
             raise PatchDoesNotApply("an op replaces the whole object")
+        last = tokens.pop()
         node: Any = patched
-        for token in tokens[:-1]:
-            child = _child(node, token, op["path"])
-            if id(child) not in owned:
-                child = dict(child) if isinstance(child, dict) else list(child)
+        for token in tokens:
+            # A map or list in a map, most steps, is handled inline; steps in lists and failures in _step.
+            child: Any = node.get(token) if type(node) is dict else None
+            kind = type(child)
+            if kind is not dict and kind is not list:
+                child = _step(node, token, path, owned)
+            elif id(child) not in owned:
+                child = node[token] = dict(child) if kind is dict else list(child)
                 owned.add(id(child))
-                node[int(token) if isinstance(node, list) else token] = child
             node = child
-        _add(node, tokens[-1], op["value"], op["path"])
+        if type(node) is dict:  # the last step inline too: a member set, an item appended
+            node[last] = op["value"]  # RFC 6902: an add to an existing member replaces it
+        elif last == "-":
+            node.append(op["value"])
+        else:
+            _add(node, last, op["value"], path)
     _check_unique_names(patched, root)
     return patched
 
@@ -70,6 +81,16 @@ def _child(node: Any, token: str, path: str) -> Any:
         child = None
     if not isinstance(child, dict | list):
         raise PatchDoesNotApply(f"{path}: {token!r} is missing or not a map or list")
+    return child
+
+
+def _step(node: Any, token: str, path: str, owned: set[int]) -> Any:
+    """The map or list at ``token`` of ``node``, copied into it unless it was made here."""
+    child = _child(node, token, path)
+    if id(child) not in owned:
+        child = dict(child) if isinstance(child, dict) else list(child)
+        owned.add(id(child))
+        node[int(token) if isinstance(node, list) else token] = child
     return child
 
 
@@ -93,7 +114,26 @@ def _check_unique_names(patched: JsonObject, root: tuple[str, ...]) -> None:
     for token in (*root, "spec"):
         node = node.get(token) if isinstance(node, dict) else None
     spec = node if isinstance(node, dict) else {}
-    containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+    apps = spec.get("containers") or []
+    inits = spec.get("initContainers") or []
     volumes = spec.get("volumes") or []
+    if type(apps) is list and type(inits) is list and type(volumes) is list:  # always, but for a bug
+        taken: set[str] = set()  # containers and init containers share one name space
+        unique = _named_uniquely(apps, taken) and _named_uniquely(inits, taken)
+        if not (unique and _named_uniquely(volumes, set())):
+            raise PatchDoesNotApply(_DUPLICATES)
+        return
+    containers = [*apps, *inits]
     if len(names_in(containers)) != len(containers) or len(names_in(volumes)) != len(volumes):
-        raise PatchDoesNotApply("injection produced duplicate container or volume names")
+        raise PatchDoesNotApply(_DUPLICATES)
+
+
+def _named_uniquely(items: list[Any], names: set[str]) -> bool:
+    """Every item a map whose string name is not in ``names`` (nor in another item): what
+    len(names_in(items)) == len(items) says of a list, without building the set first."""
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or name in names:
+            return False
+        names.add(name)
+    return True

@@ -130,6 +130,8 @@ def test_junk_metadata_is_no_signal() -> None:
         {"metadata": None},
         {"metadata": {"annotations": [INJECT]}},
         {"metadata": {"labels": {INJECT: 1}}},
+        {"metadata": {"annotations": {INJECT: ["a"], "initializer.kubernetes.io/a": True, 5: "true"}}},
+        {"spec": {"template": {"metadata": {"annotations": {INJECT: None}, "labels": {INJECT: {}}}}}},
     ):
         assert decide(obj, "Deployment", None, POLICY).signals == ()
     broken_template = {"metadata": {}, "spec": {"template": "x"}}
@@ -176,3 +178,24 @@ def test_an_opt_out_on_the_object_always_wins_over_what_ranks_below(
     facts = AdmissionFacts("uid", "CREATE", "Deployment", "shop", namespace_metadata=namespace)
     result = mutate(obj, facts, TemplateSet(), POLICY)
     assert (result.patch, result.skip_reason) == ((), "opted-out")
+
+
+class RecordingAcceptedAnnotations:
+    """Another injector's annotation, ``other.io/inject: <name>``, read as a request for ``name``."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[dict[str, str], dict[str, str]]] = []
+
+    def read(self, annotations: Any, labels: Any) -> tuple[str, tuple[str, ...]] | None:
+        self.seen.append((dict(annotations), dict(labels)))
+        value = annotations.get("other.io/inject")
+        return None if value is None else (f"other.io/inject: {value!r}", (value,))
+
+
+def test_accepted_annotations_see_only_the_string_entries() -> None:
+    accepted = RecordingAcceptedAnnotations()
+    policy = InjectionPolicy(accepted_annotations=(accepted,))
+    metadata = {"annotations": {"other.io/inject": "agent", "n": 1}, "labels": {"app": "web", "x": None}}
+    decision = decide({"metadata": metadata}, "Pod", None, policy)
+    assert decision.templates == ("agent",)
+    assert accepted.seen == [({"other.io/inject": "agent"}, {"app": "web"})]

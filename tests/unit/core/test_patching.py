@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import jsonpatch
+import jsonpointer
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from webhook.core import InvalidObject
 from webhook.core.patching import PatchBuilder, escape_token, pointer
@@ -13,6 +16,14 @@ def test_pointer_tokens_escape_tilde_before_slash() -> None:
     )
     assert escape_token("a~/b") == "a~0~1b"
     assert pointer(("metadata", "annotations", "x/y~z")) == "/metadata/annotations/x~1y~0z"
+    assert pointer(()) == ""
+    assert pointer(("",)) == "/"
+
+
+@given(st.lists(st.text(alphabet="ab/~0", max_size=4), max_size=4))
+def test_pointer_is_what_jsonpointer_writes_for_any_tokens(tokens: list[str]) -> None:
+    """The joined fast path (no escape needed) and the escaping path give RFC 6901's pointer."""
+    assert pointer(tokens) == jsonpointer.JsonPointer.from_parts(tokens).path
 
 
 def test_a_missing_array_is_created_once_and_later_items_are_appended() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 from webhook.core import AdmissionFacts, InjectionPolicy
 from webhook.core.optin import requested_names
 from webhook.core.selection import Selection, Skip, read_status, select_templates
@@ -59,3 +61,19 @@ def test_each_skip_has_a_stable_reason() -> None:
     assert select_templates({}, {}, facts(), POLICY) == Skip("not-requested")
     deleting = {"metadata": {**opted["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"}}
     assert select_templates(deleting, deleting, facts(), POLICY) == Skip("being-deleted")
+
+
+def test_the_policy_keys_follow_its_prefix_also_when_replaced() -> None:
+    """The annotation keys are built once per policy (read several times per review)."""
+    policy = InjectionPolicy(annotation_prefix="inject.example.com")
+    keys = ("inject", "status", "target-containers", "overrides")
+    built = (
+        policy.inject_annotation,
+        policy.status_annotation,
+        policy.target_containers_annotation,
+        policy.overrides_annotation,
+    )
+    assert built == tuple(f"inject.example.com/{key}" for key in keys)
+    replaced = dataclasses.replace(policy, annotation_prefix="other.io")
+    assert replaced.status_annotation == "other.io/status"
+    assert replaced == InjectionPolicy(annotation_prefix="other.io") != policy

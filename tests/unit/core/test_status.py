@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support.templates import template_set
 from webhook.core import AdmissionFacts, InjectionPolicy, mutate
@@ -111,3 +114,67 @@ def test_an_injection_too_large_to_record_says_so() -> None:
     assert result.patched is not None
     value = result.patched["metadata"]["annotations"]["sidecar-injector.io/status"]
     assert len(value) <= MAX_STATUS_CHARS
+
+
+def as_json_dumps_writes_it(status: InjectionStatus, with_added: bool = True) -> str:
+    """The documented shape, through json.dumps: what render_status wrote before it wrote by hand."""
+
+    def added(entry: Added) -> dict[str, Any]:
+        fields = ["containers", "initContainers", "volumes", "imagePullSecrets", "annotations", "labels"]
+        encoded: dict[str, Any] = {f: list(entry.names(f)) for f in fields if entry.names(f)}
+        for field in ("env", "volumeMounts"):
+            if entry.per_container(field):
+                encoded[field] = {c: list(names) for c, names in entry.per_container(field)}
+        return encoded
+
+    entries = []
+    for entry in status.entries:
+        encoded: dict[str, Any] = {"name": entry.name, "revision": entry.revision}
+        if with_added and entry.added is not None:
+            encoded["added"] = added(entry.added)
+        entries.append(encoded)
+    body: dict[str, Any] = {"v": 2, "injected": entries}
+    if status.created:
+        body["created"] = list(status.created)
+    if status.was_null:
+        body["wasNull"] = list(status.was_null)
+    if status.copied:
+        body["copied"] = dict(status.copied)
+    return json.dumps(body, separators=(",", ":"))
+
+
+TEXT = st.text(max_size=4) | st.sampled_from(["web", 'a"b\\', "\u00e9\u2028", "\U0001f600", "\x00"])
+NAMES = st.lists(TEXT, max_size=3).map(tuple)
+PER_CONTAINER = st.lists(st.tuples(st.sampled_from(["web", "api", "é"]), NAMES), max_size=3).map(tuple)
+ADDED = st.builds(
+    Added,
+    containers=NAMES,
+    init_containers=NAMES,
+    volumes=NAMES,
+    image_pull_secrets=NAMES,
+    annotations=NAMES,
+    labels=NAMES,
+    env=PER_CONTAINER,
+    volume_mounts=PER_CONTAINER,
+)
+STATUSES = st.builds(
+    InjectionStatus,
+    entries=st.lists(st.builds(StatusEntry, TEXT, TEXT, st.none() | ADDED), max_size=3).map(tuple),
+    created=NAMES,
+    was_null=NAMES,
+    copied=st.lists(st.tuples(st.sampled_from(["a", "b/c"]), st.none() | TEXT), max_size=3).map(tuple),
+)
+
+
+@given(STATUSES)
+def test_the_status_is_written_as_json_dumps_writes_it(status: InjectionStatus) -> None:
+    assert render_status(status).text == as_json_dumps_writes_it(status)
+    assert render_status(FULL).text == as_json_dumps_writes_it(FULL)
+
+
+def test_the_bounded_status_is_written_as_json_dumps_writes_it() -> None:
+    many = tuple((f"container-{i}", ("VARIABLE",)) for i in range(5000))
+    status = InjectionStatus((StatusEntry("big", "r", Added(env=many)),), copied=(("k", "v"),))
+    rendered = render_status(status)
+    assert not rendered.complete
+    assert rendered.text == as_json_dumps_writes_it(status, with_added=False)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from webhook.core import verify_patch
 from webhook.core.jsontypes import PatchOp
+from webhook.core.merging import names_in
 from webhook.core.verification import PatchDoesNotApply
 
 # Few names, so that generated paths often meet the generated document.
@@ -88,3 +89,31 @@ def test_ops_adding_into_an_earlier_ops_value_leave_that_value_alone() -> None:
     patched = verify_patch({"spec": {"containers": [{"name": "app"}]}}, (first, second), ())
     assert patched["spec"]["volumes"] == [{"name": "a"}, {"name": "b"}]
     assert first["value"] == [{"name": "a"}], "the op already emitted keeps its value"
+
+
+def refused_by_name_counts(spec: Any) -> bool:
+    """The name check as first written: the set of string names of the maps is as long as the list."""
+    containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+    volumes = spec.get("volumes") or []
+    return len(names_in(containers)) != len(containers) or len(names_in(volumes)) != len(volumes)
+
+
+NAMED = st.fixed_dictionaries({}, optional={"name": st.sampled_from(["a", "b", "c"]) | st.integers(0, 1)})
+NAMED_LISTS = st.none() | st.lists(NAMED | st.sampled_from(["a", 1, None]), max_size=3) | st.just({})
+POD_SPECS = st.fixed_dictionaries(
+    {}, optional={"containers": NAMED_LISTS, "initContainers": NAMED_LISTS, "volumes": NAMED_LISTS}
+)
+
+
+@settings(max_examples=500)
+@given(POD_SPECS)
+@example({"containers": [{"name": "a"}], "volumes": [{"name": "a"}]})  # two name spaces
+@example({"containers": [{"name": "a"}], "initContainers": [{"name": "a"}]})  # one name space
+def test_unique_names_are_checked_as_the_name_counts_say(spec: dict[str, Any]) -> None:
+    try:
+        verify_patch({"spec": spec}, (), ())
+    except PatchDoesNotApply:
+        refused = True
+    else:
+        refused = False
+    assert refused == refused_by_name_counts(spec)
