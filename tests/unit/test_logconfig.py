@@ -1,12 +1,22 @@
-"""The text log format keeps a traceback readable without letting its text pass for a record."""
+"""The text log format keeps a traceback readable without letting its text pass for a record; the
+per-review line written directly is the very line logging would write, and only when nothing else
+would see it."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 
-from webhook.logconfig import JsonLineFormatter, TextFormatter
+import pytest
+
+from webhook import logconfig
+from webhook.logconfig import DirectLog, JsonLineFormatter, TextFormatter, configure_logging, sole_handler
 
 
 def test_a_traceback_is_indented_and_its_control_characters_escaped() -> None:
@@ -56,4 +66,146 @@ def test_the_time_is_that_of_each_record_as_seconds_change() -> None:
         "1970-01-01T00:01:00.000Z",
         "1970-01-01T00:00:59.500Z",
         "1970-01-01T01:01:01.125Z",
+    ]
+
+
+# The per-review line's direct path (DirectLog): the same bytes as through logging, or through logging.
+
+FORMAT = "review uid=%s ops=%d duration_ms=%.2f detail=%s"
+ARGS = ("u-1", 3, 0.125, "line\nbreak \x1b é")
+NOW = 1_700_000_000.25
+
+
+@pytest.fixture
+def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], io.StringIO]]:
+    """configure_logging writing to a StringIO, the logging module's state restored afterwards."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging._srcfile, logging.logThreads, logging.logProcesses)
+    saved_mp, access = logging.logMultiprocessing, logging.getLogger("uvicorn.access").disabled
+    uvicorn_filters = logging.getLogger("uvicorn.error").filters[:]
+    ours = logconfig._ours
+
+    def configure(fmt: str) -> io.StringIO:
+        stream = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", stream)
+        configure_logging("INFO", fmt)
+        return stream
+
+    yield configure
+    root.handlers[:], root.level, logging._srcfile, logging.logThreads, logging.logProcesses = saved
+    logging.logMultiprocessing, logging.getLogger("uvicorn.access").disabled = saved_mp, access
+    logging.getLogger("uvicorn.error").filters[:] = uvicorn_filters
+    logconfig._ours = ours
+    logging.disable(logging.NOTSET)
+
+
+def a_logger(name: str = "webhook.direct.test") -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.filters.clear()
+    logger.handlers.clear()
+    logger.propagate, logger.disabled = True, False
+    return logger
+
+
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both paths stamp the same instant (LogRecord reads time.time before 3.13, time_ns after)."""
+    monkeypatch.setattr(time, "time", lambda: NOW)
+    monkeypatch.setattr(time, "time_ns", lambda: int(NOW * 1e9))
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_the_direct_line_is_the_line_logging_writes(
+    configured: Callable[[str], io.StringIO], monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    stream, logger = configured(fmt), a_logger()
+    frozen_clock(monkeypatch)
+    assert sole_handler(logger) is not None
+    DirectLog(logger).info(FORMAT, *ARGS)
+    logger.addFilter(lambda record: True)  # anything on the logger: through logging
+    assert sole_handler(logger) is None
+    DirectLog(logger).info(FORMAT, *ARGS)
+    direct, through_logging, rest = stream.getvalue().split("\n")
+    assert direct == through_logging and rest == ""
+    assert "line\\nbreak \\x1b" in direct or "line\\nbreak \\u001b" in direct
+
+
+def test_anything_else_that_would_see_the_record_sends_it_through_logging(
+    configured: Callable[[str], io.StringIO],
+) -> None:
+    configured("json")
+    root, handler = logging.getLogger(), logging.getLogger().handlers[0]
+    parent = a_logger("webhook.direct")
+    changes: list[tuple[Callable[[], object], Callable[[], object]]] = [
+        (lambda: root.addHandler(other), lambda: root.removeHandler(other)),
+        (lambda: handler.addFilter(keep), lambda: handler.removeFilter(keep)),
+        (lambda: handler.filters.__setitem__(0, keep), lambda: handler.filters.__setitem__(0, pid)),
+        (lambda: parent.addHandler(other), lambda: parent.removeHandler(other)),
+        (lambda: setattr(parent, "propagate", False), lambda: setattr(parent, "propagate", True)),
+        (lambda: handler.setLevel(logging.WARNING), lambda: handler.setLevel(logging.NOTSET)),
+        (lambda: handler.setFormatter(logging.Formatter()), lambda: handler.setFormatter(formatter)),
+        (lambda: logging.setLogRecordFactory(Record), lambda: logging.setLogRecordFactory(logging.LogRecord)),
+    ]
+    other, keep, formatter = logging.NullHandler(), logging.Filter(), handler.formatter
+    pid = handler.filters[0]
+    logger = a_logger()
+    assert sole_handler(logger) is handler
+    for change, undo in changes:
+        change()
+        assert sole_handler(logger) is None
+        undo()
+        assert sole_handler(logger) is handler
+
+
+class Record(logging.LogRecord):
+    pass
+
+
+def test_the_level_and_filters_are_honoured(configured: Callable[[str], io.StringIO]) -> None:
+    stream, logger = configured("json"), a_logger()
+    logging.getLogger().setLevel(logging.WARNING)  # --log-level WARNING
+    DirectLog(logger).info(FORMAT, *ARGS)
+    logging.getLogger().setLevel(logging.INFO)
+    logging.disable(logging.INFO)
+    DirectLog(logger).info(FORMAT, *ARGS)
+    logging.disable(logging.NOTSET)
+    logger.addFilter(lambda record: False)
+    DirectLog(logger).info(FORMAT, *ARGS)
+    logger.filters.clear()
+    logger.disabled = True
+    DirectLog(logger).info(FORMAT, *ARGS)
+    assert stream.getvalue() == ""
+
+
+def test_caplog_and_an_added_handler_get_the_line_as_well(
+    configured: Callable[[str], io.StringIO], caplog: pytest.LogCaptureFixture
+) -> None:
+    stream, logger = configured("json"), a_logger()
+    logging.getLogger().addHandler(caplog.handler)  # configure_logging replaced the root's handlers
+    logging._srcfile = os.path.normcase(logging.addLevelName.__code__.co_filename)  # callers found again
+    DirectLog(logger).info(FORMAT, *ARGS)
+    assert [record.getMessage() for record in caplog.records] == [FORMAT % ARGS]
+    assert caplog.records[0].filename == "test_logconfig.py"  # the caller's, not DirectLog's
+    assert json.loads(stream.getvalue())["message"] == FORMAT % ARGS
+
+
+def test_the_direct_line_waits_for_the_handlers_lock_and_keeps_the_order(
+    configured: Callable[[str], io.StringIO],
+) -> None:
+    stream, logger = configured("text"), a_logger()
+    handler = logging.getLogger().handlers[0]
+    logger.info("first")
+    handler.acquire()
+    try:
+        writer = threading.Thread(target=DirectLog(logger).info, args=("second",))
+        writer.start()
+        writer.join(0.2)
+        assert writer.is_alive() and "second" not in stream.getvalue()
+    finally:
+        handler.release()
+    writer.join(10)
+    logger.info("third")
+    assert [line.rsplit(": ", 1)[1] for line in stream.getvalue().splitlines()] == [
+        "first",
+        "second",
+        "third",
     ]

@@ -13,35 +13,37 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from webhook.core import InjectionPolicy
+from webhook.logconfig import DirectLog
 from webhook.metrics import Metrics
 from webhook.server.decision import (
     AdmissionDecision,
     NamespaceLevelLookup,
     NamespaceLookup,
     Outcome,
-    Review,
     TemplateSnapshotProvider,
     refused,
 )
 from webhook.server.refusal import Refusal
+from webhook.server.review import ParsedReview
 
 log = logging.getLogger(__name__)
+# The per-review line skips the logging module's per-record work while only our handler would see it.
+review_log = DirectLog(log)
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     status: int
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A review whose envelope was read, waiting to be decided by :meth:`ReviewHandler.finish`."""
+class Prepared(NamedTuple):
+    """A review whose envelope was read, waiting to be decided by :meth:`ReviewHandler.finish`.
+    (Named tuples, as every record built per review: see ``ParsedReview``.)"""
 
-    review: Review
+    review: ParsedReview
     started: float
 
     @property
@@ -125,20 +127,21 @@ class ReviewHandler:
             log.exception("observing review uid=%s failed; its answer stands", uid)
 
     def _count(self, outcome: Outcome) -> None:
-        self._metrics.reviews.labels(outcome.outcome, outcome.reason).inc()
+        metrics = self._metrics
+        metrics.count_review(outcome.outcome, outcome.reason).inc()
         for name in outcome.conflicts:
-            self._metrics.pod_security_conflicts.labels(name, "denied").inc()
+            metrics.count_pod_security_conflict(name, "denied").inc()
         if outcome.result is not None:
             for name in outcome.result.injected:
-                self._metrics.injections.labels(name).inc()
+                metrics.count_injection(name).inc()
             for name in outcome.result.pod_security_gaps:
-                self._metrics.pod_security_conflicts.labels(name, "warned").inc()
+                metrics.count_pod_security_conflict(name, "warned").inc()
 
     @staticmethod
     def _log_review(outcome: Outcome, elapsed: float) -> None:
         facts = outcome.facts
         assert facts is not None
-        log.info(
+        review_log.info(
             "review uid=%s op=%s kind=%s object=%s/%s outcome=%s reason=%s detail=%s ops=%d "
             "dry_run=%s duration_ms=%.2f",
             facts.uid,

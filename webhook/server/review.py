@@ -10,12 +10,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 import orjson
 
 from webhook.core import AdmissionFacts, InjectionError, MutationResult
+from webhook.core.workloads import locate_pod_template
 from webhook.server.refusal import Refusal
 
 API_VERSION = "admission.k8s.io/v1"
@@ -41,10 +41,15 @@ class AdmissionResponse(TypedDict):
     status: NotRequired[ResponseStatus]
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedReview:
+class ParsedReview(NamedTuple):
+    """A review whose envelope was read, waiting to be decided. A named tuple rather than a frozen
+    dataclass, as every record built per review: as immutable, and built at a fourth of the cost
+    (a frozen dataclass sets each field through ``object.__setattr__``)."""
+
     facts: AdmissionFacts
     object: Any
+    containers: int
+    """Containers in the object's pod template: the engine's work grows with them."""
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -157,6 +162,62 @@ def parse_review(body: bytes) -> ParsedReview:
     request = review.get("request")
     if not isinstance(request, dict):
         raise _bad("request: missing or not an object")
+    uid, kind_name, operation, namespace, name, dry_run, sub_resource = _request_fields(request)
+    # DELETE and CONNECT reviews carry no object (DELETE sends oldObject): the engine admits them
+    # before looking at it, so only CREATE and UPDATE need one.
+    obj = request.get("object")
+    if operation in ("CREATE", "UPDATE") and not isinstance(obj, dict):
+        raise _bad(f"request.object: a {operation} review must carry the object")
+    if not namespace and isinstance(obj, dict):
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("namespace"), str):
+            namespace = metadata["namespace"]
+    facts = AdmissionFacts(uid, operation, kind_name, namespace, name, dry_run, sub_resource)
+    return ParsedReview(facts, obj, _containers_in(obj, kind_name))
+
+
+def _containers_in(obj: Any, kind: str) -> int:
+    tokens = locate_pod_template(kind)
+    node = obj
+    for token in (*tokens, "spec") if tokens is not None else ():
+        node = node.get(token) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        return 0
+    containers, init_containers = node.get("containers"), node.get("initContainers")
+    return (len(containers) if isinstance(containers, list) else 0) + (
+        len(init_containers) if isinstance(init_containers, list) else 0
+    )
+
+
+_Fields = tuple[str, str, str, str, str, bool, str]
+_STRING = (str, type(None))
+_BOOLEAN = (bool, type(None))
+
+
+def _request_fields(request: dict[str, Any]) -> _Fields:
+    """uid, kind.kind, operation, namespace, name, dryRun and subResource (absent ones empty),
+    checked at once when all are well typed, as kube-apiserver sends them; else one by one, to
+    name the first bad field."""
+    get = request.get
+    uid, kind, operation = get("uid"), get("kind"), get("operation")
+    namespace, name, dry_run, sub_resource = get("namespace"), get("name"), get("dryRun"), get("subResource")
+    kind_name = kind.get("kind") if type(kind) is dict else None
+    if (
+        type(uid) is not str
+        or not uid
+        or type(kind_name) is not str
+        or not kind_name
+        or type(operation) is not str
+        or type(namespace) not in _STRING
+        or type(name) not in _STRING
+        or type(dry_run) not in _BOOLEAN
+        or type(sub_resource) not in _STRING
+    ):
+        return _checked_fields(request)
+    return uid, kind_name, operation, namespace or "", name or "", dry_run or False, sub_resource or ""
+
+
+def _checked_fields(request: dict[str, Any]) -> _Fields:
     uid = _field(request, "uid", str)
     if not uid:
         raise _bad("request.uid: must not be empty")
@@ -169,17 +230,7 @@ def parse_review(body: bytes) -> ParsedReview:
     name = _field(request, "name", str, required=False) or ""
     dry_run = _field(request, "dryRun", bool, required=False) or False
     sub_resource = _field(request, "subResource", str, required=False) or ""
-    # DELETE and CONNECT reviews carry no object (DELETE sends oldObject): the engine admits them
-    # before looking at it, so only CREATE and UPDATE need one.
-    obj = request.get("object")
-    if operation in ("CREATE", "UPDATE") and not isinstance(obj, dict):
-        raise _bad(f"request.object: a {operation} review must carry the object")
-    if not namespace and isinstance(obj, dict):
-        metadata = obj.get("metadata")
-        if isinstance(metadata, dict) and isinstance(metadata.get("namespace"), str):
-            namespace = metadata["namespace"]
-    facts = AdmissionFacts(uid, operation, kind_name, namespace, name, dry_run, sub_resource)
-    return ParsedReview(facts, obj)
+    return uid, kind_name, operation, namespace, name, dry_run, sub_resource
 
 
 def _bad(message: str) -> Refusal:

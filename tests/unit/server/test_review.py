@@ -247,3 +247,33 @@ data:
         "volume that neither the template nor the pod has",
     }
     assert metrics.reviews.labels("denied", "volume-not-found")._value.get() == 1
+
+
+REQUEST_FIELDS = [  # in the order a bad one is named, each with a value of the wrong type
+    ("uid", 7, "request.uid: expected a string, found a number"),
+    ("kind", "Pod", "request.kind: expected an object, found a string"),
+    ("operation", ["CREATE"], "request.operation: expected a string, found an array"),
+    ("namespace", {}, "request.namespace: expected a string, found an object"),
+    ("name", 1, "request.name: expected a string, found a number"),
+    ("dryRun", "no", "request.dryRun: expected a boolean, found a string"),
+    ("subResource", False, "request.subResource: expected a string, found a boolean"),
+]
+
+
+@pytest.mark.parametrize("first", range(len(REQUEST_FIELDS)))
+def test_the_first_bad_request_field_is_named(first: int) -> None:
+    """Well-typed fields are checked at once; any bad one sends the check field by field."""
+    sent = review(opted_in_pod())
+    for key, value, _ in REQUEST_FIELDS[first:]:
+        sent["request"][key] = value
+    with pytest.raises(Refusal) as refused:
+        parse_review(orjson.dumps(sent))
+    assert refused.value.message == REQUEST_FIELDS[first][2]
+
+
+def test_absent_optional_fields_read_as_empty() -> None:
+    sent = review(opted_in_pod())
+    for key in ("namespace", "name", "dryRun", "subResource"):
+        sent["request"].pop(key, None)
+    facts = parse_review(orjson.dumps(sent)).facts
+    assert (facts.name, facts.dry_run, facts.sub_resource) == ("", False, "")
