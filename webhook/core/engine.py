@@ -12,7 +12,7 @@ from webhook.core.placement import IN_PODS, copy_opt_in, split_by_mode
 from webhook.core.pod_security import PodSecurityGap, pod_security_gaps
 from webhook.core.pod_spec import check_pod_spec
 from webhook.core.recording import record_status
-from webhook.core.selection import Selection, Skip, select_templates, skip_for_request
+from webhook.core.selection import Selection, Skip, select_for_object, skip_for_request
 from webhook.core.status import Added
 from webhook.core.tailoring import tailor, targets
 from webhook.core.verification import verify_patch
@@ -46,7 +46,7 @@ def mutate(
     root = locate_pod_template(facts.kind)
     assert root is not None  # skip_for_request skips kinds without a pod template
     pod_template = _walk_dict(obj, root)
-    selection = select_templates(obj, pod_template if pod_template is not None else {}, facts, policy)
+    selection = select_for_object(obj, pod_template if pod_template is not None else {}, facts, policy)
     if isinstance(selection, Skip):
         return MutationResult(skip_reason=selection.reason, warnings=selection.warnings)
     if pod_template is None:

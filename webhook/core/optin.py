@@ -29,7 +29,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from webhook.core.errors import InvalidObject
@@ -45,7 +44,6 @@ from webhook.core.workloads import SUPPORTED_KINDS, locate_pod_template
 OPT_OUT_VALUES = frozenset({"", "false", "none"})
 MAX_TEMPLATES = 64
 """Names one signal may list: far above any real use; keeps a hostile list from costing lookups."""
-_NO_ENTRIES: Mapping[Any, Any] = MappingProxyType({})
 
 
 class Source(enum.Enum):
@@ -265,7 +263,7 @@ def _entries(obj: object, field: str) -> Mapping[Any, Any]:
     """The metadata's map as found (never to be changed), or an empty one."""
     metadata = obj.get("metadata") if isinstance(obj, dict) else None
     entries = metadata.get(field) if isinstance(metadata, dict) else None
-    return entries if isinstance(entries, dict) else _NO_ENTRIES
+    return entries if isinstance(entries, dict) else {}
 
 
 def _only_strings(entries: Mapping[Any, Any]) -> dict[str, str]:

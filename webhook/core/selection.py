@@ -84,6 +84,13 @@ def select_templates(
     request_skip = skip_for_request(facts)
     if request_skip is not None:
         return request_skip
+    return select_for_object(obj, pod_template, facts, policy)
+
+
+def select_for_object(
+    obj: JsonObject, pod_template: JsonObject, facts: AdmissionFacts, policy: InjectionPolicy
+) -> Selection | Skip:
+    """select_templates() for a request skip_for_request() has already let through."""
     metadata = obj.get("metadata")
     if isinstance(metadata, dict) and metadata.get("deletionTimestamp"):
         return Skip("being-deleted")

@@ -32,7 +32,7 @@ def tailor(
 ) -> list[Template]:
     """The templates rendered for this workload and with its overrides; raises InjectionError.
     ``earlier``: the template set and the status annotation's entries (templates injected before)."""
-    if any(template.variables for template in found):
+    if any(template.variables.sites for template in found):  # Variables' truth, without a call each
         values = workload_values(obj, pod_template, facts)
         found = [
             render(template, values, facts.kind) if template.variables else template for template in found
