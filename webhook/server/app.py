@@ -55,12 +55,16 @@ class AdmissionApp:
     ) -> None:
         self._handler = handler
         self._limits = limits
-        self.budget = Budget(limits, observe=_observer(metrics) if metrics is not None else _unobserved)
-        if metrics is not None and not multiprocess():
-            # Read when scraped: setting both gauges at every claim, take and release cost a few µs
-            # per review. Workers' gauges live in shared files, which a function cannot feed.
+        # A single process's gauges read the budget when scraped: setting both at every claim, take
+        # and release cost a few µs per review. Workers' gauges live in shared files, which a
+        # function cannot feed, so there the budget sets them at every change.
+        observe: Callable[[int, int], None] = _unobserved
+        if metrics is not None and multiprocess():
+            observe = _observer(metrics)
+        elif metrics is not None:
             metrics.reviews_in_progress.set_function(lambda: self.budget.inflight)
             metrics.request_bytes_buffered.set_function(lambda: self.budget.buffered)
+        self.budget = Budget(limits, observe=observe)
         self.probes = ProbeApp(probes)  # every path but /mutate: probes and the template listing
         self._large_reviews = ThreadPoolExecutor(max_workers=1, thread_name_prefix="large-reviews")
 
@@ -200,9 +204,6 @@ def _unobserved(inflight: int, buffered: int) -> None:
 
 
 def _observer(metrics: Metrics) -> Callable[[int, int], None]:
-    if not multiprocess():
-        return _unobserved  # the gauges read the budget when scraped
-
     def observe(inflight: int, buffered: int) -> None:
         metrics.reviews_in_progress.set(inflight)
         metrics.request_bytes_buffered.set(buffered)
