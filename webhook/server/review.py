@@ -190,34 +190,11 @@ def _containers_in(obj: Any, kind: str) -> int:
 
 
 _Fields = tuple[str, str, str, str, str, bool, str]
-_STRING = (str, type(None))
-_BOOLEAN = (bool, type(None))
 
 
 def _request_fields(request: dict[str, Any]) -> _Fields:
-    """uid, kind.kind, operation, namespace, name, dryRun and subResource (absent ones empty),
-    checked at once when all are well typed, as kube-apiserver sends them; else one by one, to
-    name the first bad field."""
-    get = request.get
-    uid, kind, operation = get("uid"), get("kind"), get("operation")
-    namespace, name, dry_run, sub_resource = get("namespace"), get("name"), get("dryRun"), get("subResource")
-    kind_name = kind.get("kind") if type(kind) is dict else None
-    if (
-        type(uid) is not str
-        or not uid
-        or type(kind_name) is not str
-        or not kind_name
-        or type(operation) is not str
-        or type(namespace) not in _STRING
-        or type(name) not in _STRING
-        or type(dry_run) not in _BOOLEAN
-        or type(sub_resource) not in _STRING
-    ):
-        return _checked_fields(request)
-    return uid, kind_name, operation, namespace or "", name or "", dry_run or False, sub_resource or ""
-
-
-def _checked_fields(request: dict[str, Any]) -> _Fields:
+    """uid, kind.kind, operation, namespace, name, dryRun and subResource (absent ones empty);
+    raises naming the first bad field."""
     uid = _field(request, "uid", str)
     if not uid:
         raise _bad("request.uid: must not be empty")
