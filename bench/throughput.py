@@ -146,7 +146,8 @@ def measure_points(
             point.runs.append(run)
             progress(
                 f"{section} {scenario.key} {pinning} w{workers} c{point.conns} #{repeat + 1}: "
-                f"{run.rps:,.0f}/s p99 {run.values['p99_us'] / 1000:.2f} ms "
+                f"{run.rps:,.0f}/s p50 {run.values['p50_us'] / 1000:.2f} "
+                f"p99 {run.values['p99_us'] / 1000:.2f} ms "
                 f"cpu {run.cpu_per_1k:.2f} s/1k rss {run.rss_kib / 1024:.0f} MiB"
                 + (f"  FAILURES {run.failures}: {run.values}" if run.failures else "")
             )

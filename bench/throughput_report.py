@@ -131,6 +131,7 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
 
     served = f"`--templates examples`; {REFERENCE_KEY}: `--templates bench/reference/templates`"
     out += ["## Throughput and latency", "", f"({served})", "", *header, *rows("main"), ""]
+    out += run_lines(report, REFERENCE_KEY)
     out += ["## Scenario 1 with 1,000 templates loaded", "", *header, *rows("templates-1000"), ""]
     s1 = opts.scenarios_keys()[0]
     pin = "pinned" if any(p.pinning == "pinned" for p in report.points) else "unpinned"
@@ -173,6 +174,27 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
     total = sum(p.failures for p in report.points) + int(s.get("warmup_failures", 0))
     out.append(f"Bad answers or socket errors across all wrk runs: {total}.")
     return "\n".join(out) + "\n"
+
+
+def run_lines(report: Report, scenario: str) -> list[str]:
+    """Every pinned run of ``scenario`` in the order run, with the server's CPU time per review: the
+    same code and work cost up to twice as much in some minutes as in others on a shared machine, and
+    throughput and p99 follow it (docs/design.md, "The p99 targets and the machine")."""
+    runs = [
+        (point.conns, index, run)
+        for point in report.points
+        if point.section == "main" and point.scenario == scenario and point.pinning == "pinned"
+        for index, run in enumerate(point.runs)
+    ]
+    if not runs:
+        return []
+    out = [f"Each pinned run of {scenario}, in order, with the server's CPU time per review:", ""]
+    for conns, index, run in sorted(runs, key=lambda item: (item[1], item[0])):
+        out.append(
+            f"- c{conns} #{index + 1}: {run.rps:,.0f}/s, p50 {run.values['p50_us'] / 1000:.2f} ms,"
+            f" p99 {run.values['p99_us'] / 1000:.2f} ms; CPU {run.cpu_per_1k:.3f} ms per review"
+        )
+    return [*out, ""]
 
 
 def comparison_line(report: Report, opts: Options) -> str:
