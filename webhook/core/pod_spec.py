@@ -46,16 +46,18 @@ def is_sound(pod_template: JsonObject) -> bool:
             if items is not None and not _objects(items):
                 return False
     init = spec.get("initContainers")
-    if init is not None and not _named_objects(init, names):
+    if init is not None and not named_uniquely(init, names):
         return False
     volumes = spec.get("volumes")
-    if volumes is not None and not _named_objects(volumes, set()):
+    if volumes is not None and not named_uniquely(volumes, set()):
         return False
     secrets = spec.get("imagePullSecrets")
     return secrets is None or _objects(secrets)
 
 
-def _named_objects(items: object, names: set[str]) -> bool:
+def named_uniquely(items: object, names: set[str]) -> bool:
+    """A list of maps, each with a string name not in ``names`` nor in another item (each name is
+    added to ``names``): what len(names_in(items)) == len(items) says, without building a set first."""
     return type(items) is list and all(_named_object(item, names) for item in items)
 
 

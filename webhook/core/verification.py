@@ -20,6 +20,7 @@ from typing import Any
 
 from webhook.core.jsontypes import JsonObject, PatchOp
 from webhook.core.merging import names_in
+from webhook.core.pod_spec import named_uniquely
 
 _DUPLICATES = "injection produced duplicate container or volume names"
 # RFC 6901: an array index is "0" or digits without a leading zero.
@@ -119,21 +120,10 @@ def _check_unique_names(patched: JsonObject, root: tuple[str, ...]) -> None:
     volumes = spec.get("volumes") or []
     if type(apps) is list and type(inits) is list and type(volumes) is list:  # always, but for a bug
         taken: set[str] = set()  # containers and init containers share one name space
-        unique = _named_uniquely(apps, taken) and _named_uniquely(inits, taken)
-        if not (unique and _named_uniquely(volumes, set())):
+        unique = named_uniquely(apps, taken) and named_uniquely(inits, taken)
+        if not (unique and named_uniquely(volumes, set())):
             raise PatchDoesNotApply(_DUPLICATES)
         return
     containers = [*apps, *inits]
     if len(names_in(containers)) != len(containers) or len(names_in(volumes)) != len(volumes):
         raise PatchDoesNotApply(_DUPLICATES)
-
-
-def _named_uniquely(items: list[Any], names: set[str]) -> bool:
-    """Every item a map whose string name is not in ``names`` (nor in another item): what
-    len(names_in(items)) == len(items) says of a list, without building the set first."""
-    for item in items:
-        name = item.get("name") if isinstance(item, dict) else None
-        if not isinstance(name, str) or name in names:
-            return False
-        names.add(name)
-    return True
