@@ -19,7 +19,6 @@ import argparse
 import itertools
 import os
 import socket
-import ssl
 import statistics
 import sys
 import time
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import HOST, progress
 from bench.environment import prepare
+from bench.probes import read_http_answer
 from bench.server import Server
 
 
@@ -48,25 +48,6 @@ def request_bytes(body: bytes) -> bytes:
     return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
-def read_answer(conn: ssl.SSLSocket) -> bytes:
-    data = b""
-    while True:
-        chunk = conn.recv(65536)
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        data += chunk
-        head, found, rest = data.partition(b"\r\n\r\n")
-        if not found:
-            continue
-        lengths = [
-            line.split(b":", 1)[1]
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        ]
-        if lengths and len(rest) >= int(lengths[0]):
-            return head
-
-
 def measure(server: Server, body: bytes, reviews: int, warmup: int) -> list[Answer]:
     raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -75,17 +56,17 @@ def measure(server: Server, body: bytes, reviews: int, warmup: int) -> list[Answ
     try:
         for _ in range(warmup):
             conn.sendall(request)
-            read_answer(conn)
+            read_http_answer(conn)
         answers = []
         clock = time.perf_counter
         began = clock()
         for index in range(reviews):
             sent = clock()
             conn.sendall(request)
-            head = read_answer(conn)
+            status, answer = read_http_answer(conn)
             done = clock()
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise SystemExit(f"answer {index}: {head[:80]!r}")
+            if status != 200:
+                raise SystemExit(f"answer {index}: HTTP {status} {answer[:80]!r}")
             answers.append(Answer(index, sent - began, (done - sent) * 1000))
         return answers
     finally:
