@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry
 
 from tests.support.templates import KUBERNETES_VERSION, template_set
 from webhook.core import AdmissionFacts, InjectionError, InjectionPolicy, Template, TemplateSet, mutate
-from webhook.core.levels import LEVEL_NAMES
+from webhook.core.levels import LEVEL_NAMES, PodSecurityLevel
 from webhook.core.model import POD_SECURITY_CHECKS
 from webhook.core.patching import pointer
 from webhook.core.workloads import locate_pod_template
@@ -152,7 +152,9 @@ def fixed_templates() -> TemplateSet:
 
 NESTED_TOO_DEEPLY = "request body is not valid JSON: nested too deeply"
 # What the server's namespace watch would report: the namespace named like a level enforces it.
-NAMESPACE_LEVELS = {level: level for level in LEVEL_NAMES} | {"shop": "baseline"}
+NAMESPACE_LEVELS = {level: PodSecurityLevel(level) for level in LEVEL_NAMES} | {
+    "shop": PodSecurityLevel.BASELINE
+}
 
 
 @functools.cache
@@ -286,7 +288,8 @@ def decode_case(data: bytes) -> tuple[Any, AdmissionFacts, InjectionPolicy, Temp
         kind = obj.get("kind") if isinstance(obj, dict) and isinstance(obj.get("kind"), str) else "Pod"
     operation = case.get("operation") if isinstance(case.get("operation"), str) else "CREATE"
     namespace = case.get("namespace") if isinstance(case.get("namespace"), str) else "default"
-    level = case.get("podSecurityLevel") if case.get("podSecurityLevel") in LEVEL_NAMES else None
+    named = case.get("podSecurityLevel")
+    level = PodSecurityLevel(named) if named in LEVEL_NAMES else None
     sub_resource = case.get("subResource") if isinstance(case.get("subResource"), str) else ""
     facts = AdmissionFacts("fuzz", operation, kind, namespace, dry_run=case.get("dryRun") is True)
     facts = dataclasses.replace(facts, pod_security_level=level, sub_resource=sub_resource)

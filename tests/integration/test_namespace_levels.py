@@ -11,6 +11,7 @@ import pytest
 
 from tests.fakes import FakeApiServer
 from tests.integration.test_kube_source import FAST, eventually
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.model import NamespaceMetadata
 from webhook.core.pod_security import ENFORCE_LABEL
 from webhook.kube.namespaces import NamespaceMirror
@@ -47,7 +48,7 @@ def start(apiserver: FakeApiServer) -> Iterator[Start]:
 def test_levels_follow_the_enforce_label_through_the_watch(apiserver: FakeApiServer, start: Start) -> None:
     apiserver.create_namespace("team-a", {ENFORCE_LABEL: "restricted"})
     apiserver.create_namespace("plain")
-    levels = start(default_level="baseline")
+    levels = start(default_level=PodSecurityLevel.BASELINE)
     assert levels.wait_synced(5)
     assert levels.level("team-a") == "restricted"
     assert levels.level("plain") == "baseline"  # unlabelled: the cluster default
@@ -136,7 +137,7 @@ def test_nothing_is_known_before_the_first_list(apiserver: FakeApiServer, start:
     apiserver.create_namespace("team-a", {ENFORCE_LABEL: "restricted"})
     apiserver.refuse_connections(1.0)
     syncs: list[float] = []
-    levels = start(default_level="restricted", on_sync=syncs.append)
+    levels = start(default_level=PodSecurityLevel.RESTRICTED, on_sync=syncs.append)
     assert levels.level("team-a") is None  # unknown: the check is skipped, not guessed
     assert not levels.synced
     assert levels.wait_synced(10)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from webhook.core.errors import InvalidObject, PodSecurityConflict, TemplateNotFound
-from webhook.core.jsontypes import JsonObject, PatchOp
+from webhook.core.jsontypes import JsonObject, JsonValue, PatchOp
 from webhook.core.merging import PodTemplateMerger, without_container_collisions
 from webhook.core.model import AdmissionFacts, InjectionPolicy, MutationResult, Template, TemplateSet
 from webhook.core.mounts import check_volumes_exist
@@ -23,7 +23,7 @@ CONTAINER_NAME_TAKEN = "container-name-taken"
 
 
 def mutate(
-    obj: JsonObject,
+    obj: JsonValue,  # any JSON: DELETE and CONNECT may carry none, and a malformed review anything
     facts: AdmissionFacts,
     templates: TemplateSet,
     policy: InjectionPolicy,

@@ -31,6 +31,13 @@ _RANK = {level: rank for rank, level in enumerate(PodSecurityLevel)}
 LEVEL_NAMES = tuple(level.value for level in PodSecurityLevel)
 
 
+def require_level(value: object, field: str) -> None:
+    """A TypeError unless ``value`` is a level. Compiled (mypyc) the constructor's type check refuses
+    a name before this runs; interpreted, this keeps the same contract."""
+    if not isinstance(value, PodSecurityLevel):
+        raise TypeError(f"{field} must be a PodSecurityLevel, not {value!r}")
+
+
 def _rank(other: object) -> int:
     if not isinstance(other, PodSecurityLevel):
         raise TypeError(f"a Pod Security level orders only against another, not {other!r}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, get_args
 
 from webhook.core.jsontypes import JsonObject, PatchOp
-from webhook.core.levels import PodSecurityLevel
+from webhook.core.levels import PodSecurityLevel, require_level
 from webhook.core.render import NO_VARIABLES, Variables
 
 DEFAULT_ANNOTATION_PREFIX = "sidecar-injector.io"
@@ -108,14 +108,14 @@ class AdmissionFacts:
     pod_security_level: PodSecurityLevel | None = None
     """The Pod Security level the namespace enforces, when known. Not part of the AdmissionReview: the
     server looks it up (namespace labels) and None means unknown, so no Pod Security check is made.
-    A level's name is accepted too, and kept as the level (an unknown name is a ValueError)."""
+    A PodSecurityLevel, never its name (a name is a TypeError: it would not order against levels)."""
     namespace_metadata: NamespaceMetadata | None = None
     """The namespace's labels and annotations, when known (the server's namespace watch, or a
     Namespace object in ``inject``'s input); None means unknown: no namespace opt-in applies."""
 
     def __post_init__(self) -> None:
         if self.pod_security_level is not None:
-            object.__setattr__(self, "pod_security_level", PodSecurityLevel(self.pod_security_level))
+            require_level(self.pod_security_level, "pod_security_level")
 
 
 @dataclass(frozen=True, slots=True)

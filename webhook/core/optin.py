@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from webhook.core.errors import InvalidObject
-from webhook.core.jsontypes import JsonObject
+from webhook.core.jsontypes import JsonObject, JsonValue
 from webhook.core.model import (
     DEFAULT_ANNOTATION_PREFIX,
     LEGACY_ANNOTATION_PREFIX,
@@ -147,7 +147,7 @@ class OptInDecision:
 
 
 def decide(
-    obj: JsonObject, kind: str, namespace: NamespaceMetadata | None, policy: InjectionPolicy
+    obj: JsonValue, kind: str, namespace: NamespaceMetadata | None, policy: InjectionPolicy
 ) -> OptInDecision:
     root = locate_pod_template(kind)
     pod_template = _walk(obj, root) if root else None

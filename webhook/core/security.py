@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.core.levels import PodSecurityLevel
+from webhook.core.levels import PodSecurityLevel, require_level
 from webhook.core.model import Template
 from webhook.core.security_rules import Rule, Violation, containers_of, security_findings
 
@@ -30,7 +30,7 @@ __all__ = [
 class TemplateSecurityPolicy:
     """Every flag off, or ``maximum_level`` below privileged, rejects templates that need it.
 
-    ``maximum_level`` may be given by name (``"baseline"``); it is kept as a PodSecurityLevel.
+    ``maximum_level`` is a PodSecurityLevel, never its name: ``PodSecurityLevel("baseline")`` reads one.
     """
 
     allow_privileged: bool = True
@@ -41,7 +41,7 @@ class TemplateSecurityPolicy:
     maximum_level: PodSecurityLevel = PodSecurityLevel.PRIVILEGED
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "maximum_level", PodSecurityLevel(self.maximum_level))
+        require_level(self.maximum_level, "maximum_level")
 
     @classmethod
     def restricted(cls, allowed_registries: tuple[str, ...] = ()) -> TemplateSecurityPolicy:

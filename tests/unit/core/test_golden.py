@@ -33,6 +33,7 @@ from tests.support.templates import KUBERNETES_VERSION, template_set
 from tests.support.validation import assert_valid
 from webhook.core import InjectionPolicy
 from webhook.core.engine import CONTAINER_NAME_TAKEN
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.model import NamespaceMetadata
 from webhook.core.placement import IN_PODS
 from webhook.server.decision import AdmissionDecision, Outcome
@@ -75,7 +76,7 @@ def decide(
     decision = AdmissionDecision(
         lambda: template_set((folder / "templates.yaml").read_text()),
         InjectionPolicy(**case.get("policy", {}), readers=READERS),
-        namespace_levels=lambda _namespace: level,
+        namespace_levels=lambda _namespace: None if level is None else PodSecurityLevel(level),
         namespaces=lambda _namespace: namespace,
     )
     outcome = decision.answer(review_body(case, obj, uid))

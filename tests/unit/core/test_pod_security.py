@@ -32,7 +32,7 @@ PER_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["A
 def test_the_enforced_level_comes_from_the_namespace_label_or_the_cluster_default(
     labels: dict[str, str] | None, default: str, level: str
 ) -> None:
-    assert enforced_level(labels, default) == level
+    assert enforced_level(labels, PodSecurityLevel(default)) == level
 
 
 def test_a_privileged_namespace_accepts_everything() -> None:
@@ -123,7 +123,7 @@ def test_the_engine_warns_or_denies_by_policy_and_only_when_the_level_is_known(c
     policy = InjectionPolicy(pod_security_check=check)
     unknown = AdmissionFacts("u", "CREATE", "Pod", "team-a")
     assert mutate(obj, unknown, templates, policy).warnings == ()
-    known = AdmissionFacts("u", "CREATE", "Pod", "team-a", pod_security_level="restricted")
+    known = AdmissionFacts("u", "CREATE", "Pod", "team-a", pod_security_level=PodSecurityLevel.RESTRICTED)
     if check == "deny":
         with pytest.raises(PodSecurityConflict, match="the pod will be rejected"):
             mutate(obj, known, templates, policy)
@@ -153,7 +153,13 @@ JSON = st.recursive(
 def test_any_pod_security_context_is_judged_without_crashing(pod_context: Any, level: str) -> None:
     obj = pod({"sidecar-injector.io/inject": "t"})
     obj["spec"]["securityContext"] = pod_context
-    facts = AdmissionFacts("u", "CREATE", "Pod", "ns", pod_security_level=level)
+    facts = AdmissionFacts("u", "CREATE", "Pod", "ns", pod_security_level=PodSecurityLevel(level))
     result = mutate(obj, facts, TemplateSet({(None, "t"): template({})}), InjectionPolicy())
     assert result.injected == ("t",)
     assert bool(result.pod_security_gaps) == (level == "restricted")
+
+
+def test_the_facts_take_a_level_never_its_name() -> None:
+    # "restricted" as a string would not order against levels; refused when the facts are built.
+    with pytest.raises(TypeError, match="PodSecurityLevel"):
+        AdmissionFacts("u", "CREATE", "Pod", "ns", pod_security_level="restricted")  # type: ignore[arg-type]

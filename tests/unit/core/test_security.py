@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from webhook.core import Template
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.security import TemplateSecurityPolicy, policy_violations, required_level
 
 RESTRICTED_CONTEXT = {
@@ -73,5 +74,7 @@ def test_images_must_come_from_an_allowed_registry() -> None:
 
 def test_a_maximum_level_rejects_templates_that_need_more() -> None:
     assert policy_violations(template(), TemplateSecurityPolicy.restricted()) == []
-    assert policy_violations(template({}), TemplateSecurityPolicy(maximum_level="baseline")) == []
+    assert (
+        policy_violations(template({}), TemplateSecurityPolicy(maximum_level=PodSecurityLevel.BASELINE)) == []
+    )
     assert policy_violations(template({}), TemplateSecurityPolicy.restricted())

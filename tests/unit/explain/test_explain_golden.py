@@ -24,6 +24,7 @@ from tests.support.templates import KUBERNETES_VERSION, template_set
 from tests.unit.core.test_golden import CASES, GOLDEN, READERS
 from webhook.cli import main
 from webhook.core import AdmissionFacts, InjectionPolicy
+from webhook.core.levels import PodSecurityLevel
 from webhook.core.model import NamespaceMetadata
 from webhook.core.pod_security import ENFORCE_LABEL
 from webhook.core.workloads import locate_pod_template
@@ -118,12 +119,16 @@ def explain_report(folder: Path, case: dict[str, Any], obj: Any) -> Explanation:
         name=((obj or {}).get("metadata") or {}).get("name", ""),
         dry_run=request.get("dryRun", False),
         sub_resource=request.get("subResource", ""),
-        pod_security_level=request.get("podSecurityLevel"),
+        pod_security_level=level_named(request.get("podSecurityLevel")),
         namespace_metadata=namespace,
     )
     policy = InjectionPolicy(**case.get("policy", {}), readers=READERS)
     templates = template_set((folder / "templates.yaml").read_text())
     return explain_object(obj, facts, templates, policy)
+
+
+def level_named(name: str | None) -> PodSecurityLevel | None:
+    return None if name is None else PodSecurityLevel(name)
 
 
 def expected_verdict(response: dict[str, Any]) -> dict[str, str]:
