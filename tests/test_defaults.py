@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,8 @@ def defining_classes() -> set[tuple[str, str]]:
     for field in dataclasses.fields(DEFAULTS):
         value = getattr(DEFAULTS, field.name)
         if dataclasses.is_dataclass(value):
-            path = Path(inspect.getfile(type(value))).relative_to(ROOT)
+            # From the module's name, not inspect.getfile: a class compiled by mypyc has no source file.
+            path = Path(*type(value).__module__.split(".")).with_suffix(".py")
             found.add((str(path), type(value).__name__))
     return found
 

@@ -21,12 +21,15 @@ the error's class.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class InjectionError(Exception):
     """Base of every refusal the engine can return."""
 
-    reason = "injection-error"
-    code = 403
+    # Class-level facts, read from the class as well as from instances (ClassVar: so also to mypyc).
+    reason: ClassVar[str] = "injection-error"
+    code: ClassVar[int] = 403
     """Forbidden: the object is well formed, and admitting it with this injection is refused."""
 
     def __init__(self, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from webhook.core.errors import VolumeNotFound
+from webhook.core.jsontypes import JsonValue
 
 
 def normalise_mount_path(path: str) -> str:
@@ -37,8 +38,8 @@ class AddedMount(NamedTuple):
     template: str
     container: str
     what: str  # "volumeMount" or "volumeDevice"
-    volume: object
-    path: object
+    volume: JsonValue
+    path: JsonValue
 
 
 def check_volumes_exist(added: list[AddedMount], volumes: set[str]) -> None:

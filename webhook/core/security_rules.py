@@ -96,8 +96,8 @@ class ContainerView:
     context: Mapping[str, Any]
     ports: list[Any]
     capabilities: Mapping[str, Any]
-    seccomp: object
-    run_as_non_root: object
+    seccomp: Any
+    run_as_non_root: Any
 
     @classmethod
     def of(cls, container: JsonObject, pod_context: Mapping[str, Any]) -> ContainerView:

@@ -27,8 +27,11 @@ _DUPLICATES = "injection produced duplicate container or volume names"
 _DIGITS = frozenset("0123456789")
 
 
-class PatchDoesNotApply(AssertionError):
-    """A builder bug: the patch would not apply, or breaks the pod's unique names."""
+class PatchDoesNotApply(Exception):
+    """A builder bug: the patch would not apply, or breaks the pod's unique names.
+
+    An Exception rather than an AssertionError: classes compiled by mypyc can extend only a few
+    builtin exceptions, and nothing catches this one by its base."""
 
 
 def verify_patch(obj: JsonObject, patch: tuple[PatchOp, ...], root: tuple[str, ...]) -> JsonObject:
