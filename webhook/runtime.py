@@ -23,6 +23,7 @@ from typing import Any
 import uvloop
 from prometheus_client import disable_created_metrics, make_asgi_app
 
+from webhook.build_info import core_build
 from webhook.core.levels import PodSecurityLevel
 from webhook.events.recorder import build_recorder, configmap
 from webhook.kube.namespaces import NamespaceMirror
@@ -298,11 +299,12 @@ class Runtime:
         where = f"https://{shown}:{settings.port}"
         folders = ", ".join(str(s.folder) for s in self.folder_sources) or "-"
         log.info(
-            "serving admission reviews on %s:%d%s (templates: %s)",
+            "serving admission reviews on %s:%d%s (templates: %s; core %s)",
             settings.host,
             settings.port,
             " (all interfaces)" if everywhere else "",
             folders,
+            core_build(),
         )
         if settings.metrics_port:
             log.info("serving /metrics over plain HTTP on %s:%d", settings.host, settings.metrics_port)

@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Sequence
 
 from webhook import __version__
+from webhook.build_info import core_build
 from webhook.cli import (
     certs,
     convert,
@@ -51,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sidecar-injector", description=DESCRIPTION, formatter_class=options.HelpFormatter
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__} (core {core_build()})"
+    )
     commands = parser.add_subparsers(title="commands")
     for group in COMMAND_GROUPS:
         group.register(commands)
