@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
 # sidecar-injector image: two stages on the same pinned CPython base.
-#   builder  builds the project wheel and installs it plus the hash-locked runtime dependencies
-#            (requirements.lock) into /opt/venv; pip itself stays out of that venv.
+#   builder  builds the project wheel, with webhook/core compiled to C by mypyc (setup.py), and
+#            installs it plus the hash-locked runtime dependencies (requirements.lock) into
+#            /opt/venv; pip, the compiler and the build tools stay out of that venv.
 #   runtime  copies /opt/venv only and runs as the numeric non-root user 65532, so the chart's
 #            Pod Security "restricted" settings (runAsNonRoot, readOnlyRootFilesystem) hold.
 #
@@ -24,12 +25,23 @@ RUN python -m venv --without-pip /opt/venv
 # --only-binary keeps compilers out of the picture: every locked package ships a cp311 wheel.
 COPY requirements.lock ./
 RUN pip --python /opt/venv/bin/python install --require-hashes --only-binary=:all: -r requirements.lock
+# The compiled core: a C compiler for this stage only, and the hash-locked mypy, setuptools and
+# wheel (requirements-build.lock). The compiler is Debian's for this base's release; its exact
+# version moves with Debian's security updates, so it is not pinned (DL3008).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+COPY requirements-build.lock ./
+RUN pip install --require-hashes --only-binary=:all: -r requirements-build.lock
 # README.md* : pyproject names README.md as the long description; the glob keeps the build
 # working in a trimmed checkout.
-COPY pyproject.toml README.md* ./
+COPY pyproject.toml setup.py README.md* ./
 COPY webhook ./webhook
-RUN pip wheel --no-deps --wheel-dir /tmp/dist . \
-    && pip --python /opt/venv/bin/python install --no-deps /tmp/dist/sidecar_injector-*.whl
+RUN SIDECAR_INJECTOR_COMPILE=1 pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/dist . \
+    && pip --python /opt/venv/bin/python install --no-deps /tmp/dist/sidecar_injector-*.whl \
+    && /opt/venv/bin/python -c "import sys; from webhook.build_info import COMPILED, core_build; \
+sys.exit(None if core_build() == COMPILED else 'webhook/core was not compiled')"
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="sidecar-injector" \

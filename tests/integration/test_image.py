@@ -1,8 +1,9 @@
 """The container image's contents, proven without a Docker engine.
 
-The Dockerfile's builder stage does three things: build the project wheel, install the hash-locked
-requirements.lock into a pip-less venv, install the wheel with --no-deps. These tests do the same
-with the same flags into a fresh venv, then start the console script the image's ENTRYPOINT runs
+The Dockerfile's builder stage does three things: build the project wheel with webhook/core compiled
+by mypyc, install the hash-locked requirements.lock into a pip-less venv, install the wheel with
+--no-deps. These tests do the same with the same flags into a fresh venv (the build tools of
+requirements-build.lock are the test environment's own), then start the console script the image's ENTRYPOINT runs
 and stop it the way the kubelet does (SIGTERM), expecting a clean exit. The Dockerfile itself is
 linted with hadolint and checked for the properties the chart relies on (numeric non-root user,
 entry point, ports, nothing but /opt/venv carried into the final stage).
@@ -17,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import tomllib
 from collections.abc import Iterator
@@ -33,10 +35,12 @@ LOCK = REPO / "requirements.lock"
 # The exact pip invocations of the Dockerfile's builder stage (checked against it below).
 LOCK_INSTALL = ["install", "--require-hashes", "--only-binary=:all:", "-r", "requirements.lock"]
 WHEEL_INSTALL = ["install", "--no-deps"]
+BUILD_TOOLS_INSTALL = "pip install --require-hashes --only-binary=:all: -r requirements-build.lock"
+COMPILED_WHEEL = "SIDECAR_INJECTOR_COMPILE=1 pip wheel --no-deps --no-build-isolation"
 
 
-def _missing(tool: str) -> None:
-    message = f"{tool} not found: run `bash scripts/install-tools.sh` in the project venv"
+def _missing(tool: str, remedy: str = "run `bash scripts/install-tools.sh` in the project venv") -> None:
+    message = f"{tool} not found: {remedy}"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
@@ -79,7 +83,8 @@ def test_the_dockerfile_builds_on_a_pinned_base_and_runs_as_a_numeric_non_root_u
     assert final[0].startswith("FROM ${PYTHON_IMAGE}")
     assert "RUN python -m venv --without-pip /opt/venv" in builder
     assert any(" ".join(LOCK_INSTALL) in line for line in builder)
-    assert any("pip wheel --no-deps" in line and " ".join(WHEEL_INSTALL) in line for line in builder)
+    assert f"RUN {BUILD_TOOLS_INSTALL}" in builder
+    assert any(COMPILED_WHEEL in line and " ".join(WHEEL_INSTALL) in line for line in builder)
     copies = [line for line in final if line.startswith("COPY")]
     assert copies == ["COPY --from=builder /opt/venv /opt/venv"]
     assert not [line for line in final if line.startswith("RUN")], "the final stage installs nothing"
@@ -119,10 +124,18 @@ def test_the_lock_pins_every_runtime_dependency_with_hashes() -> None:
             assert "--hash=sha256:" in block, block.splitlines()[0]
 
 
+def test_the_build_tools_are_hash_locked_and_mypy_is_pinned() -> None:
+    text = (REPO / "requirements-build.lock").read_text()
+    blocks = [b for b in re.split(r"\n(?=[A-Za-z0-9])", text) if re.match(r"[A-Za-z0-9_.-]+==", b)]
+    assert {b.split("==")[0] for b in blocks} >= {"mypy", "setuptools", "wheel"}
+    for block in blocks:
+        assert "--hash=sha256:" in block, block.splitlines()[0]
+
+
 # --- the image's venv, built the Dockerfile's way ------------------------------------------------
 
 
-def _pip(*args: str) -> None:
+def _pip(*args: str, compile_core: bool = False) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
         capture_output=True,
@@ -130,15 +143,19 @@ def _pip(*args: str) -> None:
         timeout=900,
         check=False,
         cwd=REPO,
+        env={**os.environ, "SIDECAR_INJECTOR_COMPILE": "1" if compile_core else "0"},
     )
     assert result.returncode == 0, f"pip {' '.join(args)}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
 
 @pytest.fixture(scope="module")
 def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if shutil.which("cc") is None or not headers.exists():
+        _missing("a C compiler (cc) or the Python headers", "install gcc and python3-dev (.ci/run does)")
     root = tmp_path_factory.mktemp("image")
     dist = root / "dist"
-    _pip("wheel", "--no-deps", "--wheel-dir", str(dist), str(REPO))
+    _pip("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(dist), str(REPO), compile_core=True)
     [wheel] = dist.glob("sidecar_injector-*.whl")
     venv = root / "opt-venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
@@ -230,3 +247,5 @@ def test_the_installed_console_script_reports_the_project_version(image_venv: Pa
     )
     assert result.returncode == 0, result.stderr
     assert project["version"] in result.stdout
+    # The wheel built the image's way carries the core as C extensions, and nothing else needs them.
+    assert "core compiled by mypyc" in result.stdout
