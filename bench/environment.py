@@ -115,9 +115,10 @@ def machine_meta(env: Env, argv: Sequence[str]) -> JsonObj:
         "def v(n):\n"
         "    try:\n        return m.version(n)\n    except m.PackageNotFoundError:\n        return 'absent'\n"
         "print(platform.python_version()); print(', '.join(f'{n} {v(n)}' for n in names))\n"
+        "from webhook.build_info import core_build\nprint(core_build())\n"
     )
     found = subprocess.run([interpreter, "-c", probe], capture_output=True, text=True, timeout=60)
-    python_version, versions = [*found.stdout.splitlines(), "?", "?"][:2]
+    python_version, versions, core = [*found.stdout.splitlines(), "?", "?", "?"][:3]
     wrk_version = subprocess.run([env.wrk, "-v"], capture_output=True, text=True).stdout.splitlines()
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -132,6 +133,7 @@ def machine_meta(env: Env, argv: Sequence[str]) -> JsonObj:
         "cpu_model": model,
         "kernel": platform.release(),
         "python": python_version,
+        "core": core,  # compiled by mypyc (scripts/compile-core) or interpreted
         "versions": versions,
         "wrk_version": " ".join(wrk_version[0].split()[:2]) if wrk_version else "wrk",
         "commit": (commit or "?")

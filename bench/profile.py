@@ -323,11 +323,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         env, scenarios = prepare()
         py_spy = "" if args.only_handler else find_py_spy()
         RESULTS.mkdir(exist_ok=True)
+        meta = machine_meta(env, sys.argv)
         sections = [
             "# sidecar-injector profile",
             "",
             f"- command: `python {' '.join(['bench/profile.py', *(argv or sys.argv[1:])])}`;"
-            f" commit {machine_meta(env, sys.argv)['commit']}",
+            f" commit {meta['commit']}; core {meta['core']}",
             f"- py-spy record --rate {args.rate} {'--native' if args.native else '--nonblocking'},"
             f" {args.duration:g} s per recording; wrk -t1 -c{args.conns}; server pinned to core 0,"
             " wrk and py-spy to core 1; --templates examples (0-reference: bench/reference/templates),"

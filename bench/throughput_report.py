@@ -71,7 +71,8 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
         f"- date: {m['date']}",
         f"- command: `{m['command']}`",
         f"- machine: {m['cores']} cores (os.cpu_count()), {m['cpu_model']}, Linux {m['kernel']}",
-        f"- Python {m['python']}; {m['versions']}; {m['wrk_version']}; commit {m['commit']}",
+        f"- Python {m['python']}, core {m.get('core', '?')}; {m['versions']}; {m['wrk_version']};"
+        f" commit {m['commit']}",
         f"- server: `{m['server_command']}` (JSON logs at INFO to a file, 1 worker)",
         "- pinned: server under `taskset -c 0`, `taskset -c 1 wrk -t1`; unpinned: no taskset,"
         " `wrk -t min(conns, 2)`; startup and template measurements are pinned",
