@@ -5,18 +5,28 @@
 -- Every request POSTs the AdmissionReview in BODY_FILE; with "close" it also asks for
 -- "Connection: close", so every request gets a new connection and TLS handshake (bench/reliability.py).
 -- A response is good only when it is HTTP 200, echoes UID, says "allowed":true, and carries a patch
--- ("patch") or carries none ("nopatch").
+-- ("patch") or carries none ("nopatch"). A 503 whose body is one of the server's overload refusals
+-- (webhook/server/app.py: the in-flight review cap, the in-flight byte bound) is shed: designed load
+-- shedding, counted apart from bad. Every other answer is bad (bad_status for any other non-200,
+-- including the 503 of an expired review).
 -- wrk runs each thread in its own Lua state: the counters are per-thread globals, and done() (in the
 -- main state) sums them through the thread objects collected in setup().
 -- done() prints one machine-readable line, latencies in microseconds:
---   BENCH requests=.. good=.. bad=.. bad_status=.. bad_uid=.. bad_allowed=.. bad_patch=.. connect=..
+--   BENCH requests=.. good=.. shed=.. bad=.. bad_status=.. bad_uid=.. bad_allowed=.. bad_patch=.. connect=..
 --         read=.. write=.. status=.. timeout=.. duration_us=.. mean_us=.. p50_us=.. p90_us=.. p99_us=.. max_us=..
 
 local threads = {}
-local counters = { "good", "bad", "bad_status", "bad_uid", "bad_allowed", "bad_patch" }
+local counters = { "good", "shed", "bad", "bad_status", "bad_uid", "bad_allowed", "bad_patch" }
 
 -- Per-thread globals (read by thread:get in done()).
-good, bad, bad_status, bad_uid, bad_allowed, bad_patch = 0, 0, 0, 0, 0, 0
+good, shed, bad, bad_status, bad_uid, bad_allowed, bad_patch = 0, 0, 0, 0, 0, 0, 0
+
+-- The server's overload refusals, as error_body() writes them (tests/integration/test_bench_wrk.py
+-- checks these against webhook/server/app.py).
+local shed_messages = {
+  '{"message":"too many reviews in progress, retry"}',
+  '{"message":"too much request data in flight, retry"}',
+}
 
 local request_bytes, uid_needle, want_patch
 
@@ -51,8 +61,24 @@ function request()
   return request_bytes
 end
 
+local function is_shed(status, body)
+  if status ~= 503 or body == nil then
+    return false
+  end
+  for _, message in ipairs(shed_messages) do
+    if string.find(body, message, 1, true) then
+      return true
+    end
+  end
+  return false
+end
+
 function response(status, headers, body)
   if status ~= 200 then
+    if is_shed(status, body) then
+      shed = shed + 1
+      return
+    end
     bad_status = bad_status + 1
   elseif body == nil or not string.find(body, uid_needle, 1, true) then
     bad_uid = bad_uid + 1
@@ -77,10 +103,10 @@ function done(summary, latency, requests)
   end
   local e = summary.errors
   io.write(string.format(
-    "BENCH requests=%d good=%d bad=%d bad_status=%d bad_uid=%d bad_allowed=%d bad_patch=%d " ..
+    "BENCH requests=%d good=%d shed=%d bad=%d bad_status=%d bad_uid=%d bad_allowed=%d bad_patch=%d " ..
     "connect=%d read=%d write=%d status=%d timeout=%d duration_us=%d " ..
     "mean_us=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d\n",
-    summary.requests, total.good, total.bad, total.bad_status, total.bad_uid, total.bad_allowed,
+    summary.requests, total.good, total.shed, total.bad, total.bad_status, total.bad_uid, total.bad_allowed,
     total.bad_patch, e.connect, e.read, e.write, e.status, e.timeout, summary.duration,
     latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end

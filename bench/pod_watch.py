@@ -159,7 +159,7 @@ def measure(
             load = WrkLoad(env, server, scenario, 8, 2)
             time.sleep(duration)
             values = load.stop()
-        if values.get("bad", 0) or values.get("good", 0) == 0:
+        if values["bad"] or values["shed"] or values["good"] == 0:
             raise BenchError(f"bad answers under load: {values}")
     result = {
         "watch": watch,

@@ -43,7 +43,8 @@ from bench.common import LUA, REPO, RESULTS, BenchError, progress
 from bench.environment import Env, machine_meta, prepare
 from bench.reviews import Scenario
 from bench.server import check_answer, running
-from bench.wrk import SOCKET_KEYS, run_wrk
+from bench.wrk import failures as wrk_failures
+from bench.wrk import parse_bench_line, run_wrk
 
 PROFILED = ("0-reference", "1-pod-rs", "4-pod-not-opted-in")
 
@@ -226,10 +227,9 @@ def profile_server(
         progress(f"profile {scenario.key}: raw stacks ({args.duration:g} s)")
         record(py_spy, server.pid, "raw", raw, args.duration, args.rate, args.native, pinned)
         output, _ = wrk.communicate(timeout=length + 60)
-    line = next((ln for ln in output.splitlines() if ln.startswith("BENCH ")), "")
-    values = {k: float(v) for k, v in (pair.split("=") for pair in line.split()[1:])}
-    failures = int(sum(values.get(k, 0) for k in ("bad", *SOCKET_KEYS))) if values else 1
-    rps = values["requests"] / (values["duration_us"] / 1e6) if values else 0.0
+    values = parse_bench_line(output)
+    failures = wrk_failures(values) if values else 1
+    rps = values["good"] / (values["duration_us"] / 1e6) if values else 0.0
     lines = summarise(scenario.key, raw, args.top, args.rate, args.duration)
     note = f"wrk under the profiler: {rps:,.0f}/s at {args.conns} connections, {failures} failures."
     return [

@@ -1,7 +1,10 @@
 """wrk with bench/admission.lua, which checks every answer: timed runs, and load in the background.
 
-admission.lua prints one ``BENCH key=value ...`` line: requests, good and bad answers, socket errors
-and wrk's latency percentiles (see bench/README.md).
+admission.lua prints one ``BENCH key=value ...`` line: requests, good, shed and bad answers, socket
+errors and wrk's latency percentiles (see bench/README.md). Shed answers are the server's designed
+load shedding (a 503 with one of its overload refusals): bench/run.py's matrix reports them apart from
+failures (``Run``); every other script counts them as failures (``failures``), as its load should
+never be shed.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from bench.environment import Env
 from bench.reviews import Scenario
 from bench.server import Server
 
-COUNT_KEYS = ("requests", "good", "bad", "bad_status", "bad_uid", "bad_allowed", "bad_patch")
+COUNT_KEYS = ("requests", "good", "shed", "bad", "bad_status", "bad_uid", "bad_allowed", "bad_patch")
 SOCKET_KEYS = ("connect", "read", "write", "status", "timeout")
-SOCKET_ERRORS = ("connect", "read", "write", "timeout")  # wrk's own "status" duplicates bad_status
+# wrk's own "status" (answers with a status of 400 or more) counts shed and bad_status answers again.
+SOCKET_ERRORS = ("connect", "read", "write", "timeout")
 
 
 @dataclass
@@ -31,11 +35,18 @@ class Run:
 
     @property
     def failures(self) -> int:
-        return int(sum(self.values[k] for k in ("bad", *SOCKET_KEYS)))
+        """Bad answers and socket errors; shed answers are not failures here (see ``shed``)."""
+        return int(self.values["bad"]) + socket_errors(self.values)
+
+    @property
+    def shed(self) -> int:
+        """503s with one of the server's overload refusals: designed load shedding."""
+        return int(self.values["shed"])
 
     @property
     def rps(self) -> float:
-        return self.values["requests"] / (self.values["duration_us"] / 1e6)
+        """Good admissions per second: shed and bad answers are not admissions served."""
+        return self.values["good"] / (self.values["duration_us"] / 1e6)
 
     @property
     def cpu_per_1k(self) -> float:
@@ -75,11 +86,18 @@ def wrk_command(
 
 
 def parse_bench_line(stdout: str) -> dict[str, float] | None:
-    """The values of admission.lua's ``BENCH key=value ...`` line, or None if wrk printed none."""
+    """The values of admission.lua's ``BENCH key=value ...`` line, or None if wrk printed none.
+
+    A line without every count and socket key (an admission.lua of another version) is a BenchError:
+    a missing counter must not read as zero answers of that kind."""
     line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
         return None
-    return {key: float(value) for key, value in (pair.split("=") for pair in line.split()[1:])}
+    values = {key: float(value) for key, value in (pair.split("=") for pair in line.split()[1:])}
+    missing = [key for key in (*COUNT_KEYS, *SOCKET_KEYS, "duration_us") if key not in values]
+    if missing:
+        raise BenchError(f"BENCH line without {', '.join(missing)}: {line}")
+    return values
 
 
 def run_wrk(
@@ -134,8 +152,10 @@ class WrkLoad:
 
 
 def failures(values: dict[str, float]) -> int:
-    """Bad answers (admission.lua) plus socket errors of one wrk run."""
-    return int(values["bad"] + sum(values[k] for k in SOCKET_ERRORS))
+    """Every request of one wrk run not answered well: bad and shed answers (admission.lua) plus
+    socket errors. The verdict of the scripts whose load the server should never shed (shutdown,
+    rotation, slow clients, events, profile); bench/run.py's matrix counts shed apart (``Run``)."""
+    return int(values["bad"] + values["shed"]) + socket_errors(values)
 
 
 def socket_errors(values: dict[str, float]) -> int:
