@@ -38,7 +38,19 @@ class Point:
 
     @property
     def failures(self) -> int:
+        """Bad answers and socket errors over the point's runs (shed answers are not failures)."""
         return sum(run.failures for run in self.runs)
+
+    @property
+    def shed(self) -> int:
+        """Answers that were the server's designed load shedding (503 overload refusals)."""
+        return sum(run.shed for run in self.runs)
+
+    @property
+    def name(self) -> str:
+        workers = f" w{self.workers}" if self.section == "workers" else ""
+        where = "" if self.section == "main" else f"{self.section} "
+        return f"{where}{self.scenario} {self.pinning}{workers} c{self.conns}"
 
     def summary(self) -> JsonObj:
         return {
@@ -58,6 +70,7 @@ class Point:
             "hwm_mib": max(run.hwm_kib for run in self.runs) / 1024,
             "requests": sum(int(run.values["requests"]) for run in self.runs),
             "good": sum(int(run.values["good"]) for run in self.runs),
+            "shed": self.shed,
             "failures": self.failures,
             "runs": [asdict(run) for run in self.runs],
         }
@@ -99,6 +112,15 @@ class Report:
     points: list[Point] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     churn: JsonObj = field(default_factory=dict)
+    warmup_shed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Warm-ups that shed load: (shed answers, requests) by where."""
+
+    def shedding(self) -> list[tuple[str, int, int]]:
+        """(point, shed answers, requests) of every point and warm-up where the server shed load."""
+        points = [
+            (p.name, p.shed, sum(int(r.values["requests"]) for r in p.runs)) for p in self.points if p.shed
+        ]
+        return points + [(where, shed, total) for where, (shed, total) in self.warmup_shed.items()]
 
     def find(self, section: str, scenario: str, pinning: str, conns: int, workers: int = 1) -> Point | None:
         for point in self.points:
@@ -140,6 +162,9 @@ def measure_points(
                 f"bench: {scenario.key} warm-up: bad answers or socket errors: {warm.values}", file=sys.stderr
             )
             report.scalars["warmup_failures"] = report.scalars.get("warmup_failures", 0) + warm.failures
+        if warm.shed:
+            where = f"{'' if section == 'main' else section + ' '}{scenario.key} {pinning} warm-up c8"
+            report.warmup_shed[where] = (warm.shed, int(warm.values["requests"]))
     for repeat in range(opts.repeat):
         for point in points:
             run = run_wrk(env, server, scenario, point.conns, point.threads, opts.duration, pinned)
@@ -149,6 +174,7 @@ def measure_points(
                 f"{run.rps:,.0f}/s p50 {run.values['p50_us'] / 1000:.2f} "
                 f"p99 {run.values['p99_us'] / 1000:.2f} ms "
                 f"cpu {run.cpu_per_1k:.2f} s/1k rss {run.rss_kib / 1024:.0f} MiB"
+                + (f"  shed {run.shed:,} of {int(run.values['requests']):,}" if run.shed else "")
                 + (f"  FAILURES {run.failures}: {run.values}" if run.failures else "")
             )
 

@@ -78,6 +78,10 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
         " `wrk -t min(conns, 2)`; startup and template measurements are pinned",
         f"- points: {opts.duration:g} s each, median of {opts.repeat}, {opts.warmup:g} s warm-up per server;"
         " latency percentiles are wrk's (per request, keep-alive, no coordinated-omission correction)",
+        "- good/s and admissions/s count good admissions only (HTTP 200, the review's uid, allowed, the"
+        " patch expected): a 503 with one of the server's overload refusals is *shed*, its designed load"
+        " shedding, counted in its own column, never as an admission served nor as a failure; latency"
+        " percentiles cover every answer, shed ones included",
         "",
         "## Bodies",
         "",
@@ -108,9 +112,9 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
         "",
     ]
     header = [
-        "| scenario | pinning | workers | conns | wrk -t | req/s | p50 ms | p90 ms | p99 ms |"
-        " server CPU s/1k req | RSS after MiB | peak RSS MiB | good / total |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | pinning | workers | conns | wrk -t | good/s | p50 ms | p90 ms | p99 ms |"
+        " server CPU s/1k req | RSS after MiB | peak RSS MiB | good / total | shed |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
 
     mixed = len({p.code for p in report.points if p.code}) > 1
@@ -126,7 +130,7 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
                 f"| {label} | {point.pinning} | {point.workers} | {point.conns} | {point.threads} |"
                 f" {x['rps']:,.0f} | {x['p50_ms']:.2f} | {x['p90_ms']:.2f} | {x['p99_ms']:.2f} |"
                 f" {x['cpu_s_per_1k']:.3f} | {x['rss_mib']:.1f} | {x['hwm_mib']:.1f} |"
-                f" {x['good']:,} / {x['requests']:,} |"
+                f" {x['good']:,} / {x['requests']:,} | {x['shed']:,} |"
             )
         return lines
 
@@ -174,7 +178,20 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
     out += ["", f"Targets met: {met}/{len(rows_t)}."]
     total = sum(p.failures for p in report.points) + int(s.get("warmup_failures", 0))
     out.append(f"Bad answers or socket errors across all wrk runs: {total}.")
+    out.append(shed_line(report))
     return "\n".join(out) + "\n"
+
+
+def shed_line(report: Report) -> str:
+    """Where the server shed load (503 overload refusals), which is by design and not a failure."""
+    shedding = report.shedding()
+    if not shedding:
+        return "Shed answers (503 overload refusals): none."
+    where = "; ".join(f"{name}: {shed:,} of {total:,}" for name, shed, total in shedding)
+    return (
+        f"Shed answers (503 overload refusals, the server's designed load shedding, not failures):"
+        f" {sum(shed for _, shed, _ in shedding):,}, at {where}."
+    )
 
 
 def run_lines(report: Report, scenario: str) -> list[str]:
@@ -194,6 +211,7 @@ def run_lines(report: Report, scenario: str) -> list[str]:
         out.append(
             f"- c{conns} #{index + 1}: {run.rps:,.0f}/s, p50 {run.values['p50_us'] / 1000:.2f} ms,"
             f" p99 {run.values['p99_us'] / 1000:.2f} ms; CPU {run.cpu_per_1k:.3f} ms per review"
+            + (f"; {run.shed:,} shed" if run.shed else "")
         )
     return [*out, ""]
 
