@@ -11,7 +11,10 @@ pip-installed into this environment if missing) twice: once for a flamegraph SVG
 collapsed stacks, which this script summarises: top functions by self time, and a breakdown by
 layer (TLS, HTTP parsing, the ASGI app, envelope JSON, engine, patch verification, logging,
 metrics, event loop). ``--native`` (default) also unwinds C frames, so time inside OpenSSL, uvloop,
-httptools and orjson is visible instead of being charged to the Python caller.
+httptools and orjson is visible instead of being charged to the Python caller, and so is a core
+compiled by mypyc (scripts/compile-core), whose functions are C frames (``CPyDef_engine___mutate``)
+counted in their module's layer like the interpreted ones; the header says which core ran. Without
+``--native`` a compiled core's time is charged to its Python caller.
 
 Then it times ``ReviewHandler.handle()`` in-process (no HTTP, no TLS) as the server builds it, and
 with per-review logging off and with patch verification off, to separate the application's cost
@@ -48,22 +51,73 @@ from bench.wrk import parse_bench_line, run_wrk
 
 PROFILED = ("0-reference", "1-pod-rs", "4-pod-not-opted-in")
 
+# The envelope's modules (webhook/server), the handler around the engine.
+ENVELOPE = ("decision", "handler", "refusal", "review")
+
+
+def core_modules() -> list[str]:
+    """webhook/core's modules as mypyc names them: each file's stem, the package's __init__ "core"."""
+    return sorted("core" if p.stem == "__init__" else p.stem for p in (REPO / "webhook/core").glob("*.py"))
+
+
+# The file of a compiled frame: the group's C source, or its shared library when py-spy finds no lines.
+NATIVE_FILE = r"\([^()]*(?:__native_\w*\.c|__mypyc\.)"
+
+
+def native_prefix(package: str) -> str:
+    """What may stand before a module's name in its C names: mypyc names a module by the shortest
+    suffix of its dotted name unique among the modules compiled together, dots as ``___``: ``engine``,
+    or ``core___engine`` should two share a stem. For "webhook/core": ``(?:(?:webhook___)?core___)?``."""
+    prefix = ""
+    for part in package.split("/"):
+        prefix = f"(?:{prefix}{re.escape(part)}___)?"
+    return prefix
+
+
+def compiled(package: str, modules: Sequence[str]) -> str:
+    """A frame of mypyc's C code for one of these modules of the package: a function
+    ``CPyDef_engine___mutate (__native_core.c:2015)``, its wrapper callable from Python
+    ``CPyPy_engine___mutate``, a native class's slot ``model___MutationResult_dealloc``."""
+    names = "|".join(map(re.escape, modules))
+    return rf"^(?:CPy(?:Def|Py)_)?{native_prefix(package)}(?:{names})___\w* {NATIVE_FILE}"
+
+
+def function(path: str, *qualnames: str) -> str:
+    """The frames of these functions of one of our files, interpreted (``ReviewHandler.finish
+    (webhook/server/handler.py:93)``) or compiled (``CPyDef_handler___ReviewHandler___finish``, its
+    wrapper ``CPyPy_...``; mypyc's names escape a ``___`` in a name as ``___3_``)."""
+    package, _, stem = path.removesuffix(".py").rpartition("/")
+    patterns = []
+    for qualname in qualnames:
+        native = qualname.replace("___", "___3_").replace(".", "___")
+        patterns.append(rf"^{re.escape(qualname)} \([^()]*{re.escape(path)}[:)]")
+        patterns.append(rf"^CPy(?:Def|Py)_{native_prefix(package)}{stem}___{re.escape(native)} {NATIVE_FILE}")
+    return "|".join(patterns)
+
+
 # Layer of a sample. The first five (application) layers win when any frame of the stack matches, in
 # this order, so JSON encoding inside a log call counts as logging. Otherwise the frame nearest the leaf
 # that matches a transport layer decides: OpenSSL under a response write is TLS, httptools parsing
-# called from asyncio's TLS protocol is HTTP.
+# called from asyncio's TLS protocol is HTTP. Our code matches interpreted (by its file) or compiled
+# by mypyc (scripts/compile-core: by the module in its C function's name, see compiled()).
 APP_LAYERS = 5
 LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ("logging (per-review line, JSON formatter)", re.compile(r"\(logging/|webhook/logconfig\.py")),
     ("metrics (prometheus_client)", re.compile(r"prometheus_client")),
     (
-        "engine: patch verification (jsonpatch apply + deepcopy)",
-        re.compile(r"verify_patch|jsonpatch|jsonpointer"),
+        "engine: patch verification (verify_patch)",
+        re.compile(rf"webhook/core/verification\.py|{compiled('webhook/core', ['verification'])}"),
     ),
-    ("engine: selection, merge, patch building", re.compile(r"webhook/core/")),
+    (
+        "engine: selection, merge, patch building",
+        re.compile(rf"webhook/core/|{compiled('webhook/core', core_modules())}"),
+    ),
     (
         "envelope: JSON parse/encode + handler",
-        re.compile(r"webhook/server/(handler|decision|review|refusal)\.py|_json\.c|json/|orjson"),
+        re.compile(
+            rf"webhook/server/({'|'.join(ENVELOPE)})\.py|{compiled('webhook/server', ENVELOPE)}"
+            r"|_json\.c|json/|orjson"
+        ),
     ),
     (
         "TLS (uvloop/asyncio SSLProtocol, _ssl, OpenSSL)",
@@ -83,6 +137,26 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("event loop (asyncio)", re.compile(r"asyncio/|_asynciomodule|uvloop|\(loop\.c|uv_|libuv")),
 ]
+
+_HANDLER, _REVIEW = "webhook/server/handler.py", "webhook/server/review.py"
+# The rows of the inclusive-time table, each interpreted or compiled (function()). The server calls
+# prepare() then finish(); handle() is both, for a large review on a thread.
+MARKS = {
+    "the ASGI app (AdmissionApp.__call__)": function("webhook/server/app.py", "AdmissionApp.__call__"),
+    "ReviewHandler.prepare + finish (all application work)": function(
+        _HANDLER, "ReviewHandler.prepare", "ReviewHandler.finish", "ReviewHandler.handle"
+    ),
+    "mutate (engine incl. verification)": function("webhook/core/engine.py", "mutate"),
+    "verify_patch (the patch applied, names checked)": function(
+        "webhook/core/verification.py", "verify_patch"
+    ),
+    "parse_review (JSON decode + envelope checks)": function(_REVIEW, "parse_review"),
+    "encode_review + allow (JSON encode, base64)": function(_REVIEW, "encode_review", "allow"),
+    "ReviewHandler._log_review (the per-review log line)": function(_HANDLER, "ReviewHandler._log_review"),
+    "prometheus_client": r"prometheus_client",
+    "TLS (SSLProtocol/_ssl/OpenSSL)": r"sslproto\.py|SSLProtocol|_ssl\.c|libssl|libcrypto",
+}
+
 # A sample whose thread waits (poll thread sleeping, loop in epoll, a thread waiting for the GIL) is idle.
 IDLE = re.compile(r"^(Event\.wait|Condition\.wait|EpollSelector\.select|epoll_wait|take_gil) \(")
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
@@ -161,19 +235,8 @@ def summarise(key: str, raw: Path, top: int, rate: int, seconds: float) -> list[
     out += ["| layer | % |", "|---|---:|"]
     for name, _ in [*LAYERS, ("other", re.compile(""))]:
         out.append(f"| {name} | {100 * layers[name] / total:.1f} |")
-    marks = {
-        "the ASGI app (AdmissionApp.__call__)": r"^AdmissionApp\.__call__ \(",
-        "ReviewHandler.handle (all application work)": r"^ReviewHandler\.handle \(",
-        "mutate (engine incl. verification)": r"^mutate \(.*webhook/core/engine",
-        "verify_patch (jsonpatch apply of the patch)": r"^verify_patch \(",
-        "parse_review (JSON decode + envelope checks)": r"^parse_review \(",
-        "encode_review + allow (JSON encode, base64)": r"^(encode_review|allow) \(.*review\.py",
-        "Logger.info (the per-review log line)": r"^Logger\.info \(",
-        "prometheus_client": r"prometheus_client",
-        "TLS (SSLProtocol/_ssl/OpenSSL)": r"sslproto\.py|SSLProtocol|_ssl\.c|libssl|libcrypto",
-    }
     out += ["", "Inclusive time of key functions:", "", "| function | incl. % |", "|---|---:|"]
-    for label, pattern in marks.items():
+    for label, pattern in MARKS.items():
         out.append(f"| {label} | {100 * inclusive(stacks, pattern) / total:.1f} |")
     return [*out, ""]
 
