@@ -177,6 +177,30 @@ def frame_key(frame: str) -> str:
     return f"{func} ({short_file(match['file'])})"
 
 
+# Inlined helpers: a static inline function of a C header (Py_DECREF in object.h, PyDict_GetItemRef in
+# pythoncapi_compat.h, uv__queue_empty in libuv's queue.h; not Argument Clinic's .c.h, which holds
+# real functions) or mypyc's runtime library (CPyDict_GetItem, CPyStr_Build, CPy.h: CPy*, but not
+# CPyDef_/CPyPy_, our compiled functions). A sample whose leaf is one is time spent for the function
+# that called it, so the self-time table charges it to the nearest caller that is not one: a row
+# "Py_DECREF (object.h)" says nothing about where the time went. Layers and inclusive times see
+# the whole stack and need no such step.
+HEADER = re.compile(r"(?<!\.c)\.h$")
+RUNTIME = re.compile(r"^CPy(?!Def_|Py_)")
+
+
+def inlined_helper(frame: str) -> bool:
+    match = FRAME.match(frame.strip())
+    if match is None:
+        return False
+    return bool(HEADER.search(match["file"]) or RUNTIME.match(match["func"]))
+
+
+def self_frame(frames: Sequence[str]) -> str:
+    """The frame a sample's self time is charged to: its leaf, or the leaf's nearest caller that is
+    not an inlined helper."""
+    return next((frame for frame in reversed(frames) if not inlined_helper(frame)), frames[-1])
+
+
 def parse_raw(path: Path) -> tuple[list[tuple[list[str], int]], int]:
     """Busy stacks (leaf last) with their sample counts, and the number of idle samples left out."""
     stacks, idle = [], 0
@@ -214,13 +238,13 @@ def summarise(key: str, raw: Path, top: int, rate: int, seconds: float) -> list[
     self_time: Counter[str] = Counter()
     layers: Counter[str] = Counter()
     for frames, count in stacks:
-        self_time[frame_key(frames[-1])] += count
+        self_time[frame_key(self_frame(frames))] += count
         layers[layer_of(frames)] += count
     busy = 100 * total / (rate * seconds)
     out = [
         f"### {key}: {total:,} busy samples ({busy:.0f}% of one core; {idle:,} idle samples left out)",
         "",
-        f"Top {top} functions by self time:",
+        f"Top {top} functions by self time (an inlined helper such as Py_DECREF charged to its caller):",
         "",
         "| # | function (file) | self % |",
         "|---:|---|---:|",

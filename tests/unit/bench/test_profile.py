@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import bench.profile
-from bench.profile import LAYERS, MARKS, core_modules, inclusive, layer_of, summarise
+from bench.profile import LAYERS, MARKS, core_modules, inclusive, layer_of, self_frame, summarise
 
 VERIFICATION, ENGINE, ENVELOPE = (LAYERS[i][0] for i in (2, 3, 4))
 ALL_WORK = "ReviewHandler.prepare + finish (all application work)"
@@ -172,6 +172,15 @@ def test_names_that_only_look_like_a_compiled_function(frame: str, layer: str) -
     assert PARSE not in matched(line)
 
 
+def test_an_inlined_helper_is_self_time_of_its_caller() -> None:
+    assert self_frame(stack(COMPILED_MERGE)).startswith("CPyDef_merging___PodTemplateMerger___merge ")
+    # Two of mypyc's runtime helpers and a header's inline function under the compiled function.
+    assert self_frame(stack(COMPILED_LOCATE)).startswith("CPyDef_workloads___locate_pod_template ")
+    # A leaf that is a real function stays: Argument Clinic's .c.h, an interpreted frame.
+    assert self_frame(stack(SEND)) == "_ssl__SSLSocket_write (_ssl.c.h:246)"
+    assert self_frame(stack(INTERPRETED_MERGE)) == "PodTemplateMerger.merge (webhook/core/merging.py:88)"
+
+
 def layer_rows(report: list[str]) -> dict[str, float]:
     rows = (re.fullmatch(r"\| (.+) \| ([\d.]+) \|", line) for line in report)
     return {row[1]: float(row[2]) for row in rows if row}
@@ -196,3 +205,4 @@ def test_the_report_of_a_recording(build: str, tmp_path: Path) -> None:
     assert rows[VERIFY] == 10.0
     assert rows[ALL_WORK] == 70.0
     assert rows[PARSE] == 30.0
+    assert not any("object.h" in line or "pythoncapi_compat.h" in line for line in report)
