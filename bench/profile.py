@@ -158,7 +158,8 @@ MARKS = {
 }
 
 # A sample whose thread waits (poll thread sleeping, loop in epoll, a thread waiting for the GIL) is idle.
-IDLE = re.compile(r"^(Event\.wait|Condition\.wait|EpollSelector\.select|epoll_wait|take_gil) \(")
+# uvloop's libuv waits in epoll_pwait.
+IDLE = re.compile(r"^(Event\.wait|Condition\.wait|EpollSelector\.select|epoll_p?wait|take_gil) \(")
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import bench.profile
-from bench.profile import LAYERS, MARKS, core_modules, inclusive, layer_of, self_frame, summarise
+from bench.profile import LAYERS, MARKS, core_modules, inclusive, layer_of, parse_raw, self_frame, summarise
 
 VERIFICATION, ENGINE, ENVELOPE = (LAYERS[i][0] for i in (2, 3, 4))
 ALL_WORK = "ReviewHandler.prepare + finish (all application work)"
@@ -206,3 +206,13 @@ def test_the_report_of_a_recording(build: str, tmp_path: Path) -> None:
     assert rows[ALL_WORK] == 70.0
     assert rows[PARSE] == 30.0
     assert not any("object.h" in line or "pythoncapi_compat.h" in line for line in report)
+
+
+def test_the_loop_waiting_in_epoll_is_idle(tmp_path: Path) -> None:
+    wait = (
+        "0x7fc71e24524a (libc.so.6);<module> (sidecar-injector:6);run_forever (loop.c:33397);"
+        "Loop__Loop__run (loop.c:19903);uv_run (core.c:464);uv__io_poll (linux.c:1452);epoll_pwait (libc.so.6)"
+    )
+    raw = tmp_path / "profile.txt"
+    raw.write_text(f"{wait} 49\n{COMPILED_MERGE} 3\n")
+    assert parse_raw(raw) == ([(stack(COMPILED_MERGE), 3)], 49)
