@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 #
 # sidecar-injector image: two stages on the same pinned CPython base.
-#   builder  builds the project wheel, with webhook/core compiled to C by mypyc (setup.py), and
-#            installs it plus the hash-locked runtime dependencies (requirements.lock) into
-#            /opt/venv; pip, the compiler and the build tools stay out of that venv.
+#   builder  builds the project wheel, with webhook/core and the server's decision path compiled to
+#            C by mypyc (setup.py), and installs it plus the hash-locked runtime dependencies
+#            (requirements.lock) into /opt/venv; pip, the compiler and the build tools stay out of
+#            that venv.
 #   runtime  copies /opt/venv only and runs as the numeric non-root user 65532, so the chart's
 #            Pod Security "restricted" settings (runAsNonRoot, readOnlyRootFilesystem) hold.
 #

@@ -1,7 +1,8 @@
 """Optional native build of the pure core.
 
-``SIDECAR_INJECTOR_COMPILE=1`` compiles ``webhook/core`` (no I/O, fully typed) with mypyc into C
-extensions; without it the package is pure Python. Compiling needs mypy and a C compiler with the
+``SIDECAR_INJECTOR_COMPILE=1`` compiles ``webhook/core`` (no I/O, fully typed) and the server's
+decision path around it (``COMPILED_SOURCES`` in webhook/build_info.py) with mypyc into C extensions;
+without it the package is pure Python. Compiling needs mypy and a C compiler with the
 Python headers in the build environment, so build with ``--no-build-isolation`` after installing mypy
 (the Dockerfile and scripts/compile-core do). Everything else about the package is in pyproject.toml.
 """
@@ -9,6 +10,7 @@ Python headers in the build environment, so build with ``--no-build-isolation`` 
 from __future__ import annotations
 
 import os
+import runpy
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -24,10 +26,12 @@ def compiled_core() -> list[Extension]:
             "SIDECAR_INJECTOR_COMPILE=1 needs mypy in the build environment: "
             "pip install 'mypy>=1.10' and build with --no-build-isolation"
         ) from missing
-    core = sorted(str(path) for path in Path("webhook/core").glob("*.py"))
+    # Read, not imported: importing webhook would need its dependencies in the build environment.
+    globs = runpy.run_path("webhook/build_info.py")["COMPILED_SOURCES"]
+    sources = sorted(str(path) for pattern in globs for path in Path().glob(pattern))
     # The group's shared library lands inside the package (webhook/core__mypyc*.so), so every way of
     # installing it (wheel, editable, in place) finds it next to the modules that load it.
-    return mypycify(core, opt_level="3", group_name="webhook.core", target_dir="build/mypyc")
+    return mypycify(sources, opt_level="3", group_name="webhook.core", target_dir="build/mypyc")
 
 
 setup(ext_modules=compiled_core())

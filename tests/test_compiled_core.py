@@ -1,6 +1,7 @@
 """The core runs as the build says it does, and a compiled module is never older than its source.
 
-``scripts/compile-core`` (and the image's build) compile webhook/core with mypyc; Python then loads
+``scripts/compile-core`` (and the image's build) compile webhook/core and the server's decision path
+(``COMPILED_SOURCES``) with mypyc; Python then loads
 the extension in preference to the .py beside it, so an edited source would silently not run. CI's
 compiled pass sets SIDECAR_INJECTOR_EXPECT_COMPILED=1, so a build that quietly fell back to the
 interpreter fails there instead of passing as "compiled".
@@ -15,10 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from webhook.build_info import COMPILED, INTERPRETED, core_build
+from webhook.build_info import COMPILED, COMPILED_SOURCES, INTERPRETED, core_build
 
-CORE = Path(__file__).parents[1] / "webhook" / "core"
-MODULES = sorted(f"webhook.core.{path.stem}" for path in CORE.glob("*.py") if path.stem != "__init__")
+ROOT = Path(__file__).parents[1]
+SOURCES = sorted(path for pattern in COMPILED_SOURCES for path in ROOT.glob(pattern))
+MODULES = sorted(
+    ".".join(path.relative_to(ROOT).with_suffix("").parts) for path in SOURCES if path.stem != "__init__"
+)
 
 
 def _is_extension(name: str) -> bool:
@@ -27,16 +31,21 @@ def _is_extension(name: str) -> bool:
 
 def test_every_compiled_core_module_is_newer_than_its_source() -> None:
     stale = []
-    for source in CORE.glob("*.py"):
-        for extension in CORE.glob(f"{source.stem}.*.so"):
+    for source in SOURCES:
+        for extension in source.parent.glob(f"{source.stem}.*.so"):
             if extension.stat().st_mtime < source.stat().st_mtime:
                 stale.append(f"{extension.name} is older than {source.name}")
     assert not stale, "; ".join(stale) + ": run `bash scripts/compile-core` (or `--clean`)"
 
 
+def test_the_compiled_sources_name_the_core_and_the_decision_path() -> None:
+    assert "webhook.core.engine" in MODULES and "webhook.server.decision" in MODULES
+    assert len(SOURCES) == len(set(SOURCES)) and all(path.suffix == ".py" for path in SOURCES)
+
+
 def test_the_core_is_wholly_compiled_or_wholly_interpreted_and_says_which() -> None:
     compiled = {name: _is_extension(name) for name in MODULES}
-    assert len(set(compiled.values())) == 1, f"a partly compiled core: {compiled}"
+    assert len(set(compiled.values())) == 1, f"partly compiled: {compiled}"
     assert core_build() == (COMPILED if all(compiled.values()) else INTERPRETED)
 
 

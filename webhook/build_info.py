@@ -2,6 +2,10 @@
 
 The same source serves both ways (setup.py); which one a process runs is said at start-up and by
 ``--version``, so a benchmark or a bug report names it.
+
+What is compiled is ``COMPILED_SOURCES``: the pure core, and the server's synchronous decision path
+around it (envelope, decision, recording), which every review runs and which does no I/O of its own.
+setup.py reads the list from this file, and tests/test_compiled_core.py checks every module on it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,15 @@ import importlib.util
 
 COMPILED = "compiled by mypyc"
 INTERPRETED = "interpreted"
+
+# Globs relative to the repository root; each match is one compiled module.
+COMPILED_SOURCES = (
+    "webhook/core/*.py",
+    "webhook/server/refusal.py",
+    "webhook/server/review.py",
+    "webhook/server/decision.py",
+    "webhook/server/handler.py",
+)
 
 
 def core_build() -> str:

@@ -27,6 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from webhook.build_info import COMPILED_SOURCES
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -249,3 +251,31 @@ def test_the_installed_console_script_reports_the_project_version(image_venv: Pa
     assert project["version"] in result.stdout
     # The wheel built the image's way carries the core as C extensions, and nothing else needs them.
     assert "core compiled by mypyc" in result.stdout
+
+
+def test_the_wheel_compiles_every_module_on_the_compiled_list(image_venv: Path) -> None:
+    """setup.py reads COMPILED_SOURCES from build_info.py: the image's wheel holds each as an extension."""
+    probe = (
+        "import importlib, importlib.machinery, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    loader = importlib.import_module(name).__spec__.loader\n"
+        "    if not isinstance(loader, importlib.machinery.ExtensionFileLoader):\n"
+        "        print('interpreted:', name)\n"
+    )
+    modules = sorted(
+        ".".join(path.relative_to(REPO).with_suffix("").parts)
+        for pattern in COMPILED_SOURCES
+        for path in REPO.glob(pattern)
+        if path.stem != "__init__"
+    )
+    assert "webhook.server.handler" in modules
+    result = subprocess.run(
+        [str(image_venv / "bin" / "python"), "-c", probe, *modules],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd="/",  # import the installed wheel, never the checkout
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "", result.stdout
