@@ -118,15 +118,19 @@ class AdmissionDecision:
             result = mutate(obj, facts, self._templates(), self._policy, verify=self._verify)
             # Building the answer encodes the patch: a value the encoder refuses fails here.
             response = allow(facts.uid, result)
-        except InjectionError as exc:
-            refusal = verdicts.refused(exc)
-            conflicts = exc.templates if isinstance(exc, PodSecurityConflict) else ()
-            answer = deny(facts.uid, exc)
+        except InjectionError as refused_by_engine:
+            refusal = verdicts.refused(refused_by_engine)
+            conflicts = (
+                refused_by_engine.templates if isinstance(refused_by_engine, PodSecurityConflict) else ()
+            )
+            answer = deny(facts.uid, refused_by_engine)
             return self._answered(
                 facts, obj, answer, refusal.outcome, refusal.reason, refusal.message, conflicts
             )
-        except Exception as exc:
-            return self._failed(facts, obj, exc, f"on review uid={facts.uid} kind={facts.kind}")
+        # One name per handler: compiled (mypyc), a name shared by two handlers takes the first's
+        # type, and binding another exception to it raises TypeError.
+        except Exception as failure:
+            return self._failed(facts, obj, failure, f"on review uid={facts.uid} kind={facts.kind}")
         verdict = verdicts.admitted(result)
         return self._answered(
             facts, obj, response, verdict.outcome, verdict.reason, ",".join(result.injected), (), result

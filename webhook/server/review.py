@@ -144,12 +144,12 @@ def _decode_strictly(body: bytes) -> Any:
         if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _lone_surrogates(value):
             raise _bad("request body is not valid JSON: a \\u escape is a lone surrogate")
         return value
-    except UnicodeDecodeError as exc:
-        raise _bad(f"request body is not valid JSON: not UTF-8 at byte {exc.start}") from exc
-    except RecursionError as exc:
-        raise _bad("request body is not valid JSON: nested too deeply") from exc
-    except ValueError as exc:
-        raise _bad(f"request body is not valid JSON: {exc}") from exc
+    except UnicodeDecodeError as undecodable:
+        raise _bad(f"request body is not valid JSON: not UTF-8 at byte {undecodable.start}") from undecodable
+    except RecursionError as too_deep:
+        raise _bad("request body is not valid JSON: nested too deeply") from too_deep
+    except ValueError as invalid:
+        raise _bad(f"request body is not valid JSON: {invalid}") from invalid
 
 
 def parse_review(body: bytes) -> ParsedReview:
