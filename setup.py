@@ -27,8 +27,8 @@ def compiled_core() -> list[Extension]:
             "pip install 'mypy>=1.10' and build with --no-build-isolation"
         ) from missing
     # Read, not imported: importing webhook would need its dependencies in the build environment.
-    globs = runpy.run_path("webhook/build_info.py")["COMPILED_SOURCES"]
-    sources = sorted(str(path) for pattern in globs for path in Path().glob(pattern))
+    compiled_sources = runpy.run_path("webhook/build_info.py")["compiled_sources"]
+    sources = [str(path) for path in compiled_sources(Path())]
     # The group's shared library lands inside the package (webhook/core__mypyc*.so), so every way of
     # installing it (wheel, editable, in place) finds it next to the modules that load it.
     return mypycify(sources, opt_level="3", group_name="webhook.core", target_dir="build/mypyc")

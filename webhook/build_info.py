@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+from pathlib import Path
 
 COMPILED = "compiled by mypyc"
 INTERPRETED = "interpreted"
@@ -24,6 +25,21 @@ COMPILED_SOURCES = (
     "webhook/server/decision.py",
     "webhook/server/handler.py",
 )
+
+
+def compiled_sources(root: Path) -> list[Path]:
+    """The files ``COMPILED_SOURCES`` matches under the repository root ``root``, sorted."""
+    return sorted({path for pattern in COMPILED_SOURCES for path in root.glob(pattern)})
+
+
+def compiled_modules(root: Path) -> list[str]:
+    """The dotted names of the modules compiled from ``root``: ``webhook.core.engine``, and a
+    package's ``__init__.py`` by the package's name (``webhook.core``), as Python imports them."""
+    names = []
+    for path in compiled_sources(root):
+        parts = path.relative_to(root).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(names)
 
 
 def core_build() -> str:

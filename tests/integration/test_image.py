@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from webhook.build_info import COMPILED_SOURCES
+from webhook.build_info import compiled_modules
 
 pytestmark = pytest.mark.integration
 
@@ -262,12 +262,7 @@ def test_the_wheel_compiles_every_module_on_the_compiled_list(image_venv: Path) 
         "    if not isinstance(loader, importlib.machinery.ExtensionFileLoader):\n"
         "        print('interpreted:', name)\n"
     )
-    modules = sorted(
-        ".".join(path.relative_to(REPO).with_suffix("").parts)
-        for pattern in COMPILED_SOURCES
-        for path in REPO.glob(pattern)
-        if path.stem != "__init__"
-    )
+    modules = compiled_modules(REPO)
     assert "webhook.server.handler" in modules
     result = subprocess.run(
         [str(image_venv / "bin" / "python"), "-c", probe, *modules],
