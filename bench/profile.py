@@ -48,17 +48,25 @@ from bench.reviews import Scenario
 from bench.server import check_answer, running
 from bench.wrk import failures as wrk_failures
 from bench.wrk import parse_bench_line, run_wrk
+from webhook.build_info import compiled_modules
 
 PROFILED = ("0-reference", "1-pod-rs", "4-pod-not-opted-in")
 
-# The envelope's modules (webhook/server), the handler around the engine.
-ENVELOPE = ("decision", "handler", "refusal", "review")
+
+def compiled_stems(package: str) -> list[str]:
+    """The modules of one package (``webhook/core``) on the compiled list, by the last part of
+    their dotted names, as mypyc names them: each file's stem, the package's __init__ by the
+    package's own name ("core"). Read from build_info, so a module compiled later is profiled too."""
+    dotted = package.replace("/", ".")
+    return sorted(
+        name.rpartition(".")[2]
+        for name in compiled_modules(REPO)
+        if name == dotted or name.rpartition(".")[0] == dotted
+    )
 
 
-def core_modules() -> list[str]:
-    """webhook/core's modules as mypyc names them: each file's stem, the package's __init__ "core"."""
-    return sorted("core" if p.stem == "__init__" else p.stem for p in (REPO / "webhook/core").glob("*.py"))
-
+# The server's decision path around the engine (envelope, decision, recording): its compiled modules.
+SERVER_COMPILED = compiled_stems("webhook/server")
 
 # The file of a compiled frame: the group's C source, or its shared library when py-spy finds no lines.
 NATIVE_FILE = r"\([^()]*(?:__native_\w*\.c|__mypyc\.)"
@@ -110,12 +118,12 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "engine: selection, merge, patch building",
-        re.compile(rf"webhook/core/|{compiled('webhook/core', core_modules())}"),
+        re.compile(rf"webhook/core/|{compiled('webhook/core', compiled_stems('webhook/core'))}"),
     ),
     (
         "envelope: JSON parse/encode + handler",
         re.compile(
-            rf"webhook/server/({'|'.join(ENVELOPE)})\.py|{compiled('webhook/server', ENVELOPE)}"
+            rf"webhook/server/({'|'.join(SERVER_COMPILED)})\.py|{compiled('webhook/server', SERVER_COMPILED)}"
             r"|_json\.c|json/|orjson"
         ),
     ),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import bench.profile
-from bench.profile import LAYERS, MARKS, core_modules, inclusive, layer_of, parse_raw, self_frame, summarise
+from bench.profile import LAYERS, MARKS, compiled_stems, inclusive, layer_of, parse_raw, self_frame, summarise
 
 VERIFICATION, ENGINE, ENVELOPE = (LAYERS[i][0] for i in (2, 3, 4))
 ALL_WORK = "ReviewHandler.prepare + finish (all application work)"
@@ -124,20 +124,28 @@ def test_a_call_counts_in_the_same_layer_and_rows_compiled_or_interpreted(
     assert matched(interpreted) == rows | {app}
 
 
-def test_the_core_modules_are_read_from_webhook_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_compiled_modules_are_read_from_the_compiled_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Every module a compiled recording named, and the package's own __init__ under mypyc's name.
     recorded = "engine merging verification patching selection optin recording status pod_spec model"
-    assert {*recorded.split(), "core"} <= set(core_modules())
-    assert not {"handler", "review", "__init__"} & set(core_modules())
-    # A module added to the core is engine time without editing the profiler.
+    assert {*recorded.split(), "core"} <= set(compiled_stems("webhook/core"))
+    assert not {"handler", "review", "__init__"} & set(compiled_stems("webhook/core"))
+    assert compiled_stems("webhook/server") == ["decision", "handler", "refusal", "review"]
+    # A module added to the core, or a server module added to the list, is profiled without editing
+    # the profiler; a server module off the list (the ASGI app) is not the envelope's.
     (tmp_path / "webhook/core").mkdir(parents=True)
-    for name in ("__init__.py", "engine.py", "quotas.py", "notes.txt"):
-        (tmp_path / "webhook/core" / name).touch()
+    (tmp_path / "webhook/server").mkdir(parents=True)
+    for name in ("core/__init__.py", "core/engine.py", "core/quotas.py", "core/notes.txt"):
+        (tmp_path / "webhook" / name).touch()
+    for name in ("__init__.py", "app.py", "decision.py", "review.py"):
+        (tmp_path / "webhook/server" / name).touch()
     monkeypatch.setattr(bench.profile, "REPO", tmp_path)
-    assert core_modules() == ["core", "engine", "quotas"]
+    assert compiled_stems("webhook/core") == ["core", "engine", "quotas"]
+    assert compiled_stems("webhook/server") == ["decision", "review"]
 
 
-@pytest.mark.parametrize("module", core_modules())
+@pytest.mark.parametrize("module", compiled_stems("webhook/core"))
 def test_a_compiled_function_of_any_core_module_is_engine_time(module: str) -> None:
     layer = VERIFICATION if module == "verification" else ENGINE
     for name in (f"CPyDef_{module}___f", f"CPyPy_{module}___f", f"{module}___Thing_dealloc"):
