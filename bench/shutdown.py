@@ -20,7 +20,7 @@ from bench.report import ms, secs
 from bench.reviews import Scenario
 from bench.scraping import REVIEWS, metric_sum, scrape
 from bench.server import fresh_server
-from bench.wrk import WrkLoad, failures, socket_errors
+from bench.wrk import WrkLoad, failures, socket_errors, wrong_answers
 
 
 def one_shutdown(env: Env, opts: Options, scenario: Scenario, *, model: bool) -> JsonObj:
@@ -58,7 +58,7 @@ def one_shutdown(env: Env, opts: Options, scenario: Scenario, *, model: bool) ->
         "requests": int(values["requests"]),
         "good": int(values["good"]),
         # A shed answer is a wrong one here too: 32 connections stay under every limit of the server.
-        "bad": int(values["bad"] + values["shed"]),
+        "bad": wrong_answers(values),
         "socket_errors": socket_errors(values),
         "cut": int(values["read"] + values["write"] + values["timeout"]),
         "refused": int(values["connect"]),

@@ -22,6 +22,14 @@ from bench.server import Server, check_answer, running
 from bench.wrk import Run, run_wrk
 
 
+def point_name(section: str, scenario: str, pinning: str, workers: int, conns: int) -> str:
+    """Where a point is, as the report names it: ``0-reference pinned c8``,
+    ``workers 1-pod-rs unpinned w2 c8``."""
+    where = "" if section == "main" else f"{section} "
+    with_workers = f" w{workers}" if section == "workers" else ""
+    return f"{where}{scenario} {pinning}{with_workers} c{conns}"
+
+
 @dataclass
 class Point:
     section: str
@@ -48,9 +56,7 @@ class Point:
 
     @property
     def name(self) -> str:
-        workers = f" w{self.workers}" if self.section == "workers" else ""
-        where = "" if self.section == "main" else f"{self.section} "
-        return f"{where}{self.scenario} {self.pinning}{workers} c{self.conns}"
+        return point_name(self.section, self.scenario, self.pinning, self.workers, self.conns)
 
     def summary(self) -> JsonObj:
         return {
@@ -163,7 +169,7 @@ def measure_points(
             )
             report.scalars["warmup_failures"] = report.scalars.get("warmup_failures", 0) + warm.failures
         if warm.shed:
-            where = f"{'' if section == 'main' else section + ' '}{scenario.key} {pinning} warm-up c8"
+            where = f"{point_name(section, scenario.key, pinning, workers, 8)} warm-up"
             report.warmup_shed[where] = (warm.shed, int(warm.values["requests"]))
     for repeat in range(opts.repeat):
         for point in points:

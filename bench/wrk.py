@@ -155,7 +155,12 @@ def failures(values: dict[str, float]) -> int:
     """Every request of one wrk run not answered well: bad and shed answers (admission.lua) plus
     socket errors. The verdict of the scripts whose load the server should never shed (shutdown,
     rotation, slow clients, events, profile); bench/run.py's matrix counts shed apart (``Run``)."""
-    return int(values["bad"] + values["shed"]) + socket_errors(values)
+    return wrong_answers(values) + socket_errors(values)
+
+
+def wrong_answers(values: dict[str, float]) -> int:
+    """Answers that were not a good admission, shed ones included (see ``failures``)."""
+    return int(values["bad"] + values["shed"])
 
 
 def socket_errors(values: dict[str, float]) -> int:

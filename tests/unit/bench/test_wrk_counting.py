@@ -9,9 +9,9 @@ import pytest
 
 from bench.common import LUA, BenchError
 from bench.run import parse_options, verdict
-from bench.throughput import Point, Report
+from bench.throughput import Point, Report, point_name
 from bench.throughput_report import render
-from bench.wrk import COUNT_KEYS, SOCKET_KEYS, Run, failures, parse_bench_line
+from bench.wrk import COUNT_KEYS, SOCKET_KEYS, Run, failures, parse_bench_line, wrong_answers
 
 # Lines as admission.lua prints them (format in its done()): 2 s runs.
 SHEDDING = (
@@ -64,6 +64,8 @@ def test_every_other_script_still_fails_on_shed_answers() -> None:
     assert failures(run(BAD).values) == 3
     assert failures(run(SOCKET).values) == 2
     assert failures(run(CLEAN).values) == 0
+    # shutdown.py's "bad" field: shed and bad answers, socket errors apart.
+    assert (wrong_answers(run(SHEDDING).values), wrong_answers(run(SOCKET).values)) == (400, 0)
 
 
 def report(*points: tuple[str, int, str]) -> Report:
@@ -86,13 +88,13 @@ def report(*points: tuple[str, int, str]) -> Report:
 
 def test_shedding_exits_0_and_names_the_points_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     measured = report(("2-pod-large", 64, SHEDDING), ("2-pod-large", 8, CLEAN))
-    measured.warmup_shed["1-pod-rs pinned warm-up c8"] = (5, 900)
+    measured.warmup_shed[f"{point_name('main', '1-pod-rs', 'pinned', 1, 8)} warm-up"] = (5, 900)
     assert verdict(measured) == 0
     err = capsys.readouterr().err
     assert "shed load" in err
     assert "2-pod-large pinned c64 (400 of 1,000)" in err
-    assert "1-pod-rs pinned warm-up c8 (5 of 900)" in err
-    assert "c8 (" not in err.replace("warm-up c8 (", "")
+    assert "1-pod-rs pinned c8 warm-up (5 of 900)" in err
+    assert "c8 (" not in err  # the clean point at 8 connections is not named
 
 
 def test_no_shedding_says_nothing(capsys: pytest.CaptureFixture[str]) -> None:
