@@ -10,7 +10,6 @@ recorder (handler.py) to log with its traceback.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -31,6 +30,7 @@ from webhook.core.model import NamespaceMetadata
 from webhook.server.refusal import Refusal, error_body
 from webhook.server.review import (
     AdmissionResponse,
+    NamespaceFacts,
     ParsedReview,
     allow,
     deny,
@@ -94,6 +94,8 @@ class AdmissionDecision:
         self._verify = verify_patches
         self._namespace_levels = namespace_levels
         self._namespaces = namespaces
+        known = namespace_levels is not None or namespaces is not None
+        self._namespace_facts: NamespaceFacts | None = self._namespace_of if known else None
 
     def answer(self, body: bytes) -> Outcome:
         review = self.read(body)
@@ -102,7 +104,7 @@ class AdmissionDecision:
     def read(self, body: bytes) -> ParsedReview | Outcome:
         """The envelope: a review to decide, or the outcome that ends it here."""
         try:
-            return parse_review(body)
+            return parse_review(body, self._namespace_facts)
         except Refusal as refusal:
             return refused(refusal)
         except Exception as exc:
@@ -112,8 +114,7 @@ class AdmissionDecision:
         """Mutate and encode the answer. Whatever fails after the envelope was read (the engine,
         building the patch, the encoder, e.g. orjson refusing an integer beyond 64 bits from a
         template) is an internal error."""
-        facts = self._facts(review.facts)
-        obj = review.object
+        facts, obj = review.facts, review.object
         try:
             result = mutate(obj, facts, self._templates(), self._policy, verify=self._verify)
             # Building the answer encodes the patch: a value the encoder refuses fails here.
@@ -146,19 +147,11 @@ class AdmissionDecision:
         answer = encode_review(internal_failure(uid, self._allow_on_internal_error))
         return Outcome(200, answer, "error", "internal-error", failure=failure, failed=failed)
 
-    def _facts(self, facts: AdmissionFacts) -> AdmissionFacts:
-        """The review's facts with what is known of its namespace: one copy at most (a
-        ``dataclasses.replace`` costs about as much as the rest of reading the envelope)."""
-        known: dict[str, Any] = {}
-        if self._namespace_levels is not None:
-            level = self._namespace_levels(facts.namespace)
-            if level is not None:
-                known["pod_security_level"] = level
-        if self._namespaces is not None:
-            metadata = self._namespaces(facts.namespace)
-            if metadata is not None:
-                known["namespace_metadata"] = metadata
-        return dataclasses.replace(facts, **known) if known else facts
+    def _namespace_of(self, namespace: str) -> tuple[PodSecurityLevel | None, NamespaceMetadata | None]:
+        """What is known of a review's namespace, which the envelope adds to the review's facts."""
+        level = self._namespace_levels(namespace) if self._namespace_levels is not None else None
+        metadata = self._namespaces(namespace) if self._namespaces is not None else None
+        return level, metadata
 
     def _answered(
         self,

@@ -10,11 +10,14 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
 import orjson
 
 from webhook.core import AdmissionFacts, InjectionError, MutationResult
+from webhook.core.levels import PodSecurityLevel
+from webhook.core.model import NamespaceMetadata
 from webhook.core.workloads import locate_pod_template
 from webhook.server.refusal import Refusal
 
@@ -24,6 +27,10 @@ API_VERSION = "admission.k8s.io/v1"
 MAX_WARNING_LENGTH = 256
 MAX_WARNINGS = 20
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+NamespaceFacts = Callable[[str], tuple[PodSecurityLevel | None, NamespaceMetadata | None]]
+"""Namespace → its Pod Security level and its labels and annotations, each None when unknown."""
 
 
 class ResponseStatus(TypedDict):
@@ -152,8 +159,11 @@ def _decode_strictly(body: bytes) -> Any:
         raise _bad(f"request body is not valid JSON: {invalid}") from invalid
 
 
-def parse_review(body: bytes) -> ParsedReview:
-    """Decode and check the envelope; raises a bad-envelope Refusal naming the first bad field."""
+def parse_review(body: bytes, namespace_facts: NamespaceFacts | None = None) -> ParsedReview:
+    """Decode and check the envelope; raises a bad-envelope Refusal naming the first bad field.
+
+    ``namespace_facts`` adds what the server knows of the review's namespace to its facts, which
+    are built once: a second, ``dataclasses.replace``'d copy cost 6 % of a reference review."""
     review = decode_json(body)
     if not isinstance(review, dict):
         raise _bad("request body must be a JSON object (an AdmissionReview)")
@@ -172,7 +182,8 @@ def parse_review(body: bytes) -> ParsedReview:
         metadata = obj.get("metadata")
         if isinstance(metadata, dict) and isinstance(metadata.get("namespace"), str):
             namespace = metadata["namespace"]
-    facts = AdmissionFacts(uid, operation, kind_name, namespace, name, dry_run, sub_resource)
+    level, metadata = namespace_facts(namespace) if namespace_facts is not None else (None, None)
+    facts = AdmissionFacts(uid, operation, kind_name, namespace, name, dry_run, sub_resource, level, metadata)
     return ParsedReview(facts, obj, _containers_in(obj, kind_name))
 
 

@@ -13,6 +13,8 @@ from tests.support.asgi import AsgiClient
 from tests.support.reviews import opted_in_pod, review
 from tests.support.templates import template_set
 from webhook.core import InjectionPolicy
+from webhook.core.levels import PodSecurityLevel
+from webhook.core.model import NamespaceMetadata
 from webhook.metrics import Metrics
 from webhook.server.app import Limits, Probes, create_app
 from webhook.server.handler import ReviewHandler
@@ -277,3 +279,27 @@ def test_absent_optional_fields_read_as_empty() -> None:
         sent["request"].pop(key, None)
     facts = parse_review(orjson.dumps(sent)).facts
     assert (facts.name, facts.dry_run, facts.sub_resource) == ("", False, "")
+
+
+def test_what_is_known_of_the_namespace_is_among_the_facts_asked_once() -> None:
+    """The server's namespace lookups feed the envelope's facts, built once per review."""
+    asked: list[str] = []
+    metadata = NamespaceMetadata(labels={"team": "a"})
+
+    def namespace_facts(namespace: str) -> tuple[PodSecurityLevel | None, NamespaceMetadata | None]:
+        asked.append(namespace)
+        return PodSecurityLevel.RESTRICTED, metadata
+
+    facts = parse_review(orjson.dumps(review(opted_in_pod(), namespace="team-a")), namespace_facts).facts
+    assert (facts.namespace, facts.pod_security_level, facts.namespace_metadata) == (
+        "team-a",
+        PodSecurityLevel.RESTRICTED,
+        metadata,
+    )
+    # A review without request.namespace is asked about by the object's own namespace.
+    pod = opted_in_pod()
+    pod["metadata"]["namespace"] = "team-b"
+    parse_review(orjson.dumps(review(pod, namespace="")), namespace_facts)
+    assert asked == ["team-a", "team-b"]
+    unknown = parse_review(orjson.dumps(review(opted_in_pod()))).facts
+    assert (unknown.pod_security_level, unknown.namespace_metadata) == (None, None)
