@@ -39,12 +39,14 @@ PARTS = ("handle", "engine")
 
 def workload(part: str) -> Callable[[], object]:
     """One reference review through ``handle()`` (part "handle"), or through ``mutate()`` alone as
-    the decision calls it (part "engine")."""
+    the decision calls it (part "engine"), with the handler the server builds from its defaults
+    (``runtime.review_handler``: the namespace's Pod Security level among the facts)."""
     from webhook.core import InjectionPolicy, mutate
     from webhook.logconfig import configure_logging
     from webhook.metrics import Metrics
-    from webhook.server.handler import ReviewHandler
-    from webhook.server.review import parse_review
+    from webhook.runtime import review_handler
+    from webhook.server.review import ParsedReview
+    from webhook.settings import Settings
     from webhook.templates.file_source import FolderTemplateSource
     from webhook.templates.store import TemplateStore
 
@@ -54,10 +56,11 @@ def workload(part: str) -> Callable[[], object]:
     FolderTemplateSource(store, REFERENCE_TEMPLATES).sync()
     with redirect_stderr(open(os.devnull, "w")):
         configure_logging("INFO", "json")
+    handler = review_handler(Settings(), store.snapshot, metrics)
     if part == "handle":
-        handle = ReviewHandler(store.snapshot, InjectionPolicy(), metrics).handle
-        return lambda: handle(body)
-    parsed, policy = parse_review(body), InjectionPolicy()
+        return lambda: handler.handle(body)
+    parsed, policy = handler.decision.read(body), InjectionPolicy()
+    assert isinstance(parsed, ParsedReview), parsed
     return lambda: mutate(parsed.object, parsed.facts, store.snapshot(), policy, verify=True)
 
 

@@ -337,12 +337,13 @@ def profile_server(
 
 
 def time_handler(scenarios: dict[str, Scenario], iterations: int) -> list[str]:
-    """µs per ReviewHandler.handle() in this process, built like webhook.runtime builds it: the
-    median of per-call times (a GC pause or another process's slice shows in the mean, not here)."""
-    from webhook.core import InjectionPolicy
+    """µs per ReviewHandler.handle() in this process, built by webhook.runtime.review_handler from
+    the server's default settings: the median of per-call times (a GC pause or another process's
+    slice shows in the mean, not here)."""
     from webhook.logconfig import configure_logging
     from webhook.metrics import Metrics
-    from webhook.server.handler import ReviewHandler
+    from webhook.runtime import review_handler
+    from webhook.settings import Settings
     from webhook.templates.file_source import FolderTemplateSource
     from webhook.templates.store import TemplateStore
 
@@ -390,7 +391,7 @@ def time_handler(scenarios: dict[str, Scenario], iterations: int) -> list[str]:
         cells = []
         for key in keys:
             store = stores[scenarios[key].templates]
-            handler = ReviewHandler(store.snapshot, InjectionPolicy(), metrics, verify_patches=verify)
+            handler = review_handler(Settings(), store.snapshot, metrics, verify_patches=verify)
             cells.append(f"{timed(handler.handle, scenarios[key].body, counts[key]):,.0f}")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     logging.getLogger().setLevel(logging.INFO)

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from webhook.lifecycle.background import Background
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
 from webhook.server.app import Limits, Probes, create_app
+from webhook.server.decision import NamespaceLevelLookup, NamespaceLookup, Outcome, TemplateSnapshotProvider
 from webhook.server.handler import ReviewHandler
 from webhook.server.probes import ProbeApp
 from webhook.settings import Settings
@@ -52,6 +54,41 @@ log = logging.getLogger(__name__)
 
 
 PLAIN_PORT_CONNECTIONS = 64  # /metrics and the probe port: a scraper and the kubelet
+
+
+def review_handler(
+    settings: Settings,
+    templates: TemplateSnapshotProvider,
+    metrics: Metrics,
+    *,
+    namespace_levels: NamespaceLevelLookup | None = None,
+    namespaces: NamespaceLookup | None = None,
+    on_decided: Callable[[Outcome], None] | None = None,
+    verify_patches: bool = True,
+) -> ReviewHandler:
+    """The handler the server decides reviews with. ``namespace_levels`` is the namespace watch's
+    lookup; without one (no API access) every namespace has ``--pod-security-default-level``.
+    The in-process benchmarks build theirs here too, so they time what the server runs."""
+    policy = dataclasses.replace(settings.policy, readers=workload_readers(settings.kubernetes_version))
+
+    def default_level(namespace: str) -> PodSecurityLevel | None:
+        return settings.pod_security_default_level
+
+    levels: NamespaceLevelLookup | None
+    if settings.policy.pod_security_check == "off":
+        levels = None  # nothing reads the level: skip the lookup on every review
+    else:
+        levels = namespace_levels if namespace_levels is not None else default_level
+    return ReviewHandler(
+        templates,
+        policy,
+        metrics,
+        allow_on_internal_error=settings.allow_on_internal_error,
+        verify_patches=verify_patches,
+        namespace_levels=levels,
+        namespaces=namespaces,
+        on_decided=on_decided,
+    )
 
 
 class Runtime:
@@ -123,16 +160,13 @@ class Runtime:
             self.ca_file.write_bytes(bundle.ca_pem)
 
     def _review_handler(self) -> ReviewHandler:
-        settings = self.settings
-        policy = dataclasses.replace(settings.policy, readers=workload_readers(settings.kubernetes_version))
-        opt_in = self.namespaces.metadata if self.namespaces and policy.namespace_opt_in else None
-        return ReviewHandler(
+        namespaces, opt_in_by_namespace = self.namespaces, self.settings.policy.namespace_opt_in
+        opt_in = namespaces.metadata if namespaces is not None and opt_in_by_namespace else None
+        return review_handler(
+            self.settings,
             self.store.snapshot,
-            policy,
             self.metrics,
-            allow_on_internal_error=settings.allow_on_internal_error,
-            # With the check off nothing reads the level: skip the lookup on every review.
-            namespace_levels=None if settings.policy.pod_security_check == "off" else self._namespace_level,
+            namespace_levels=namespaces.level if namespaces is not None else None,
             namespaces=opt_in,
             on_decided=self.events.admission if self.events is not None else None,
         )
@@ -161,11 +195,6 @@ class Runtime:
             reason, ready = "ready", True
         self.metrics.ready.set(1 if ready else 0)
         return ready, reason
-
-    def _namespace_level(self, namespace: str) -> PodSecurityLevel | None:
-        if self.namespaces is not None:
-            return self.namespaces.level(namespace)
-        return self.settings.pod_security_default_level  # labels unknown without the API
 
     def template_status(self) -> list[dict[str, Any]]:
         rows = []
