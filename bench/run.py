@@ -121,8 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def verdict(report: Report) -> int:
-    """The exit status: 1 if any wrk run saw a bad answer or a socket error, else 0. Shed answers
-    are named on stderr and do not fail the run: shedding load is what the server is built to do."""
+    """The exit status: 1 if any wrk run saw a bad answer or a socket error, or a point admitted
+    nothing at all, else 0. Shed answers are named on stderr and do not fail the run: shedding load
+    is what the server is built to do."""
     shedding = report.shedding()
     if shedding:
         where = ", ".join(f"{name} ({shed:,} of {total:,})" for name, shed, total in shedding)
@@ -132,6 +133,11 @@ def verdict(report: Report) -> int:
     failures = sum(p.failures for p in report.points) + int(report.scalars.get("warmup_failures", 0))
     if failures:
         print(f"bench: {failures} bad answers or socket errors under load", file=sys.stderr)
+        return 1
+    # Shedding is by design, but a point that admitted nothing measured nothing.
+    unserved = [p.name for p in report.points if p.runs and not any(run.values["good"] for run in p.runs)]
+    if unserved:
+        print(f"bench: no review admitted at: {', '.join(unserved)}", file=sys.stderr)
         return 1
     return 0
 

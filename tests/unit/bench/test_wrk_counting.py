@@ -97,6 +97,15 @@ def test_shedding_exits_0_and_names_the_points_on_stderr(capsys: pytest.CaptureF
     assert "c8 (" not in err  # the clean point at 8 connections is not named
 
 
+def test_a_point_that_admitted_nothing_fails_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """All shed is no failure by count, but nothing was measured there."""
+    all_shed = SHEDDING.replace("good=600 shed=400", "good=0 shed=1000")
+    assert verdict(report(("2-pod-large", 64, all_shed), ("2-pod-large", 8, CLEAN))) == 1
+    err = capsys.readouterr().err
+    assert "no review admitted at: 2-pod-large pinned c64" in err
+    assert "c8" not in err.partition("no review admitted")[2]
+
+
 def test_no_shedding_says_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert verdict(report(("0-reference", 8, CLEAN))) == 0
     assert capsys.readouterr().err == ""
