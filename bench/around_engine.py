@@ -40,15 +40,15 @@ PARTS = ("handle", "engine")
 def workload(part: str) -> Callable[[], object]:
     """One reference review through ``handle()`` (part "handle"), or through ``mutate()`` alone as
     the decision calls it (part "engine"), with the handler the server builds from its defaults
-    (``runtime.review_handler``: the namespace's Pod Security level among the facts)."""
+    (``wiring.review_handler``: the namespace's Pod Security level among the facts)."""
     from webhook.core import InjectionPolicy, mutate
     from webhook.logconfig import configure_logging
     from webhook.metrics import Metrics
-    from webhook.runtime import review_handler
     from webhook.server.review import ParsedReview
     from webhook.settings import Settings
     from webhook.templates.file_source import FolderTemplateSource
     from webhook.templates.store import TemplateStore
+    from webhook.wiring import review_handler
 
     body = (REFERENCE / "review.json").read_bytes()
     metrics = Metrics()

@@ -337,15 +337,15 @@ def profile_server(
 
 
 def time_handler(scenarios: dict[str, Scenario], iterations: int) -> list[str]:
-    """µs per ReviewHandler.handle() in this process, built by webhook.runtime.review_handler from
+    """µs per ReviewHandler.handle() in this process, built by webhook.wiring.review_handler from
     the server's default settings: the median of per-call times (a GC pause or another process's
     slice shows in the mean, not here)."""
     from webhook.logconfig import configure_logging
     from webhook.metrics import Metrics
-    from webhook.runtime import review_handler
     from webhook.settings import Settings
     from webhook.templates.file_source import FolderTemplateSource
     from webhook.templates.store import TemplateStore
+    from webhook.wiring import review_handler
 
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {0})

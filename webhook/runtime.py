@@ -16,7 +16,6 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,12 @@ import uvloop
 from prometheus_client import disable_created_metrics, make_asgi_app
 
 from webhook.build_info import core_build
-from webhook.core.levels import PodSecurityLevel
 from webhook.events.recorder import build_recorder, configmap
 from webhook.kube.namespaces import NamespaceMirror
 from webhook.lifecycle.background import Background
 from webhook.logconfig import configure_logging
 from webhook.metrics import Metrics
 from webhook.server.app import Limits, Probes, create_app
-from webhook.server.decision import NamespaceLevelLookup, NamespaceLookup, Outcome, TemplateSnapshotProvider
 from webhook.server.handler import ReviewHandler
 from webhook.server.probes import ProbeApp
 from webhook.settings import Settings
@@ -41,7 +38,6 @@ from webhook.templates.errors import TemplateError
 from webhook.templates.file_source import FolderTemplateSource
 from webhook.templates.kube_source import KubeTemplateSource
 from webhook.templates.store import TemplateStore, Transition
-from webhook.templates.workload_checks import workload_readers
 from webhook.tls.context import ReloadableContext, install_into_uvicorn_config
 from webhook.tls.errors import CertificateError
 from webhook.tls.sources import CertificateReloader, GeneratedCertificateSource, serving_certificate_source
@@ -49,46 +45,12 @@ from webhook.transport.listener import GuardedServer, PortOptions, all_started, 
 from webhook.transport.listening import ListenError, Listening, listen, raise_open_file_limit
 from webhook.transport.memory import HeapTrimmer, settle_garbage_collector
 from webhook.transport.prefork import serve_workers
+from webhook.wiring import review_handler
 
 log = logging.getLogger(__name__)
 
 
 PLAIN_PORT_CONNECTIONS = 64  # /metrics and the probe port: a scraper and the kubelet
-
-
-def review_handler(
-    settings: Settings,
-    templates: TemplateSnapshotProvider,
-    metrics: Metrics,
-    *,
-    namespace_levels: NamespaceLevelLookup | None = None,
-    namespaces: NamespaceLookup | None = None,
-    on_decided: Callable[[Outcome], None] | None = None,
-    verify_patches: bool = True,
-) -> ReviewHandler:
-    """The handler the server decides reviews with. ``namespace_levels`` is the namespace watch's
-    lookup; without one (no API access) every namespace has ``--pod-security-default-level``.
-    The in-process benchmarks build theirs here too, so they time what the server runs."""
-    policy = dataclasses.replace(settings.policy, readers=workload_readers(settings.kubernetes_version))
-
-    def default_level(namespace: str) -> PodSecurityLevel | None:
-        return settings.pod_security_default_level
-
-    levels: NamespaceLevelLookup | None
-    if settings.policy.pod_security_check == "off":
-        levels = None  # nothing reads the level: skip the lookup on every review
-    else:
-        levels = namespace_levels if namespace_levels is not None else default_level
-    return ReviewHandler(
-        templates,
-        policy,
-        metrics,
-        allow_on_internal_error=settings.allow_on_internal_error,
-        verify_patches=verify_patches,
-        namespace_levels=levels,
-        namespaces=namespaces,
-        on_decided=on_decided,
-    )
 
 
 class Runtime:

@@ -219,7 +219,7 @@ def test_bench_run_exits_0_on_shed_load_and_names_the_point(
     shed, good = wrk(tmp_path, answering, "shed-1", conns=8), wrk(tmp_path, answering, "good")
     report = Report(
         points=[
-            Point("main", "2-pod-large", "pinned", 64, 1, runs=[shed]),
+            Point("main", "2-pod-large", "pinned", 64, 1, runs=[shed, good]),
             Point("main", "2-pod-large", "pinned", 8, 1, runs=[good]),
         ]
     )
@@ -227,6 +227,11 @@ def test_bench_run_exits_0_on_shed_load_and_names_the_point(
     err = capsys.readouterr().err
     assert "shed load" in err and "2-pod-large pinned c64" in err
     assert "c8" not in err
+
+    # A point whose every answer was shed admitted nothing: nothing was measured there.
+    nothing = Report(points=[Point("main", "2-pod-large", "pinned", 64, 1, runs=[shed])])
+    assert verdict(nothing) == 1
+    assert "no review admitted at: 2-pod-large pinned c64" in capsys.readouterr().err
 
     bad = wrk(tmp_path, answering, "near-miss")
     report.points.append(Point("main", "1-pod-rs", "pinned", 8, 1, runs=[bad]))

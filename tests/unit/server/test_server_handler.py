@@ -1,4 +1,4 @@
-"""runtime.review_handler: the handler the server (and the in-process benchmarks) decide with."""
+"""wiring.review_handler: the handler the server (and the in-process benchmarks) decide with."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from webhook.core import InjectionPolicy
 from webhook.core.levels import PodSecurityLevel
 from webhook.core.model import NamespaceMetadata
 from webhook.metrics import Metrics
-from webhook.runtime import review_handler
 from webhook.server.review import ParsedReview
 from webhook.settings import Settings
+from webhook.wiring import review_handler
 
 TEMPLATES = template_set(
     (Path(__file__).parents[3] / "examples" / "logging-agent-initializer.yaml").read_text()
