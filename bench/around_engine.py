@@ -41,7 +41,7 @@ def workload(part: str) -> Callable[[], object]:
     """One reference review through ``handle()`` (part "handle"), or through ``mutate()`` alone as
     the decision calls it (part "engine"), with the handler the server builds from its defaults
     (``wiring.review_handler``: the namespace's Pod Security level among the facts)."""
-    from webhook.core import InjectionPolicy, mutate
+    from webhook.core import mutate
     from webhook.logconfig import configure_logging
     from webhook.metrics import Metrics
     from webhook.server.review import ParsedReview
@@ -59,7 +59,7 @@ def workload(part: str) -> Callable[[], object]:
     handler = review_handler(Settings(), store.snapshot, metrics)
     if part == "handle":
         return lambda: handler.handle(body)
-    parsed, policy = handler.decision.read(body), InjectionPolicy()
+    parsed, policy = handler.decision.read(body), handler.decision.policy
     assert isinstance(parsed, ParsedReview), parsed
     return lambda: mutate(parsed.object, parsed.facts, store.snapshot(), policy, verify=True)
 

@@ -65,8 +65,12 @@ def compiled_stems(package: str) -> list[str]:
     )
 
 
-# The server's decision path around the engine (envelope, decision, recording): its compiled modules.
-SERVER_COMPILED = compiled_stems("webhook/server")
+# The admission port's ASGI app (request path, budget): compiled or not, its own layer.
+ASGI_APP = ("app", "asgi", "limits")
+# The server's decision path around the engine (envelope, decision, recording): the compiled server
+# modules that are not the ASGI app's.
+SERVER_COMPILED = [stem for stem in compiled_stems("webhook/server") if stem not in ASGI_APP]
+ASGI_COMPILED = [stem for stem in compiled_stems("webhook/server") if stem in ASGI_APP]
 
 # The file of a compiled frame: the group's C source, or its shared library when py-spy finds no lines.
 NATIVE_FILE = r"\([^()]*(?:__native_\w*\.c|__mypyc\.)"
@@ -100,6 +104,14 @@ def function(path: str, *qualnames: str) -> str:
         native = qualname.replace("___", "___3_").replace(".", "___")
         patterns.append(rf"^{re.escape(qualname)} \([^()]*{re.escape(path)}[:)]")
         patterns.append(rf"^CPy(?:Def|Py)_{native_prefix(package)}{stem}___{re.escape(native)} {NATIVE_FILE}")
+        # A compiled coroutine's body runs in the methods of its generator class, "{method}_{Class}_gen":
+        # CPyDef_app_____call___3_AdmissionApp_gen_____mypyc_generator_helper__.
+        owner, _, method = qualname.rpartition(".")
+        if owner:
+            generator = f"{method}_{owner}_gen".replace("___", "___3_")
+            patterns.append(
+                rf"^CPy(?:Def|Py)_{native_prefix(package)}{stem}___{re.escape(generator)}___\w+ {NATIVE_FILE}"
+            )
     return "|".join(patterns)
 
 
@@ -137,7 +149,10 @@ LAYERS: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "ASGI app (webhook/server/app.py, the connection guard)",
-        re.compile(r"webhook/server/(app|asgi)\.py|webhook/transport/connection\.py"),
+        re.compile(
+            rf"webhook/server/({'|'.join(ASGI_APP)})\.py|webhook/transport/connection\.py"
+            + (f"|{compiled('webhook/server', ASGI_COMPILED)}" if ASGI_COMPILED else "")
+        ),
     ),
     (
         "HTTP parsing/protocol (uvicorn, httptools)",

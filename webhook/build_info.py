@@ -3,8 +3,9 @@
 The same source serves both ways (setup.py); which one a process runs is said at start-up and by
 ``--version``, so a benchmark or a bug report names it.
 
-What is compiled is ``COMPILED_SOURCES``: the pure core, and the server's synchronous decision path
-around it (envelope, decision, recording), which every review runs and which does no I/O of its own.
+What is compiled is ``COMPILED_SOURCES``: the pure core, the server's synchronous decision path
+around it (envelope, decision, recording), which every review runs and which does no I/O of its own,
+and the admission port's ASGI app (its request path and budget), whose I/O is uvicorn's.
 setup.py reads the list from this file, and tests/test_compiled_core.py checks every module on it.
 """
 
@@ -24,6 +25,9 @@ COMPILED_SOURCES = (
     "webhook/server/review.py",
     "webhook/server/decision.py",
     "webhook/server/handler.py",
+    "webhook/server/asgi.py",
+    "webhook/server/limits.py",
+    "webhook/server/app.py",
 )
 
 

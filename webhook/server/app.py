@@ -20,16 +20,16 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from webhook.metrics import Metrics, multiprocess
 from webhook.server.asgi import Receive, Scope, Send, send_json
-from webhook.server.handler import Answer, Prepared, ReviewHandler
+from webhook.server.handler import Answer, Prepared
 from webhook.server.limits import Budget, Claim, Limits
 from webhook.server.probes import ProbeApp, Probes
 from webhook.server.refusal import Refusal
 
-__all__ = ["ARRIVAL", "CONNECTION", "AdmissionApp", "Limits", "Probes", "create_app"]
+__all__ = ["ARRIVAL", "CONNECTION", "AdmissionApp", "AdmissionHandler", "Limits", "Probes", "create_app"]
 
 JSON = "application/json"
 LARGE_REVIEW_BYTES = 16 * 1024
@@ -43,6 +43,20 @@ CONNECTION = "sidecar_injector.connection"
 EXPIRED = "kube-apiserver's timeout for this review passed before it could be handled"
 
 
+class AdmissionHandler(Protocol):
+    """What the app asks of a review's handler (``ReviewHandler``). A protocol, not the class: the
+    app is compiled (build_info), and a compiled parameter typed by a class accepts that class alone,
+    where tests hand in wrappers that break on purpose."""
+
+    def handle(self, body: bytes) -> Answer: ...
+    def prepare(self, body: bytes) -> Prepared | Answer: ...
+    def finish(self, prepared: Prepared) -> Answer: ...
+    def refuse(self, refusal: Refusal) -> Answer: ...
+    def failed_unread(
+        self, body: bytes, failure: BaseException | None = None, failed: str = ""
+    ) -> Answer: ...
+
+
 class ClientGone(Exception):
     """The connection closed (or was cut) before the request's body was complete."""
 
@@ -51,7 +65,7 @@ class AdmissionApp:
     """The ASGI application of the admission port."""
 
     def __init__(
-        self, handler: ReviewHandler, probes: Probes, limits: Limits, metrics: Metrics | None = None
+        self, handler: AdmissionHandler, probes: Probes, limits: Limits, metrics: Metrics | None = None
     ) -> None:
         self._handler = handler
         self._limits = limits
@@ -212,6 +226,6 @@ def _observer(metrics: Metrics) -> Callable[[int, int], None]:
 
 
 def create_app(
-    handler: ReviewHandler, probes: Probes, limits: Limits | None = None, metrics: Metrics | None = None
+    handler: AdmissionHandler, probes: Probes, limits: Limits | None = None, metrics: Metrics | None = None
 ) -> AdmissionApp:
     return AdmissionApp(handler, probes, limits or Limits(), metrics)

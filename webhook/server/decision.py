@@ -97,6 +97,11 @@ class AdmissionDecision:
         known = namespace_levels is not None or namespaces is not None
         self._namespace_facts: NamespaceFacts | None = self._namespace_of if known else None
 
+    @property
+    def policy(self) -> InjectionPolicy:
+        """The policy the engine is given, for a bench that times the engine apart (around_engine.py)."""
+        return self._policy
+
     def answer(self, body: bytes) -> Outcome:
         review = self.read(body)
         return review if isinstance(review, Outcome) else self.decide(review)

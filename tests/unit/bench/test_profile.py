@@ -95,6 +95,32 @@ SEND = (
 )
 
 
+# The ASGI app compiled too (as recorded): a coroutine's body runs in its generator's helper.
+COMPILED_APP = (
+    "0x7fceb4c4524a (libc.so.6);<module> (sidecar-injector:8);main (webhook/cli/__init__.py:47);"
+    "run_forever (loop.c:33397);uv_run (core.c:452);task_step_impl (_asynciomodule.c:2704);"
+    "RequestResponseCycle.run_asgi (uvicorn/protocols/http/httptools_impl.py:422);"
+    "CPyDunder_am_sendapp_____call___3_AdmissionApp_gen (__native_core.c:120596);"
+    "CPyDef_app_____call___3_AdmissionApp_gen_____mypyc_generator_helper__ (__native_core.c:123731)"
+)
+COMPILED_APP_FINISH = (
+    f"{COMPILED_APP};CPyDef_app____mutate_AdmissionApp_gen_____mypyc_generator_helper__ (__native_core.c:125822);"
+    "CPyDef_app____decide_AdmissionApp_gen_____mypyc_generator_helper__ (__native_core.c:127438);"
+    "CPyPy_handler___ReviewHandler___finish (__native_core.c:139761);"
+    "CPyDef_handler___ReviewHandler___finish (__native_core.c:139660);"
+    "CPyDef_decision___AdmissionDecision___decide (__native_core.c:135482)"
+)
+COMPILED_APP_READ = (
+    f"{COMPILED_APP};CPyDef_app____mutate_AdmissionApp_gen_____mypyc_generator_helper__ (__native_core.c:125822);"
+    "CPyDef_app____read_body_AdmissionApp_gen_____mypyc_generator_helper__ (__native_core.c:126001)"
+)
+COMPILED_APP_SEND = (
+    f"{COMPILED_APP};CPyDef_asgi___send_json_gen_____mypyc_generator_helper__ (__native_core.c:133481);"
+    "CPyIter_Send (misc_ops.c:44);RequestResponseCycle.send (uvicorn/protocols/http/httptools_impl.py:551);"
+    "SSLObject.write (ssl.py:930);_ssl__SSLSocket_write (_ssl.c.h:246)"
+)
+
+
 def stack(line: str) -> list[str]:
     return line.split(";")
 
@@ -131,18 +157,28 @@ def test_the_compiled_modules_are_read_from_the_compiled_list(
     recorded = "engine merging verification patching selection optin recording status pod_spec model"
     assert {*recorded.split(), "core"} <= set(compiled_stems("webhook/core"))
     assert not {"handler", "review", "__init__"} & set(compiled_stems("webhook/core"))
-    assert compiled_stems("webhook/server") == ["decision", "handler", "refusal", "review"]
+    assert compiled_stems("webhook/server") == [
+        "app",
+        "asgi",
+        "decision",
+        "handler",
+        "limits",
+        "refusal",
+        "review",
+    ]
+    assert bench.profile.SERVER_COMPILED == ["decision", "handler", "refusal", "review"]
+    assert bench.profile.ASGI_COMPILED == ["app", "asgi", "limits"]
     # A module added to the core, or a server module added to the list, is profiled without editing
-    # the profiler; a server module off the list (the ASGI app) is not the envelope's.
+    # the profiler; a server module off the list (the probes) is not.
     (tmp_path / "webhook/core").mkdir(parents=True)
     (tmp_path / "webhook/server").mkdir(parents=True)
     for name in ("core/__init__.py", "core/engine.py", "core/quotas.py", "core/notes.txt"):
         (tmp_path / "webhook" / name).touch()
-    for name in ("__init__.py", "app.py", "decision.py", "review.py"):
+    for name in ("__init__.py", "app.py", "decision.py", "probes.py", "review.py"):
         (tmp_path / "webhook/server" / name).touch()
     monkeypatch.setattr(bench.profile, "REPO", tmp_path)
     assert compiled_stems("webhook/core") == ["core", "engine", "quotas"]
-    assert compiled_stems("webhook/server") == ["decision", "review"]
+    assert compiled_stems("webhook/server") == ["app", "decision", "review"]
 
 
 @pytest.mark.parametrize("module", compiled_stems("webhook/core"))
@@ -224,3 +260,13 @@ def test_the_loop_waiting_in_epoll_is_idle(tmp_path: Path) -> None:
     raw = tmp_path / "profile.txt"
     raw.write_text(f"{wait} 49\n{COMPILED_MERGE} 3\n")
     assert parse_raw(raw) == ([(stack(COMPILED_MERGE), 3)], 49)
+
+
+def test_the_compiled_asgi_app_is_its_own_layer_and_holds_the_handler() -> None:
+    app = "the ASGI app (AdmissionApp.__call__)"
+    assert layer_of(stack(COMPILED_APP_FINISH)) == ENVELOPE
+    assert matched(COMPILED_APP_FINISH) == {app, ALL_WORK}
+    assert layer_of(stack(COMPILED_APP_READ)).startswith("ASGI app")
+    assert matched(COMPILED_APP_READ) == {app}
+    assert layer_of(stack(COMPILED_APP_SEND)).startswith("TLS")
+    assert matched(COMPILED_APP_SEND) == {app, "TLS (SSLProtocol/_ssl/OpenSSL)"}

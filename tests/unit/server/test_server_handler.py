@@ -54,3 +54,12 @@ def test_with_the_check_off_no_level_is_looked_up() -> None:
     assert facts_read_by(settings).pod_security_level is None
     answer = review_handler(settings, lambda: TEMPLATES, Metrics(CollectorRegistry())).handle(BODY)
     assert orjson.loads(answer.body)["response"]["allowed"] is True
+
+
+def test_the_decision_carries_the_settings_policy_with_the_workload_readers() -> None:
+    """What bench/around_engine.py hands mutate() when it times the engine apart: the server's own
+    policy, not a default one."""
+    settings = Settings(policy=InjectionPolicy(pod_security_check="warn"))
+    policy = review_handler(settings, lambda: TEMPLATES, Metrics(CollectorRegistry())).decision.policy
+    assert policy.pod_security_check == "warn"
+    assert policy.readers is not None and policy.readers != InjectionPolicy().readers
