@@ -93,7 +93,7 @@ class NamespaceMetadata:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class AdmissionFacts:
     """What the AdmissionReview request says about the call, apart from the object itself."""
 
@@ -113,9 +113,30 @@ class AdmissionFacts:
     """The namespace's labels and annotations, when known (the server's namespace watch, or a
     Namespace object in ``inject``'s input); None means unknown: no namespace opt-in applies."""
 
-    def __post_init__(self) -> None:
-        if self.pod_security_level is not None:
-            require_level(self.pod_security_level, "pod_security_level")
+    def __init__(
+        self,
+        uid: str,
+        operation: str,
+        kind: str,
+        namespace: str,
+        name: str = "",
+        dry_run: bool = False,
+        sub_resource: str = "",
+        pod_security_level: PodSecurityLevel | None = None,
+        namespace_metadata: NamespaceMetadata | None = None,
+    ) -> None:
+        # Written out, not generated: docs/design.md, "Records built per review".
+        if pod_security_level is not None:
+            require_level(pod_security_level, "pod_security_level")
+        object.__setattr__(self, "uid", uid)
+        object.__setattr__(self, "operation", operation)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "namespace", namespace)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "dry_run", dry_run)
+        object.__setattr__(self, "sub_resource", sub_resource)
+        object.__setattr__(self, "pod_security_level", pod_security_level)
+        object.__setattr__(self, "namespace_metadata", namespace_metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +206,7 @@ class InjectionPolicy:
         return template.update_policy or self.update_policy
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class MutationResult:
     """The engine's answer: ops to apply (possibly none), warnings for kubectl, and why nothing was done."""
 
@@ -203,3 +224,24 @@ class MutationResult:
     in_pods: tuple[str, ...] = ()
     """Templates in pod injection that a workload asked for: injected into its Pods when they are
     created, not into the workload (which gets at most its opt-in copied to its pod template)."""
+
+    def __init__(
+        self,
+        patch: tuple[PatchOp, ...] = (),
+        warnings: tuple[str, ...] = (),
+        injected: tuple[str, ...] = (),
+        revisions: tuple[str, ...] = (),
+        skip_reason: str | None = None,
+        pod_security_gaps: tuple[str, ...] = (),
+        patched: JsonObject | None = None,
+        in_pods: tuple[str, ...] = (),
+    ) -> None:
+        # Written out, not generated: docs/design.md, "Records built per review".
+        object.__setattr__(self, "patch", patch)
+        object.__setattr__(self, "warnings", warnings)
+        object.__setattr__(self, "injected", injected)
+        object.__setattr__(self, "revisions", revisions)
+        object.__setattr__(self, "skip_reason", skip_reason)
+        object.__setattr__(self, "pod_security_gaps", pod_security_gaps)
+        object.__setattr__(self, "patched", patched)
+        object.__setattr__(self, "in_pods", in_pods)

@@ -98,12 +98,18 @@ def precedence_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Signal:
     source: Source
     written: str
     """The keys and values as found, e.g. ``sidecar-injector.io/inject: "a, b"``."""
     templates: tuple[str, ...]
+
+    def __init__(self, source: Source, written: str, templates: tuple[str, ...]) -> None:
+        # Written out, not generated: docs/design.md, "Records built per review".
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "written", written)
+        object.__setattr__(self, "templates", templates)
 
     @property
     def opts_out(self) -> bool:
@@ -114,10 +120,14 @@ class Signal:
         return f"{self.source.value} {self.written} ({answer})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class OptInDecision:
     signals: tuple[Signal, ...] = ()
     """Every signal found, highest precedence first; the first one decides."""
+
+    def __init__(self, signals: tuple[Signal, ...] = ()) -> None:
+        # Written out, not generated: docs/design.md, "Records built per review".
+        object.__setattr__(self, "signals", signals)
 
     @property
     def decided_by(self) -> Signal | None:

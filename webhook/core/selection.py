@@ -36,7 +36,7 @@ class Skip:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Selection:
     names: tuple[str, ...]
     already: InjectionStatus
@@ -45,6 +45,19 @@ class Selection:
     on_object: tuple[str, ...] = ()
     """The decided names when a workload's own metadata (annotation or label) decided, in order:
     its Pods do not see that opt-in unless pod injection copies it into the pod template."""
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        already: InjectionStatus,
+        warnings: tuple[str, ...] = (),
+        on_object: tuple[str, ...] = (),
+    ) -> None:
+        # Written out, not generated: docs/design.md, "Records built per review".
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "already", already)
+        object.__setattr__(self, "warnings", warnings)
+        object.__setattr__(self, "on_object", on_object)
 
     @property
     def already_injected(self) -> dict[str, str]:

@@ -47,7 +47,7 @@ PerContainer = tuple[tuple[str, tuple[str, ...]], ...]
 """(container name, names or mount paths added to it), in the pod's container order."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Added:
     """What one template added to one object: names, never values."""
 
@@ -59,6 +59,27 @@ class Added:
     labels: tuple[str, ...] = ()
     env: PerContainer = ()
     volume_mounts: PerContainer = ()
+
+    def __init__(
+        self,
+        containers: tuple[str, ...] = (),
+        init_containers: tuple[str, ...] = (),
+        volumes: tuple[str, ...] = (),
+        image_pull_secrets: tuple[str, ...] = (),
+        annotations: tuple[str, ...] = (),
+        labels: tuple[str, ...] = (),
+        env: PerContainer = (),
+        volume_mounts: PerContainer = (),
+    ) -> None:
+        # Written out, not generated: docs/design.md, "Records built per review".
+        object.__setattr__(self, "containers", containers)
+        object.__setattr__(self, "init_containers", init_containers)
+        object.__setattr__(self, "volumes", volumes)
+        object.__setattr__(self, "image_pull_secrets", image_pull_secrets)
+        object.__setattr__(self, "annotations", annotations)
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "env", env)
+        object.__setattr__(self, "volume_mounts", volume_mounts)
 
     def names(self, field_name: str) -> tuple[str, ...]:
         """The names added to a list or map by its JSON field name (``initContainers``...)."""
@@ -86,12 +107,18 @@ _NAME_LIST_ATTRIBUTES = tuple((name, _ATTRIBUTES[name]) for name in _NAME_LISTS)
 _PER_CONTAINER_ATTRIBUTES = tuple((name, _ATTRIBUTES[name]) for name in _PER_CONTAINER)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class StatusEntry:
     name: str
     revision: str
     added: Added | None = None
     """None when not recorded: a version 1 annotation, or one too large to record it."""
+
+    def __init__(self, name: str, revision: str, added: Added | None = None) -> None:
+        # Written out, not generated: docs/design.md, "Records built per review".
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "revision", revision)
+        object.__setattr__(self, "added", added)
 
 
 @dataclass(frozen=True, slots=True)
