@@ -61,7 +61,7 @@ def workload(part: str) -> Callable[[], object]:
         return lambda: handler.handle(body)
     parsed, policy = handler.decision.read(body), handler.decision.policy
     assert isinstance(parsed, ParsedReview), parsed
-    return lambda: mutate(parsed.object, parsed.facts, store.snapshot(), policy, verify=True)
+    return lambda: mutate(parsed.reviewed, parsed.facts, store.snapshot(), policy, verify=True)
 
 
 def run(calls: int, part: str) -> list[float]:

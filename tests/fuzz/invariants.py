@@ -245,7 +245,7 @@ def check_review(body: bytes) -> None:
         return
     assert response["patchType"] == "JSONPatch", response
     ops = json.loads(base64.b64decode(response["patch"], validate=True))
-    patched = jsonpatch.apply_patch(parsed.object, ops, in_place=True)  # no deepcopy: deep objects are fine
+    patched = jsonpatch.apply_patch(parsed.reviewed, ops, in_place=True)  # no deepcopy: deep objects are fine
     envelope = json.loads(body)
     envelope["request"]["object"] = patched
     again_status, again_payload = post_mutate(app, json.dumps(envelope).encode())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from webhook.core.errors import VolumeNotFound
 from webhook.core.jsontypes import JsonValue
@@ -31,15 +31,23 @@ def normalise_mount_path(path: str) -> str:
     return "/" + "/".join(parts)
 
 
-class AddedMount(NamedTuple):
-    """A volumeMount (or volumeDevice) the patch adds, and who it came from (a named tuple: one is
-    built per mount per review, at a fifth of a frozen dataclass's cost)."""
+@dataclass(frozen=True, slots=True, init=False)
+class AddedMount:
+    """A volumeMount (or volumeDevice) the patch adds, and who it came from (one per mount per review)."""
 
     template: str
     container: str
     what: str  # "volumeMount" or "volumeDevice"
     volume: JsonValue
     path: JsonValue
+
+    def __init__(self, template: str, container: str, what: str, volume: JsonValue, path: JsonValue) -> None:
+        # Written out, not generated: docs/design.md, "Records built per review".
+        object.__setattr__(self, "template", template)
+        object.__setattr__(self, "container", container)
+        object.__setattr__(self, "what", what)
+        object.__setattr__(self, "volume", volume)
+        object.__setattr__(self, "path", path)
 
 
 def check_volumes_exist(added: list[AddedMount], volumes: set[str]) -> None:

@@ -84,7 +84,7 @@ class DecidedReview(Protocol):
     @property
     def result(self) -> MutationResult | None: ...
     @property
-    def object(self) -> Any: ...
+    def reviewed(self) -> Any: ...
 
 
 class TemplateProblem(Protocol):
@@ -115,7 +115,7 @@ def admission_occurrences(review: DecidedReview) -> tuple[Occurrence, ...]:
     facts = review.facts
     if facts is None or facts.dry_run or not opted_in(review):
         return ()
-    subject = _subject(review.object, facts)
+    subject = _subject(review.reviewed, facts)
     if subject is None:
         return ()
     regarding, about = subject

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from webhook.core import InjectionPolicy
 from webhook.logconfig import DirectLog
@@ -34,17 +34,28 @@ log = logging.getLogger(__name__)
 review_log = DirectLog(log)
 
 
-class Answer(NamedTuple):
+@dataclass(frozen=True, slots=True, init=False)
+class Answer:
     status: int
     body: bytes
 
+    def __init__(self, status: int, body: bytes) -> None:
+        # Written out, not generated: docs/design.md, "Records built per review".
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "body", body)
 
-class Prepared(NamedTuple):
-    """A review whose envelope was read, waiting to be decided by :meth:`ReviewHandler.finish`.
-    (Named tuples, as every record built per review: see ``ParsedReview``.)"""
+
+@dataclass(frozen=True, slots=True, init=False)
+class Prepared:
+    """A review whose envelope was read, waiting to be decided by :meth:`ReviewHandler.finish`."""
 
     review: ParsedReview
     started: float
+
+    def __init__(self, review: ParsedReview, started: float) -> None:
+        # Written out, not generated: docs/design.md, "Records built per review".
+        object.__setattr__(self, "review", review)
+        object.__setattr__(self, "started", started)
 
     @property
     def containers(self) -> int:

@@ -76,8 +76,9 @@ RECORDS = [
 
 def test_the_records_built_per_review_are_among_them() -> None:
     names = {record.name for _, record in RECORDS}
-    per_review = {"AdmissionFacts", "MutationResult", "Added", "StatusEntry", "Signal"}
-    assert per_review | {"OptInDecision", "Selection", "Verdict"} <= names
+    core = {"AdmissionFacts", "MutationResult", "Added", "StatusEntry", "Signal", "OptInDecision"}
+    server = {"ParsedReview", "Prepared", "Outcome", "Answer"}
+    assert core | server | {"Selection", "Verdict", "AddedMount"} <= names
 
 
 @pytest.mark.parametrize(("path", "record"), RECORDS, ids=[r.name for _, r in RECORDS])

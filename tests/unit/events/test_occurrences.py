@@ -260,7 +260,7 @@ def dataclass_replace_warnings(outcome: Outcome, warnings: tuple[str, ...]) -> O
     import dataclasses
 
     assert outcome.result is not None
-    return outcome._replace(result=dataclasses.replace(outcome.result, warnings=warnings))
+    return dataclasses.replace(outcome, result=dataclasses.replace(outcome.result, warnings=warnings))
 
 
 def test_identical_reviews_make_identical_occurrences() -> None:

@@ -118,7 +118,7 @@ def test_unknown_paths_and_methods_are_json_4xx() -> None:
 
 def test_delete_reviews_may_carry_no_object() -> None:
     parsed = parse_review(orjson.dumps(review(None, operation="DELETE")))
-    assert parsed.facts.operation == "DELETE" and parsed.object is None
+    assert parsed.facts.operation == "DELETE" and parsed.reviewed is None
     with pytest.raises(Refusal):
         parse_review(orjson.dumps(review(None, operation="CREATE")))
 
