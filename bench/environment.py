@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import REPO, BenchError, JsonObj
+from bench.machine import idle_policy
 from bench.reviews import Scenario, scenario_bodies
 
 
@@ -132,6 +133,7 @@ def machine_meta(env: Env, argv: Sequence[str]) -> JsonObj:
         "cores": os.cpu_count(),
         "cpu_model": model,
         "kernel": platform.release(),
+        "idle": idle_policy(),
         "python": python_version,
         "core": core,  # compiled by mypyc (scripts/compile-core) or interpreted
         "versions": versions,

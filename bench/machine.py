@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 SLOW_FACTOR = 3.0  # a unit this many times the median ran in a slow stretch
 UNIT_ITERATIONS = 400  # about 10 µs of pure Python on this machine
@@ -73,6 +74,30 @@ def slow_shares(cores: Sequence[int], seconds: float) -> list[float]:
     return shares
 
 
+def idle_policy(sys_root: Path = Path("/sys")) -> str:
+    """What an idle core does, as the kernel says: its cpuidle driver and, under KVM's haltpoll
+    driver, how long it polls before it halts. On a guest that halts at once, the host must resume a
+    halted vCPU for every packet, which adds tens of microseconds to each answer on one connection
+    (docs/design.md, "One connection"), so the reports say it beside the CPU model."""
+    cpuidle = sys_root / "devices/system/cpu/cpuidle"
+    driver = _read(cpuidle / "current_driver")
+    if driver is None or driver == "none":
+        return "no cpuidle driver"
+    governor = _read(cpuidle / "current_governor") or _read(cpuidle / "current_governor_ro") or "?"
+    policy = f"cpuidle {driver} (governor {governor})"
+    poll_ns = _read(sys_root / "module/haltpoll/parameters/guest_halt_poll_ns")
+    if driver == "haltpoll" and poll_ns is not None:
+        policy += f", guest_halt_poll_ns {poll_ns}" + (" (halts at once)" if poll_ns == "0" else "")
+    return policy
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -85,6 +110,7 @@ def main(argv: Sequence[str]) -> int:
         print(slow_share(time_units(args.child)))
         return 0
     cores = [int(c) for c in args.cores.split(",")]
+    print(f"idle cores: {idle_policy()}")
     for core, share in zip(cores, slow_shares(cores, args.seconds), strict=True):
         print(f"core {core}: {share * 100:.1f} % of the time in slow stretches")
     return 0

@@ -171,7 +171,8 @@ def render(report: Report, opts: Options) -> str:
         "# sidecar-injector reliability figures",
         "",
         f"- date: {m.get('date')}; command: `{m.get('command')}`",
-        f"- machine: {m.get('cores')} cores, {m.get('cpu_model')}, Linux {m.get('kernel')}; Python"
+        f"- machine: {m.get('cores')} cores, {m.get('cpu_model')}, Linux {m.get('kernel')}; idle cores:"
+        f" {m.get('idle', '?')}; Python"
         f" {m.get('python')}; {m.get('wrk_version')}",
         f"- code: commit {m.get('commit')}",
         "- server: `sidecar-injector serve --cert … --key … --templates examples --log-format json` plus the"

@@ -70,7 +70,8 @@ def render(report: Report, opts: Options, scenarios: dict[str, Scenario]) -> str
         "",
         f"- date: {m['date']}",
         f"- command: `{m['command']}`",
-        f"- machine: {m['cores']} cores (os.cpu_count()), {m['cpu_model']}, Linux {m['kernel']}",
+        f"- machine: {m['cores']} cores (os.cpu_count()), {m['cpu_model']}, Linux {m['kernel']};"
+        f" idle cores: {m.get('idle', '?')}",
         f"- Python {m['python']}, core {m.get('core', '?')}; {m['versions']}; {m['wrk_version']};"
         f" commit {m['commit']}",
         f"- server: `{m['server_command']}` (JSON logs at INFO to a file, 1 worker)",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
-from bench.machine import slow_share, slow_shares, time_units
+from bench.machine import idle_policy, slow_share, slow_shares, time_units
 
 
 def test_a_steady_core_spent_no_time_in_slow_stretches() -> None:
@@ -39,3 +40,47 @@ def test_each_core_is_probed_by_a_pinned_process() -> None:
     shares = slow_shares((0,), 0.2)
     assert len(shares) == 1
     assert 0.0 <= shares[0] <= 1.0
+
+
+def _sysfs(root: Path, files: dict[str, str]) -> Path:
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+    return root
+
+
+CPUIDLE = "devices/system/cpu/cpuidle"
+POLL_NS = "module/haltpoll/parameters/guest_halt_poll_ns"
+
+
+def test_a_guest_that_halts_at_once_says_so(tmp_path: Path) -> None:
+    root = _sysfs(
+        tmp_path,
+        {f"{CPUIDLE}/current_driver": "haltpoll", f"{CPUIDLE}/current_governor": "haltpoll", POLL_NS: "0"},
+    )
+    assert idle_policy(root) == "cpuidle haltpoll (governor haltpoll), guest_halt_poll_ns 0 (halts at once)"
+
+
+def test_a_guest_that_polls_first_gives_how_long(tmp_path: Path) -> None:
+    root = _sysfs(
+        tmp_path,
+        {
+            f"{CPUIDLE}/current_driver": "haltpoll",
+            f"{CPUIDLE}/current_governor_ro": "haltpoll",
+            POLL_NS: "200000",
+        },
+    )
+    assert idle_policy(root) == "cpuidle haltpoll (governor haltpoll), guest_halt_poll_ns 200000"
+
+
+def test_other_drivers_have_no_halt_polling_to_report(tmp_path: Path) -> None:
+    root = _sysfs(
+        tmp_path, {f"{CPUIDLE}/current_driver": "intel_idle", f"{CPUIDLE}/current_governor": "menu"}
+    )
+    assert idle_policy(root) == "cpuidle intel_idle (governor menu)"
+
+
+@pytest.mark.parametrize("files", [{}, {f"{CPUIDLE}/current_driver": "none"}])
+def test_a_machine_without_cpuidle_says_so(tmp_path: Path, files: dict[str, str]) -> None:
+    assert idle_policy(_sysfs(tmp_path, files)) == "no cpuidle driver"
