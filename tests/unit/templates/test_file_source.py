@@ -10,7 +10,13 @@ import pytest
 
 from tests.support.kubelet import KubeletVolume
 from webhook.templates.file_reading import MAX_FILE_BYTES
-from webhook.templates.file_source import FolderTemplateSource, load_folder, parse_folder
+from webhook.templates.file_source import (
+    FolderTemplateSource,
+    load_folder,
+    parse_folder,
+    read_folder,
+    stat_signature,
+)
 from webhook.templates.store import TemplateStore
 
 
@@ -44,6 +50,28 @@ def test_the_kubelet_symlink_swap_is_picked_up(tmp_path: Path) -> None:
     volume.write({"agent.yaml": configmap("agent", "agent:2")})
     assert folder.sync() and image_of(store, "agent") == "agent:2"
     assert not folder.sync(), "an unchanged folder is not re-published"
+
+
+def test_the_poll_lists_visible_yaml_files_by_name_through_their_symlinks(tmp_path: Path) -> None:
+    volume = KubeletVolume(tmp_path)
+    volume.write({"b.yaml": configmap("b", "b:1"), "a.yml": configmap("a", "a:1"), "notes.txt": "text"})
+    (tmp_path / ".hidden.yaml").write_text(configmap("h", "h:1"))
+    (tmp_path / "c.yaml.bak").write_text(configmap("c", "c:1"))
+
+    signature = stat_signature(tmp_path)
+    assert signature is not None
+    assert [entry[0] for entry in signature] == ["a.yml", "b.yaml"]
+    target = (tmp_path / "b.yaml").resolve()
+    assert target != tmp_path / "b.yaml", "the kubelet's visible names are symlinks"
+    assert signature[1][2] == target.stat().st_ino, "the file's inode, not the symlink's"
+    assert list(read_folder(tmp_path)) == ["a.yml", "b.yaml"]
+
+    volume.write({"b.yaml": configmap("b", "b:1"), "a.yml": configmap("a", "a:1"), "notes.txt": "text"})
+    assert stat_signature(tmp_path) != signature, "the same bytes in a new ..data are a change"
+
+
+def test_a_folder_that_cannot_be_listed_has_no_signature(tmp_path: Path) -> None:
+    assert stat_signature(tmp_path / "gone") is None
 
 
 def test_files_added_changed_and_removed_are_followed(tmp_path: Path) -> None:
